@@ -1,0 +1,365 @@
+"""DiscoverableFargateService: a Fargate service that other services find by DNS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
+from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
+from ecs_service_discovery.errors import ValidationError
+from ecs_service_discovery.validation import (
+    MAX_DNS_TTL_SECONDS,
+    MAX_TASKS_PER_SERVICE,
+    check_dns_label,
+    check_environment,
+    check_fargate_size,
+    check_int_range,
+    check_port,
+    duration_seconds,
+    fail,
+    is_token,
+    require_type,
+)
+
+# ECS container health check limits (ECS API reference, HealthCheck).
+_HC_INTERVAL = (5, 300)
+_HC_TIMEOUT = (2, 120)
+_HC_RETRIES = (1, 10)
+_HC_START_PERIOD = (0, 300)
+# ECS sends SIGKILL this long after SIGTERM at the most on Fargate.
+_MAX_STOP_TIMEOUT = 120
+
+
+def env_prefix(service_name: str) -> str:
+    """``"flask-worker"`` -> ``"FLASK_WORKER"``: the prefix of a callee's variables in a caller."""
+    return service_name.upper().replace("-", "_")
+
+
+def default_health_check_command(port: int, path: str) -> list[str]:
+    """An HTTP GET of ``path`` from inside the container, without needing curl.
+
+    Slim images rarely ship curl, so try the image's python3 first, then curl,
+    then wget; any non-zero exit marks the task unhealthy.
+    """
+    url = f"http://127.0.0.1:{port}{path}"
+    probe = f"import urllib.request; urllib.request.urlopen('{url}', timeout=3)"
+    return [
+        "CMD-SHELL",
+        f'python3 -c "{probe}" || curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url}',
+    ]
+
+
+class DiscoverableFargateService(Construct):
+    """An ECS Fargate service whose tasks other services find by DNS through Cloud Map.
+
+    Creates a Fargate task definition with one app container (awslogs logging to a log
+    group with a retention, non-root, read-only root filesystem, all Linux capabilities
+    dropped), an ECS service in private subnets without public IPs behind its own
+    security group, and a Cloud Map service ``name`` in ``namespace`` with an A record
+    per task IP and an SRV record per task IP and container port, TTL ``dns_ttl``,
+    MULTIVALUE routing and an ECS-managed custom health check: ECS adds a task to DNS
+    when its container health check passes and removes it when the check fails or the
+    task stops.
+
+    :param cluster: the ECS cluster (its VPC must be the namespace's VPC).
+    :param namespace: a :class:`DiscoveryNamespace`, created or imported with
+        :meth:`DiscoveryNamespace.from_attributes`.
+    :param name: the service's DNS label; it answers as ``<name>.<namespace>``.
+    :param image: the container image, e.g. ``ecs.ContainerImage.from_asset("services/worker")``.
+    :param container_name: name of the app container. Default: ``name``.
+    :param container_port: port the app listens on (1-65535). Default: ``8080``.
+    :param dns_ttl: TTL of the A and SRV records, whole seconds. Default: 10 seconds.
+    :param dns_records: which records to keep. Default: ``DnsRecords.A_AND_SRV``.
+    :param cpu: Fargate CPU units. Default: ``256``.
+    :param memory_limit_mib: Fargate memory; must pair with ``cpu``. Default: ``512``.
+    :param desired_count: tasks to run (0-1000). Default: ``2``.
+    :param environment: extra environment variables. Default: only ``SERVICE_NAME``,
+        ``NAMESPACE`` and the variables ``connect_to`` adds.
+    :param secrets: secrets passed as environment variables. Default: none.
+    :param health_check: the container health check. Default: HTTP GET
+        ``health_check_path`` on ``container_port`` every 10 s, timeout 5 s,
+        3 retries, 15 s start period.
+    :param health_check_path: path probed by the default health check. Default: ``"/health"``.
+    :param health_check_grace_period: time after a task starts during which failed
+        health checks do not stop it. Default: 60 seconds (ECS would use 0 without a load balancer).
+    :param stop_timeout: time between SIGTERM and SIGKILL, at most 120 s; keep it above the
+        app's graceful stop plus ``dns_ttl`` so a task still cached by callers keeps answering
+        while it drains. Default: 45 seconds.
+    :param scaling: target-tracking scaling; ``None`` keeps ``desired_count`` fixed.
+        Default: ``ServiceScaling()`` (``desired_count`` to 10 tasks at 70 % CPU).
+    :param user: user (UID[:GID]) the container runs as. Default: ``"10001"`` (never root);
+        ``None`` uses the image's USER.
+    :param readonly_root_filesystem: mount the root filesystem read-only; a scratch volume is
+        mounted on ``/tmp``. Default: ``True``.
+    :param enable_execute_command: allow ECS Exec into the tasks. Default: ``False``.
+    :param log_retention: how long container logs are kept. Default: one month.
+    :param vpc_subnets: where tasks run. Default: the VPC's private subnets with egress.
+    :param cpu_architecture: the tasks' CPU architecture. Default: ``X86_64``.
+
+    Attributes: ``service``, ``task_definition``, ``container``, ``cloud_map_service``,
+    ``dns_name`` (e.g. ``"worker.corp"``), ``connections``, ``security_group``,
+    ``log_group``, ``scalable_task_count`` (``None`` without scaling), ``name``,
+    ``container_port`` and ``namespace``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: ecs.ICluster,
+        namespace: DiscoveryNamespace,
+        name: str,
+        image: ecs.ContainerImage,
+        container_name: str | None = None,
+        container_port: int = 8080,
+        dns_ttl: Duration = Duration.seconds(10),
+        dns_records: DnsRecords = DnsRecords.A_AND_SRV,
+        cpu: int = 256,
+        memory_limit_mib: int = 512,
+        desired_count: int = 2,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        health_check: ecs.HealthCheck | None = None,
+        health_check_path: str = "/health",
+        health_check_grace_period: Duration = Duration.seconds(60),
+        stop_timeout: Duration = Duration.seconds(45),
+        scaling: ServiceScaling | None = ServiceScaling(),
+        user: str | None = "10001",
+        readonly_root_filesystem: bool = True,
+        enable_execute_command: bool = False,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        cpu_architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.X86_64,
+    ) -> None:
+        require_type("cluster", cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)")
+        require_type(
+            "namespace",
+            namespace,
+            DiscoveryNamespace,
+            "expected a DiscoveryNamespace (created, or imported with DiscoveryNamespace.from_attributes)",
+        )
+        check_dns_label("name", name)
+        require_type("image", image, ecs.ContainerImage, "expected an aws_ecs.ContainerImage")
+        if container_name is not None:
+            check_dns_label("container_name", container_name)
+        check_port("container_port", container_port)
+        ttl_seconds = duration_seconds("dns_ttl", dns_ttl, 0, MAX_DNS_TTL_SECONDS)
+        require_type("dns_records", dns_records, DnsRecords, f"expected one of {[r.name for r in DnsRecords]}")
+        check_fargate_size(cpu, memory_limit_mib)
+        check_int_range("desired_count", desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
+        check_environment("environment", dict(environment) if environment is not None else None)
+        if not isinstance(health_check_path, str) or not health_check_path.startswith("/"):
+            raise fail("health_check_path", health_check_path, "expected a URL path starting with '/'")
+        if health_check is not None:
+            _check_health_check(health_check)
+        duration_seconds("health_check_grace_period", health_check_grace_period, 0, 2147483647)
+        duration_seconds("stop_timeout", stop_timeout, 2, _MAX_STOP_TIMEOUT)
+        if scaling is not None:
+            _check_scaling(scaling, desired_count)
+        if user is not None and not isinstance(user, str):
+            raise fail("user", user, "expected a string such as '10001' or '10001:10001', or None")
+        if not isinstance(log_retention, logs.RetentionDays) or log_retention == logs.RetentionDays.INFINITE:
+            raise fail("log_retention", log_retention, "expected an aws_logs.RetentionDays other than INFINITE")
+
+        super().__init__(scope, construct_id)
+        namespace.register_service_name(name, self)
+        self.name = name
+        self.namespace = namespace
+        self.container_port = container_port
+        self.dns_name = f"{name}.{namespace.name}"
+
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=cpu,
+            memory_limit_mib=memory_limit_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=cpu_architecture,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        linux_parameters = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
+        linux_parameters.drop_capabilities(ecs.Capability.ALL)
+        self.container = self.task_definition.add_container(
+            "Container",
+            container_name=container_name or name,
+            image=image,
+            port_mappings=[ecs.PortMapping(container_port=container_port, protocol=ecs.Protocol.TCP)],
+            environment={"SERVICE_NAME": name, "NAMESPACE": namespace.name, **(environment or {})},
+            secrets=dict(secrets) if secrets else None,
+            health_check=health_check
+            or ecs.HealthCheck(
+                command=default_health_check_command(container_port, health_check_path),
+                interval=Duration.seconds(10),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(15),
+            ),
+            logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=self.log_group),
+            user=user,
+            readonly_root_filesystem=readonly_root_filesystem,
+            privileged=False,
+            linux_parameters=linux_parameters,
+            stop_timeout=stop_timeout,
+        )
+        if readonly_root_filesystem:
+            # Fargate has no tmpfs mounts; a task-scoped volume is the writable scratch space.
+            self.task_definition.add_volume(name="tmp")
+            self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=cluster.vpc,
+            description=f"Tasks of {self.dns_name}: ingress only from services that connect_to it",
+            allow_all_outbound=False,
+        )
+        # Image pulls (ECR), logs and AWS APIs are HTTPS; callee ports are opened by connect_to.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and ECR")
+
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            desired_count=desired_count,
+            assign_public_ip=False,
+            security_groups=[self.security_group],
+            vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            health_check_grace_period=health_check_grace_period,
+            enable_execute_command=enable_execute_command,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        self.connections = self.service.connections
+
+        self.cloud_map_service = self._create_cloud_map_service(namespace, name, dns_ttl, ttl_seconds, dns_records)
+        self.service.associate_cloud_map_service(
+            service=self.cloud_map_service, container=self.container, container_port=container_port
+        )
+
+        self.scalable_task_count: ecs.ScalableTaskCount | None = None
+        if scaling is not None:
+            self.scalable_task_count = self._add_scaling(scaling, desired_count)
+
+    def _create_cloud_map_service(
+        self,
+        namespace: DiscoveryNamespace,
+        name: str,
+        dns_ttl: Duration,
+        ttl_seconds: int | None,
+        dns_records: DnsRecords,
+    ) -> servicediscovery.Service:
+        # The L2 takes one record type. Creating it as SRV makes ECS register the
+        # container name and port; the A record is then added at the L1 level, as
+        # AWS Copilot's templates do ([A, SRV], MULTIVALUE).
+        record_type = servicediscovery.DnsRecordType.A if dns_records is DnsRecords.A else servicediscovery.DnsRecordType.SRV
+        cloud_map_service = servicediscovery.Service(
+            self,
+            "CloudMapService",
+            namespace=namespace.namespace,
+            name=name,
+            description=f"{self.dns_name}: tasks of {self.node.path}",
+            dns_record_type=record_type,
+            dns_ttl=dns_ttl,
+            routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
+            custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
+        )
+        if dns_records is DnsRecords.A_AND_SRV:
+            ttl = ttl_seconds if ttl_seconds is not None else dns_ttl.to_seconds()
+            cfn_service = cloud_map_service.node.default_child
+            assert isinstance(cfn_service, servicediscovery.CfnService)
+            cfn_service.add_property_override(
+                "DnsConfig.DnsRecords", [{"Type": "A", "TTL": ttl}, {"Type": "SRV", "TTL": ttl}]
+            )
+        return cloud_map_service
+
+    def _add_scaling(self, scaling: ServiceScaling, desired_count: int) -> ecs.ScalableTaskCount:
+        task_count = self.service.auto_scale_task_count(
+            min_capacity=scaling.min_capacity if scaling.min_capacity is not None else desired_count,
+            max_capacity=scaling.max_capacity,
+        )
+        cooldowns = {
+            "scale_in_cooldown": Duration.seconds(scaling.scale_in_cooldown_seconds),
+            "scale_out_cooldown": Duration.seconds(scaling.scale_out_cooldown_seconds),
+        }
+        task_count.scale_on_cpu_utilization(
+            "CpuScaling", target_utilization_percent=scaling.cpu_target_percent, **cooldowns
+        )
+        if scaling.memory_target_percent is not None:
+            task_count.scale_on_memory_utilization(
+                "MemoryScaling", target_utilization_percent=scaling.memory_target_percent, **cooldowns
+            )
+        return task_count
+
+    def connect_to(self, other: DiscoverableFargateService) -> None:
+        """Let this service call ``other``.
+
+        Opens ``other``'s security group to this service's security group on
+        ``other``'s container port only, and gives this service's container
+        ``<OTHER>_HOST`` (``worker.corp``), ``<OTHER>_SERVICE`` (``worker``) and
+        ``<OTHER>_PORT`` (``8080``), where ``<OTHER>`` is ``other.name`` upper-cased
+        with ``-`` as ``_``.
+        """
+        if not isinstance(other, DiscoverableFargateService):
+            raise fail("other", other, "expected a DiscoverableFargateService")
+        if other is self:
+            raise fail("other", other.name, f"a service cannot connect_to itself ({self.dns_name})")
+        if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
+            raise ValidationError(
+                f"other={other.name!r} is not valid: it is registered in namespace {other.namespace.name!r} "
+                f"but {self.name!r} is in {self.namespace.name!r}; expected a service of the same namespace"
+            )
+        self.connections.allow_to(
+            other.connections, ec2.Port.tcp(other.container_port), f"{self.name} calls {other.name}"
+        )
+        prefix = env_prefix(other.name)
+        self.container.add_environment(f"{prefix}_HOST", other.dns_name)
+        self.container.add_environment(f"{prefix}_SERVICE", other.name)
+        self.container.add_environment(f"{prefix}_PORT", str(other.container_port))
+
+
+def _check_health_check(health_check: ecs.HealthCheck) -> None:
+    require_type("health_check", health_check, ecs.HealthCheck, "expected an aws_ecs.HealthCheck")
+    if not health_check.command:
+        raise fail("health_check.command", health_check.command, "expected a non-empty command list")
+    for field, (low, high) in (
+        ("interval", _HC_INTERVAL),
+        ("timeout", _HC_TIMEOUT),
+        ("start_period", _HC_START_PERIOD),
+    ):
+        value = getattr(health_check, field)
+        if value is not None:
+            duration_seconds(f"health_check.{field}", value, low, high)
+    if health_check.retries is not None:
+        check_int_range("health_check.retries", health_check.retries, *_HC_RETRIES)
+
+
+def _check_scaling(scaling: ServiceScaling, desired_count: int) -> None:
+    require_type("scaling", scaling, ServiceScaling, "expected a ServiceScaling or None")
+    check_int_range("scaling.max_capacity", scaling.max_capacity, 1, MAX_TASKS_PER_SERVICE, " (tasks per service)")
+    min_capacity = scaling.min_capacity if scaling.min_capacity is not None else desired_count
+    check_int_range("scaling.min_capacity", min_capacity, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
+    if not is_token(min_capacity) and not is_token(scaling.max_capacity) and min_capacity > scaling.max_capacity:
+        raise fail(
+            "scaling.min_capacity",
+            min_capacity,
+            f"expected at most scaling.max_capacity={scaling.max_capacity} "
+            "(min_capacity defaults to desired_count)",
+        )
+    check_int_range("scaling.cpu_target_percent", scaling.cpu_target_percent, 1, 100, " percent")
+    if scaling.memory_target_percent is not None:
+        check_int_range("scaling.memory_target_percent", scaling.memory_target_percent, 1, 100, " percent")
+    check_int_range("scaling.scale_in_cooldown_seconds", scaling.scale_in_cooldown_seconds, 0, 86400)
+    check_int_range("scaling.scale_out_cooldown_seconds", scaling.scale_out_cooldown_seconds, 0, 86400)

@@ -1,0 +1,70 @@
+"""ServiceDiscoveryStack: the seed system, flask-backend calling flask-worker by DNS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from constructs import Construct
+
+from ecs_service_discovery.constructs import DiscoverableFargateService, DiscoveryNamespace
+from ecs_service_discovery.validation import check_dns_name, fail
+
+#: The repository's container apps (services/<name>/), built by ``ContainerImage.from_asset``.
+SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+
+
+def service_image(folder: str, services_dir: Path | None = None) -> ecs.ContainerImage:
+    """The image built from ``services/<folder>``; synth only hashes the folder, so needs no Docker."""
+    services_dir = services_dir or SERVICES_DIR
+    path = services_dir / folder
+    if not (path / "Dockerfile").is_file():
+        raise fail(
+            "services_dir",
+            str(services_dir),
+            f"expected a folder holding {folder}/Dockerfile (the repository's services/ folder)",
+        )
+    return ecs.ContainerImage.from_asset(str(path))
+
+
+class ServiceDiscoveryStack(Stack):
+    """The seed system: a VPC over 2 AZs, an ECS cluster, the namespace, and
+    ``flask-backend`` (``backend.<namespace>``) connected to ``flask-worker``
+    (``worker.<namespace>``).
+
+    :param namespace_name: the Cloud Map namespace. Default: ``"corp"``.
+    :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
+        Without ``env`` the stack stays environment-agnostic.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, namespace_name: str = "corp", **stack_kwargs: Any) -> None:
+        check_dns_name("namespace_name", namespace_name)
+        super().__init__(scope, construct_id, **stack_kwargs)
+
+        self.vpc = ec2.Vpc(self, "Vpc", max_azs=2)
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        )
+        self.namespace = DiscoveryNamespace(self, "Namespace", vpc=self.vpc, name=namespace_name)
+        self.worker = DiscoverableFargateService(
+            self,
+            "Worker",
+            cluster=self.cluster,
+            namespace=self.namespace,
+            name="worker",
+            container_name="flask-worker",
+            image=service_image("flask-worker"),
+        )
+        self.backend = DiscoverableFargateService(
+            self,
+            "Backend",
+            cluster=self.cluster,
+            namespace=self.namespace,
+            name="backend",
+            container_name="flask-backend",
+            image=service_image("flask-backend"),
+        )
+        self.backend.connect_to(self.worker)
