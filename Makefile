@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
-CDK := npx --no-install cdk
+# The CLI pinned in package-lock.json; called directly rather than through npx so that npm's
+# warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
+CDK := node_modules/.bin/cdk
 
 .PHONY: install synth test deploy diff clean snapshot-update
 
@@ -21,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json pack
 	touch $@
 
 synth: $(STAMP)
-	$(CDK) synth --all --quiet
+	$(CDK) synth --quiet
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

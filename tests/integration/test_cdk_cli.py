@@ -1,0 +1,131 @@
+"""The real CDK CLI (pinned in package-lock.json) synthesizing the real app.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+VENV_BIN = Path(sys.prefix) / "bin"
+
+pytestmark = pytest.mark.skipif(not CDK_BIN.exists(), reason="run `make install` first: node_modules/.bin/cdk is missing")
+
+
+def _cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["CDK_DISABLE_VERSION_CHECK"] = "1"
+    return env
+
+
+def _synth(out_dir: Path, *extra: str, app: str | None = None, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir), *extra]
+    if app is not None:
+        command += ["--app", app]
+    return subprocess.run(command, cwd=cwd, env=_cli_env(), capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out_dir = tmp_path_factory.mktemp("cdk.out")
+    return _synth(out_dir), out_dir
+
+
+def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, _ = cli_synth
+    assert result.returncode == 0, result.stderr
+    # No Node end-of-life banner, no feature-flag notice, no minHealthyPercent warning.
+    assert result.stderr.strip() == "", result.stderr
+    assert result.stdout.strip() == "", result.stdout
+
+
+def test_cli_writes_the_template_and_manifest(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out_dir = cli_synth
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert "ServiceDiscovery" in manifest["artifacts"]
+    template = json.loads((out_dir / "ServiceDiscovery.template.json").read_text())
+    names = sorted(
+        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::Service"
+    )
+    assert names == ["backend", "worker"]
+
+
+def test_cli_stages_both_images_from_the_services_folders(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out_dir = cli_synth
+    assets = json.loads((out_dir / "ServiceDiscovery.assets.json").read_text())
+    staged = [out_dir / a["source"]["directory"] for a in assets["dockerImages"].values()]
+    dockerfiles = sorted((path / "Dockerfile").read_text() for path in staged)
+    expected = sorted((REPO_ROOT / "services" / name / "Dockerfile").read_text() for name in ("flask-backend", "flask-worker"))
+    assert dockerfiles == expected
+
+
+def test_cli_context_changes_the_namespace(tmp_path: Path) -> None:
+    result = _synth(tmp_path, "-c", "namespace=shop")
+    assert result.returncode == 0, result.stderr
+    template = json.loads((tmp_path / "ServiceDiscovery.template.json").read_text())
+    namespaces = [r for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"]
+    assert [n["Properties"]["Name"] for n in namespaces] == ["shop"]
+
+
+def test_cli_reports_a_bad_namespace_without_a_stack_trace(tmp_path: Path) -> None:
+    result = _synth(tmp_path, "-c", "namespace=Bad_Name")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "namespace_name='Bad_Name' is not valid" in output
+    assert "jsii" not in output and "at Object." not in output and "Traceback" not in output
+
+
+def test_a_separate_app_pip_installs_the_package_and_defines_services(tmp_path: Path) -> None:
+    # GIVEN the package built as a wheel and installed into a folder of its own (no repo on the path)
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(REPO_ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    wheel = next(wheel_dir.glob("ecs_service_discovery-*.whl"))
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    assert (site / "ecs_service_discovery" / "py.typed").exists()
+    # WHEN a consumer app of its own imports the constructs and synthesizes
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "app.py").write_text(textwrap.dedent("""
+        import aws_cdk as cdk
+        from aws_cdk import aws_ec2 as ec2, aws_ecs as ecs
+        import ecs_service_discovery
+        from ecs_service_discovery import DiscoveryNamespace, DiscoverableFargateService
+
+        assert ecs_service_discovery.__file__.startswith(SITE), ecs_service_discovery.__file__
+        app = cdk.App()
+        stack = cdk.Stack(app, "Consumer")
+        vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+        cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
+        ns = DiscoveryNamespace(stack, "Ns", vpc=vpc, name="shop")
+        image = ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27")
+        cart = DiscoverableFargateService(stack, "Cart", cluster=cluster, namespace=ns, name="cart", image=image)
+        web = DiscoverableFargateService(stack, "Web", cluster=cluster, namespace=ns, name="web", image=image)
+        web.connect_to(cart)
+        app.synth()
+    """).replace("SITE", repr(str(site))))
+    env = _cli_env()
+    env["PYTHONPATH"] = str(site)
+    result = subprocess.run(
+        [str(CDK_BIN), "synth", "--quiet", "--output", str(consumer / "cdk.out"), "--app", f"{sys.executable} app.py"],
+        cwd=consumer, env=env, capture_output=True, text=True, timeout=300,
+    )
+    # THEN it synthesizes its own discoverable services
+    assert result.returncode == 0, result.stderr
+    template = json.loads((consumer / "cdk.out" / "Consumer.template.json").read_text())
+    names = sorted(
+        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::Service"
+    )
+    assert names == ["cart", "web"]
+    shutil.rmtree(site)

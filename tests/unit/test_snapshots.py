@@ -1,0 +1,27 @@
+"""One snapshot per shipped stack: every template change shows up here as a diff to review.
+
+Update with `make snapshot-update` after checking the diff (a changed logical ID replaces a resource).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.helpers import normalize_template
+
+
+@pytest.fixture
+def snapshot_json(snapshot: Any) -> Any:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_service_discovery_stack_snapshot(seed_template: Template, snapshot_json: Any) -> None:
+    assert normalize_template(seed_template.to_json()) == snapshot_json
+
+
+def test_library_defaults_snapshot(library_defaults_template: Template, snapshot_json: Any) -> None:
+    assert normalize_template(library_defaults_template.to_json()) == snapshot_json
