@@ -1,0 +1,73 @@
+"""flask-backend: calls the worker service it finds through Cloud Map DNS."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from flask import Flask, g, jsonify
+
+import request_log
+from discovery import CallResult, DiscoveryClient, DiscoveryError, DiscoverySettings, dns_name_from_env
+
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
+# Bodies of non-JSON answers are shown, but only this much of them.
+_TEXT_PREVIEW_CHARS = 2000
+
+app = Flask(__name__)
+app.json.sort_keys = False
+request_log.install(app, SERVICE_NAME)
+
+# Built once per gunicorn worker process: the DNS cache and connection pools live here.
+worker = DiscoveryClient(*dns_name_from_env("WORKER", os.environ), settings=DiscoverySettings.from_environ(os.environ))
+
+
+def _describe_answer(result: CallResult) -> dict:
+    if result.content_type.split(";")[0].strip() == "application/json":
+        try:
+            response = json.loads(result.body)
+        except ValueError:
+            response = result.body.decode("utf-8", "replace")[:_TEXT_PREVIEW_CHARS]
+    else:
+        response = result.body.decode("utf-8", "replace")[:_TEXT_PREVIEW_CHARS]
+    return {
+        "dns_name": result.dns_name,
+        "address": result.address,
+        "port": result.port,
+        "status": result.status,
+        "attempts": result.attempts,
+        "failed_attempts": [failure.as_dict() for failure in result.failures],
+        "response": response,
+    }
+
+
+@app.get("/")
+def index():
+    result = worker.call("/", headers={request_log.REQUEST_ID_HEADER: g.request_id})
+    g.log_fields.update(upstream=f"{result.address}:{result.port}", upstream_attempts=result.attempts)
+    answer = _describe_answer(result)
+    if 200 <= result.status < 300:
+        return jsonify(service=SERVICE_NAME, request_id=g.request_id, worker=answer)
+    g.log_fields.update(upstream_status=result.status)
+    detail = f"{result.dns_name} at {result.address}:{result.port} answered {result.status}"
+    return jsonify(error="bad_gateway", detail=detail, request_id=g.request_id, worker=answer), 502
+
+
+@app.get("/health")
+def health():
+    # Never calls the worker: a worker outage must not get this task replaced too.
+    return jsonify(status="ok", service=SERVICE_NAME)
+
+
+@app.errorhandler(DiscoveryError)
+def worker_unavailable(error: DiscoveryError):
+    g.log_fields.update(upstream_failure=error.failure, upstream_attempts=len(error.failures))
+    body = {
+        "error": "worker_unavailable",
+        "dns_name": error.dns_name,
+        "failure": error.failure,
+        "detail": error.detail,
+        "failed_attempts": [failure.as_dict() for failure in error.failures],
+        "request_id": g.request_id,
+    }
+    return jsonify(body), 503
