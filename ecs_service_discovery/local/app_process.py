@@ -18,12 +18,13 @@ import time
 import urllib.error
 import urllib.request
 import weakref
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Mapping, Sequence
+from typing import IO, Self
 
 __all__ = ["GunicornProcess", "free_port"]
 
-_running: "weakref.WeakSet[GunicornProcess]" = weakref.WeakSet()
+_running: weakref.WeakSet[GunicornProcess] = weakref.WeakSet()
 
 
 def free_port(hosts: Sequence[str]) -> int:
@@ -89,7 +90,7 @@ class GunicornProcess:
             raise RuntimeError("not started")
         return self.process.pid
 
-    def start(self) -> "GunicornProcess":
+    def start(self) -> Self:
         self.process = subprocess.Popen(
             [self.python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
             cwd=self.app_dir,
@@ -102,7 +103,7 @@ class GunicornProcess:
         _running.add(self)
         return self
 
-    def wait_ready(self, path: str = "/health", timeout: float = 20.0) -> "GunicornProcess":
+    def wait_ready(self, path: str = "/health", timeout: float = 20.0) -> Self:
         """Poll ``path`` until it answers 200; fail early if gunicorn exits."""
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
@@ -156,7 +157,7 @@ class GunicornProcess:
         self.kill()
         _running.discard(self)
 
-    def __enter__(self) -> "GunicornProcess":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -24,8 +24,9 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Self
 
 from dnslib import QTYPE, RCODE, RR, SRV, A, DNSError, DNSRecord
 
@@ -142,7 +143,7 @@ class LoopbackDnsServer:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def start(self) -> "LoopbackDnsServer":
+    def start(self) -> Self:
         if self._udp is not None:
             raise RuntimeError("already started")
         self._udp, self._tcp = self._bind_same_port()
@@ -166,7 +167,7 @@ class LoopbackDnsServer:
                 sock.close()
         self._udp = self._tcp = None
 
-    def __enter__(self) -> "LoopbackDnsServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -234,7 +235,7 @@ class LoopbackDnsServer:
             while not self._stop.is_set() and time.monotonic() - idle_since < _TCP_IDLE_TIMEOUT_S:
                 try:
                     chunk = conn.recv(65_537)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except OSError:
                     return

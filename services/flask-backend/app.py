@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 
-from flask import Flask, g, jsonify
-
 import request_log
-from discovery import CallResult, DiscoveryClient, DiscoveryError, DiscoverySettings, dns_name_from_env
+from discovery import (
+    CallResult,
+    DiscoveryClient,
+    DiscoveryError,
+    DiscoverySettings,
+    dns_name_from_env,
+)
+from flask import Flask, g, jsonify
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
 # Bodies of non-JSON answers are shown, but only this much of them.

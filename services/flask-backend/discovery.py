@@ -20,9 +20,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Mapping
 
 import dns.exception
 import dns.name
@@ -102,7 +102,7 @@ class DiscoverySettings:
     failure_penalty: float = 10.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "DiscoverySettings":
+    def from_environ(cls, environ: Mapping[str, str]) -> DiscoverySettings:
         nameservers_text = environ.get("DNS_NAMESERVERS", "").strip()
         return cls(
             nameservers=tuple(_parse_nameserver(item) for item in nameservers_text.split(",") if item.strip()),
@@ -329,9 +329,11 @@ class DiscoveryClient:
         except dns.exception.Timeout:
             raise ResolutionError(self.dns_name, "dns_timeout", f"DNS lookup of {name} {rdtype} timed out") from None
         except dns.resolver.NoNameservers as error:
-            raise ResolutionError(self.dns_name, "dns_error", f"no nameserver answered {name} {rdtype}: {error}") from None
+            detail = f"no nameserver answered {name} {rdtype}: {error}"
+            raise ResolutionError(self.dns_name, "dns_error", detail) from None
         except dns.exception.DNSException as error:
-            raise ResolutionError(self.dns_name, "dns_error", f"DNS lookup of {name} {rdtype} failed: {error}") from None
+            detail = f"DNS lookup of {name} {rdtype} failed: {error}"
+            raise ResolutionError(self.dns_name, "dns_error", detail) from None
 
     # -- calling -------------------------------------------------------------
 
@@ -368,19 +370,17 @@ class DiscoveryClient:
         raise UnreachableError(self.dns_name, detail, tuple(failures))
 
     def _attempt_order(self, endpoints: tuple[Endpoint, ...]) -> list[Endpoint]:
-        # Rotate from a random start so callers spread over tasks; addresses that failed
-        # recently go last (still tried: when every task looks bad, one may be back).
-        start = random.randrange(len(endpoints))
-        rotated = list(endpoints[start:] + endpoints[:start])
+        # Addresses that failed recently go last (still tried: when every task looks bad, one
+        # may be back). Each group is rotated from its own random start so calls spread evenly
+        # over the healthy tasks, not onto whichever follows a dead one in the answer.
         now = time.monotonic()
         with self._lock:
             failed_until = self._failed_until
             for endpoint in [endpoint for endpoint, until in failed_until.items() if until <= now]:
                 del failed_until[endpoint]
-            penalized = {endpoint for endpoint in rotated if endpoint in failed_until}
-        return [endpoint for endpoint in rotated if endpoint not in penalized] + [
-            endpoint for endpoint in rotated if endpoint in penalized
-        ]
+            penalized = [endpoint for endpoint in endpoints if endpoint in failed_until]
+        healthy = [endpoint for endpoint in endpoints if endpoint not in penalized]
+        return _rotated_randomly(healthy) + _rotated_randomly(penalized)
 
     def _mark_failed(self, endpoint: Endpoint) -> None:
         with self._lock:
@@ -402,7 +402,8 @@ class DiscoveryClient:
         url = f"http://{endpoint.netloc}{path if path.startswith('/') else '/' + path}"
         timeout = (min(self.settings.connect_timeout, remaining), min(self.settings.read_timeout, remaining))
         try:
-            with self._session().get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False) as response:
+            session = self._session()
+            with session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False) as response:
                 chunks, size = [], 0
                 for chunk in response.iter_content(64 * 1024):
                     size += len(chunk)
@@ -416,6 +417,13 @@ class DiscoveryClient:
             raise _AttemptError("read timeout") from None
         except requests.exceptions.RequestException as error:
             raise _AttemptError(_describe_network_error(error)) from None
+
+
+def _rotated_randomly(endpoints: list[Endpoint]) -> list[Endpoint]:
+    if not endpoints:
+        return []
+    start = random.randrange(len(endpoints))
+    return endpoints[start:] + endpoints[:start]
 
 
 class _AttemptError(Exception):

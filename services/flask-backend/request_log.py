@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -37,7 +37,7 @@ def _configure_logger() -> None:
 
 def log_event(event: str, level: int = logging.INFO, **fields: object) -> None:
     """Write one JSON object on one line to stdout."""
-    line = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
     line.update(fields)
     _logger.log(level, json.dumps(line, default=str, separators=(",", ":")))
 

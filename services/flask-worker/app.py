@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Flask, g, jsonify, request
-
 import request_log
+from flask import Flask, g, jsonify, request
 from identity import TaskIdentity
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "worker"

@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 import urllib.request
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Task metadata endpoint v4, set by the ECS agent in every container of a task.
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
@@ -43,7 +44,7 @@ class TaskIdentity:
         self._retry_at = 0.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "TaskIdentity":
+    def from_environ(cls, environ: Mapping[str, str]) -> TaskIdentity:
         return cls(environ.get(METADATA_ENV))
 
     def describe(self, wsgi_environ: Mapping[str, Any]) -> dict:
@@ -78,8 +79,8 @@ class TaskIdentity:
                 with _direct_opener.open(self.metadata_uri + "/task", timeout=_METADATA_TIMEOUT_S) as response:
                     task = json.load(response)
                 if not isinstance(task, dict):
-                    raise ValueError("task metadata is not a JSON object")
-            except (OSError, ValueError) as error:
+                    raise TypeError("task metadata is not a JSON object")
+            except (OSError, ValueError, TypeError) as error:
                 self._error = f"task metadata unavailable: {error}"
                 self._retry_at = time.monotonic() + _METADATA_RETRY_AFTER_S
                 return None

@@ -1,0 +1,143 @@
+"""Helpers for the app tests: real gunicorn-run apps on loopback addresses.
+
+All of 127.0.0.0/8 is loopback on Linux, so each worker "task" gets its own address
+and all of them listen on the same port, as tasks of one ECS service do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from ecs_service_discovery.local.app_process import GunicornProcess, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BACKEND_DIR = REPO_ROOT / "services" / "flask-backend"
+WORKER_DIR = REPO_ROOT / "services" / "flask-worker"
+
+NAMESPACE = "corp"
+WORKER_NAME = f"worker.{NAMESPACE}"
+# The three long-lived workers every test may use but none may stop.
+WORKER_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+# Addresses for workers a single test starts (and may stop).
+SPARE_HOSTS = tuple(f"127.0.0.{last}" for last in range(5, 20))
+# Addresses where nothing ever listens: stale DNS answers.
+DEAD_HOSTS = tuple(f"127.0.0.{last}" for last in range(20, 28))
+
+# Short enough to keep failing tests quick, long enough for a loaded 2-core machine.
+BACKEND_TEST_ENV = {
+    "GUNICORN_WORKERS": "1",  # one process: one DNS cache, so lookups can be counted
+    "GUNICORN_THREADS": "8",
+    "DNS_TIMEOUT": "0.5",
+    "DNS_LIFETIME": "1.0",
+    "UPSTREAM_CONNECT_TIMEOUT": "0.5",
+    "UPSTREAM_READ_TIMEOUT": "1.0",
+    "UPSTREAM_MAX_ATTEMPTS": "3",
+    "UPSTREAM_DEADLINE": "2.5",
+}
+WORKER_TEST_ENV = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"}
+# Every HTTP call a test makes is bounded by this; the backend's own bounds are far below it.
+CLIENT_TIMEOUT = 15.0
+
+
+def load_module(path: Path, name: str):
+    """Import an app module by path under a unique name (several apps have an app.py)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class RunningApp:
+    process: GunicornProcess
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.base_url
+
+    @property
+    def host(self) -> str:
+        return self.process.host
+
+    def get(self, path: str = "/", **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", CLIENT_TIMEOUT)
+        return requests.get(self.url + path, **kwargs)
+
+    def log_lines(self) -> list[dict]:
+        """The JSON lines the app wrote to stdout (gunicorn's own lines are plain text)."""
+        lines = []
+        for text in self.log_path.read_text(errors="replace").splitlines():
+            if text.startswith("{"):
+                lines.append(json.loads(text))
+        return lines
+
+
+class AppLauncher:
+    """Starts apps under real gunicorn and kills their process groups at teardown."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.apps: list[RunningApp] = []
+
+    def start(self, app_dir: Path, host: str, port: int, env: dict[str, str], name: str) -> RunningApp:
+        log_path = self.log_dir / f"{name}-{host}-{port}.log"
+        with open(log_path, "ab") as output:  # the child keeps its own copy of the descriptor
+            process = GunicornProcess(app_dir, host=host, port=port, env=env, output=output)
+            app = RunningApp(process, log_path)
+            self.apps.append(app)  # registered before starting: killed at teardown whatever happens
+            process.start()
+        return app
+
+    def start_ready(self, app_dir: Path, host: str, port: int, env: dict[str, str], name: str) -> RunningApp:
+        app = self.start(app_dir, host, port, env, name)
+        app.process.wait_ready()
+        return app
+
+    def worker(self, host: str, port: int, **env: str) -> RunningApp:
+        return self.start_ready(WORKER_DIR, host, port, {**WORKER_TEST_ENV, **env}, "worker")
+
+    def backend(self, dns_port: int, **env: str) -> RunningApp:
+        port = free_port(["127.0.0.1"])
+        full_env = {**BACKEND_TEST_ENV, "DNS_NAMESERVERS": f"127.0.0.1:{dns_port}", **env}
+        return self.start_ready(BACKEND_DIR, "127.0.0.1", port, full_env, "backend")
+
+    def stop_all(self, show_logs: bool) -> None:
+        for app in self.apps:
+            app.process.kill()
+        if show_logs:
+            for app in self.apps:
+                print(f"----- {app.log_path.name} -----")
+                print(app.log_path.read_text(errors="replace")[-4000:])
+
+
+class HangingServer:
+    """A "task" whose app is stuck: the kernel completes connections, nobody ever answers."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((host, port))
+        self.sock.listen(128)  # never accept(): requests sit in the backlog unanswered
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def run_threads(count: int, target: Callable[[int], None], timeout: float = 60.0) -> None:
+    """Run target(i) for i in range(count) on threads and fail if any is still running at timeout."""
+    threads = [threading.Thread(target=target, args=(index,), daemon=True) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+        assert not thread.is_alive(), "client thread did not finish in time"

@@ -1,0 +1,274 @@
+"""flask-backend under real gunicorn, finding real workers through the loopback DNS server."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from ecs_service_discovery.local.dns_server import LoopbackDnsServer, SrvRecord
+from tests.apps.harness import (
+    DEAD_HOSTS,
+    SPARE_HOSTS,
+    WORKER_HOSTS,
+    WORKER_NAME,
+    free_port,
+    run_threads,
+)
+
+
+def test_calls_the_single_worker_named_by_worker_host(launcher, dns_server, workers, worker_port):
+    # connect_to sets WORKER_HOST; no NAMESPACE is needed then.
+    dns_server.set_records("worker.single.test", a=[WORKER_HOSTS[1]])
+    backend = launcher.backend(dns_server.port, WORKER_HOST="worker.single.test", WORKER_PORT=str(worker_port))
+
+    response = backend.get("/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["service"] == "backend"
+    worker = body["worker"]
+    assert worker["dns_name"] == "worker.single.test"
+    assert (worker["address"], worker["port"]) == (WORKER_HOSTS[1], worker_port)
+    assert (worker["status"], worker["attempts"], worker["failed_attempts"]) == (200, 1, [])
+    # The worker reports the address it was reached on: the one the backend says answered.
+    assert worker["response"]["identity"]["address"] == WORKER_HOSTS[1]
+    assert worker["response"]["service"] == "worker"
+
+
+def test_requests_spread_over_all_three_workers(backend):
+    seen = []
+    for _ in range(60):
+        response = backend.get("/")
+        assert response.status_code == 200
+        worker = response.json()["worker"]
+        assert worker["dns_name"] == WORKER_NAME
+        assert worker["response"]["identity"]["address"] == worker["address"]
+        seen.append(worker["address"])
+    # A random start address: each of three is missed 60 times in a row with probability (2/3)**60.
+    assert set(seen) == set(WORKER_HOSTS)
+
+
+def test_answers_are_cached_not_looked_up_per_request(backend, dns_server):
+    assert backend.get("/").status_code == 200
+    lookups_before = len(dns_server.queries(WORKER_NAME, "A"))
+    for _ in range(20):
+        assert backend.get("/").status_code == 200
+    # TTL 10 s: at most one expiry can fall in these requests; a lookup per request would be 20.
+    assert len(dns_server.queries(WORKER_NAME, "A")) - lookups_before <= 1
+
+
+def test_request_id_is_passed_to_the_worker_and_echoed(backend):
+    response = backend.get("/", headers={"X-Request-Id": "req-42.abc"})
+    assert response.headers["X-Request-Id"] == "req-42.abc"
+    body = response.json()
+    assert body["request_id"] == "req-42.abc"
+    assert body["worker"]["response"]["request_id"] == "req-42.abc"
+
+    # Without one (or with one unsafe to log) a new id is made and still reaches the worker.
+    for headers in ({}, {"X-Request-Id": "bad id\twith spaces"}):
+        response = backend.get("/", headers=headers)
+        generated = response.headers["X-Request-Id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", generated)
+        assert response.json()["worker"]["response"]["request_id"] == generated
+
+
+def test_one_json_log_line_per_request(backend):
+    response = backend.get("/", headers={"X-Request-Id": "log-line-test"})
+    assert response.status_code == 200
+    address = response.json()["worker"]["address"]
+
+    lines = [line for line in backend.log_lines() if line.get("request_id") == "log-line-test"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["event"] == "request"
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/", 200)
+    assert isinstance(line["duration_ms"], float)
+    assert line["upstream"] == f"{address}:{response.json()['worker']['port']}"
+
+
+def test_unknown_path_gives_json_404(backend):
+    response = backend.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_all_workers_gone_gives_503_naming_the_dns_name(launcher, dns_server, worker_port):
+    # Route 53 MULTIVALUE with no healthy task answers up to 8 unhealthy ones, not NXDOMAIN.
+    dns_server.set_records("worker.dead.test", a=DEAD_HOSTS)
+    backend = launcher.backend(dns_server.port, NAMESPACE="dead.test", WORKER_PORT=str(worker_port))
+
+    response = backend.get("/")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "worker_unavailable"
+    assert (body["dns_name"], body["failure"]) == ("worker.dead.test", "unreachable")
+    assert "worker.dead.test" in body["detail"]
+    attempts = body["failed_attempts"]
+    assert len(attempts) == 3  # UPSTREAM_MAX_ATTEMPTS, although 8 addresses were offered
+    assert all(attempt["error"] == "connection refused" for attempt in attempts)
+    assert "Traceback" not in response.text
+    assert backend.get("/health").status_code == 200  # the backend itself stays healthy
+
+
+def test_nxdomain_gives_503_naming_the_dns_name(launcher, dns_server, worker_port):
+    backend = launcher.backend(dns_server.port, NAMESPACE="missing.test", WORKER_PORT=str(worker_port))
+
+    response = backend.get("/")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["dns_name"], body["failure"]) == ("worker.missing.test", "nxdomain")
+    assert "worker.missing.test" in body["detail"]
+    assert body["failed_attempts"] == []
+
+
+def test_silent_dns_server_gives_503_after_the_resolver_lifetime(launcher, worker_port):
+    with LoopbackDnsServer() as silent_dns:
+        silent_dns.set_records("worker.corp", a=[WORKER_HOSTS[0]])
+        silent_dns.silent = True
+        backend = launcher.backend(silent_dns.port, NAMESPACE="corp", WORKER_PORT=str(worker_port), DNS_LIFETIME="1")
+
+        response = backend.get("/")  # bounded by CLIENT_TIMEOUT; the backend gives up after DNS_LIFETIME
+
+        assert response.status_code == 503
+        body = response.json()
+        assert (body["dns_name"], body["failure"]) == ("worker.corp", "dns_timeout")
+        assert silent_dns.queries("worker.corp")  # it did ask, nobody answered
+
+
+def test_hanging_worker_is_skipped_after_the_read_timeout(
+    launcher, dns_server, workers, worker_port, hanging_server_factory
+):
+    hanging_host = SPARE_HOSTS[1]
+    hanging_server_factory(hanging_host, worker_port)
+    dns_server.set_records("worker.hang.test", a=[hanging_host, WORKER_HOSTS[0]])
+    backend = launcher.backend(dns_server.port, NAMESPACE="hang.test", WORKER_PORT=str(worker_port))
+
+    # Until a request happens to start at the hanging address; each does with probability 1/2.
+    for _ in range(30):
+        response = backend.get("/")
+        assert response.status_code == 200
+        worker = response.json()["worker"]
+        assert worker["address"] == WORKER_HOSTS[0]
+        if worker["failed_attempts"]:
+            break
+    assert worker["attempts"] == 2
+    assert worker["failed_attempts"] == [{"address": hanging_host, "port": worker_port, "error": "read timeout"}]
+
+    # From then on the hanging address is tried last, so requests no longer wait on it.
+    for _ in range(10):
+        assert backend.get("/").json()["worker"]["attempts"] == 1
+
+
+def test_only_hanging_workers_gives_503_within_the_deadline(
+    launcher, dns_server, worker_port, hanging_server_factory
+):
+    hanging_server_factory(SPARE_HOSTS[2], worker_port)
+    dns_server.set_records("worker.allhang.test", a=[SPARE_HOSTS[2]])
+    backend = launcher.backend(
+        dns_server.port, NAMESPACE="allhang.test", WORKER_PORT=str(worker_port), UPSTREAM_DEADLINE="2.5"
+    )
+
+    response = backend.get("/")  # bounded by CLIENT_TIMEOUT; the backend's own deadline is 2.5 s
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failure"] == "unreachable"
+    # READ_TIMEOUT 1 s within a 2.5 s deadline: at most three attempts, each a read timeout.
+    assert 1 <= len(body["failed_attempts"]) <= 3
+    assert {attempt["error"] for attempt in body["failed_attempts"]} == {"read timeout"}
+
+
+def test_changed_dns_answer_is_used_after_the_ttl_and_not_before(launcher, dns_server, workers, worker_port):
+    name, ttl = "worker.ttl.test", 2
+    old_host, new_host = WORKER_HOSTS[0], WORKER_HOSTS[2]
+    dns_server.set_records(name, a=[old_host], ttl=ttl)
+    backend = launcher.backend(dns_server.port, NAMESPACE="ttl.test", WORKER_PORT=str(worker_port))
+
+    assert backend.get("/").json()["worker"]["address"] == old_host
+    first_lookup = dns_server.queries(name, "A")[0].received_at
+    dns_server.set_records(name, a=[new_host], ttl=ttl)
+
+    responses = []  # (started, finished, address)
+    for _ in range(200):  # bounded: the new address shows up after about `ttl` seconds
+        started = time.monotonic()
+        address = backend.get("/").json()["worker"]["address"]
+        responses.append((started, time.monotonic(), address))
+        if address == new_host:
+            break
+        time.sleep(0.05)
+    assert responses[-1][2] == new_host
+
+    lookups = [query.received_at for query in dns_server.queries(name, "A")]
+    assert len(lookups) == 2  # one lookup per TTL, not per request
+    assert lookups[1] - first_lookup >= ttl  # the cached answer was not dropped early
+    # Causal, not timing, checks: a response finished before the TTL ran out must come from
+    # the cache (old address); one started after the second lookup must use its answer.
+    before_expiry = [address for _, finished, address in responses if finished < first_lookup + ttl]
+    assert before_expiry and set(before_expiry) == {old_host}
+    assert all(address == new_host for started, _, address in responses if started > lookups[1])
+
+
+@pytest.mark.parametrize("srv_additional", [True, False], ids=["targets-in-additional", "targets-looked-up"])
+def test_port_from_srv_records_when_worker_port_is_unset(launcher, workers, worker_port, srv_additional):
+    # A second port proves the port comes from each SRV record, not from a setting.
+    other_host = SPARE_HOSTS[0]
+    other_port = free_port([other_host])
+    launcher.worker(other_host, other_port)
+    with LoopbackDnsServer(srv_additional=srv_additional) as srv_dns:
+        srv_dns.set_records(
+            "worker.corp",
+            a=[WORKER_HOSTS[0], other_host],
+            srv=[SrvRecord("task-a.worker.corp", worker_port), SrvRecord("task-b.worker.corp", other_port)],
+        )
+        srv_dns.set_records("task-a.worker.corp", a=[WORKER_HOSTS[0]])
+        srv_dns.set_records("task-b.worker.corp", a=[other_host])
+        backend = launcher.backend(srv_dns.port, NAMESPACE="corp")  # no WORKER_PORT
+
+        seen = set()
+        for _ in range(40):
+            response = backend.get("/")
+            assert response.status_code == 200
+            worker = response.json()["worker"]
+            assert worker["response"]["identity"]["port"] == worker["port"]
+            seen.add((worker["address"], worker["port"]))
+        assert seen == {(WORKER_HOSTS[0], worker_port), (other_host, other_port)}
+        assert srv_dns.queries("worker.corp", "SRV")
+        assert not srv_dns.queries("worker.corp", "A")  # addresses come from the SRV targets
+        target_lookups = srv_dns.queries("task-a.worker.corp", "A")
+        assert bool(target_lookups) is (not srv_additional)
+
+
+def test_worker_killed_while_traffic_runs_loses_no_request(launcher, dns_server, worker_port):
+    hosts = SPARE_HOSTS[3:6]
+    killable = [launcher.worker(host, worker_port) for host in hosts]
+    dns_server.set_records("worker.kill.test", a=hosts)
+    backend = launcher.backend(dns_server.port, NAMESPACE="kill.test", WORKER_PORT=str(worker_port))
+
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def client(index: int) -> None:
+        for request_number in range(40):
+            if index == 0 and request_number == 10:
+                killable[0].process.kill()  # SIGKILL: a crashed task, its connections reset
+                killed.set()
+            response = backend.get("/")
+            address = response.json().get("worker", {}).get("address") if response.ok else None
+            with lock:
+                results.append((response.status_code, address if killed.is_set() else None))
+
+    run_threads(6, client)
+
+    assert len(results) == 240
+    assert [status for status, _ in results if status != 200] == []
+    assert killed.is_set()
+    # After the kill the traffic went to the two survivors.
+    after_kill = {address for _, address in results[-60:]}
+    assert after_kill <= set(hosts[1:])
