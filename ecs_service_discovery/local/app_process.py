@@ -25,6 +25,8 @@ from typing import IO, Self
 __all__ = ["GunicornProcess", "free_port"]
 
 _running: weakref.WeakSet[GunicornProcess] = weakref.WeakSet()
+# Readiness checks go straight to loopback even when HTTP(S)_PROXY is set.
+_direct_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port(hosts: Sequence[str]) -> int:
@@ -112,7 +114,7 @@ class GunicornProcess:
                 code = None if self.process is None else self.process.returncode
                 raise RuntimeError(f"gunicorn for {self.app_dir.name} on {self.base_url} exited with {code}")
             try:
-                with urllib.request.urlopen(self.base_url + path, timeout=1) as response:
+                with _direct_opener.open(self.base_url + path, timeout=1) as response:
                     if response.status == 200:
                         return self
             except (urllib.error.URLError, OSError) as error:

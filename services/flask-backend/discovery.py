@@ -92,10 +92,10 @@ class DiscoverySettings:
     nameservers: tuple[dns.nameserver.Nameserver, ...] = ()  # empty: the system resolver
     dns_timeout: float = 1.0  # per query to one nameserver
     dns_lifetime: float = 2.0  # whole lookup, retries included
-    connect_timeout: float = 0.5
-    read_timeout: float = 3.0
+    connect_timeout: float = 0.5  # per attempt
+    read_timeout: float = 3.0  # per attempt, between bytes
     max_attempts: int = 3
-    deadline: float = 5.0  # whole call, all attempts included
+    deadline: float = 5.0  # whole call: the DNS lookup (if the cache is stale) and all attempts
     max_body_bytes: int = 1024 * 1024
     # An address that just failed is tried after the others for this long, so that one
     # dead task costs one request a timeout rather than a share of all requests.
@@ -261,7 +261,11 @@ class DiscoveryClient:
         if not owner:
             # The owner's lookup is bounded by the resolver lifetime; the margin only guards
             # against an owner thread that died without completing the future.
-            return lookup.result(timeout=self.settings.dns_lifetime + 5)
+            try:
+                return lookup.result(timeout=self.settings.dns_lifetime + 5)
+            except TimeoutError:
+                detail = f"DNS lookup of {self.dns_name} timed out"
+                raise ResolutionError(self.dns_name, "dns_timeout", detail) from None
         try:
             resolved = self._lookup()
         except BaseException as error:
@@ -298,10 +302,10 @@ class DiscoveryClient:
             if rrset.rdtype == dns.rdatatype.A:
                 additional.setdefault(rrset.name, []).extend(rdata.address for rdata in rrset)
                 ttl = min(ttl, rrset.ttl)
-        # Lowest priority value first (RFC 2782); Cloud Map uses one priority for all.
-        records = sorted(answer, key=lambda rdata: rdata.priority)
+        # Priority and weight are not used: Cloud Map writes 1 and 1 for every task, and
+        # calls spread evenly over all of them anyway.
         endpoints: list[Endpoint] = []
-        for srv in records:
+        for srv in answer:
             addresses = additional.get(srv.target)
             if addresses is None:
                 try:

@@ -48,6 +48,14 @@ WORKER_TEST_ENV = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"}
 CLIENT_TIMEOUT = 15.0
 
 
+def http_get(url: str, **kwargs) -> requests.Response:
+    """GET straight to a loopback server, whatever HTTP(S)_PROXY the machine has set."""
+    kwargs.setdefault("timeout", CLIENT_TIMEOUT)
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, **kwargs)
+
+
 def load_module(path: Path, name: str):
     """Import an app module by path under a unique name (several apps have an app.py)."""
     spec = importlib.util.spec_from_file_location(name, path)
@@ -71,15 +79,17 @@ class RunningApp:
         return self.process.host
 
     def get(self, path: str = "/", **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", CLIENT_TIMEOUT)
-        return requests.get(self.url + path, **kwargs)
+        return http_get(self.url + path, **kwargs)
 
     def log_lines(self) -> list[dict]:
         """The JSON lines the app wrote to stdout (gunicorn's own lines are plain text)."""
         lines = []
         for text in self.log_path.read_text(errors="replace").splitlines():
             if text.startswith("{"):
-                lines.append(json.loads(text))
+                try:
+                    lines.append(json.loads(text))
+                except ValueError:
+                    continue  # the last line, caught while the app was still writing it
         return lines
 
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tests.apps.harness import CLIENT_TIMEOUT, SPARE_HOSTS, free_port
+from tests.apps.harness import CLIENT_TIMEOUT, SPARE_HOSTS, free_port, http_get
 
 TASK_METADATA = {
     "Cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/demo",
@@ -167,7 +167,7 @@ def test_sigterm_lets_in_flight_requests_finish(launcher, worker_port):
         assert response.json()["request_id"] == request_id
     assert worker.process.wait(timeout=CLIENT_TIMEOUT) == 0  # then gunicorn exits cleanly
     with pytest.raises(requests.ConnectionError):
-        requests.get(worker.url + "/health", timeout=2)
+        http_get(worker.url + "/health", timeout=2)
 
 
 def test_health_is_cheap_and_self_contained(launcher, worker_port, task_metadata):
