@@ -19,6 +19,7 @@ from tests.apps.harness import (
     AppLauncher,
     HangingServer,
     RunningApp,
+    StaticHttpServer,
 )
 
 
@@ -97,6 +98,22 @@ def hanging_server_factory() -> Iterator[Callable[[str, int], HangingServer]]:
 
     def make(host: str, port: int) -> HangingServer:
         server = HangingServer(host, port)
+        servers.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.close()
+
+
+@pytest.fixture
+def static_server_factory() -> Iterator[Callable[..., StaticHttpServer]]:
+    servers: list[StaticHttpServer] = []
+
+    def make(host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> StaticHttpServer:
+        server = StaticHttpServer(host, port, status, body, content_type)
         servers.append(server)
         return server
 

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -141,6 +142,31 @@ class HangingServer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class StaticHttpServer:
+    """A "task" whose app answers every GET with one fixed response (a broken or odd worker)."""
+
+    def __init__(self, host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server's naming
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
 def run_threads(count: int, target: Callable[[int], None], timeout: float = 60.0) -> None:

@@ -184,6 +184,32 @@ def test_only_hanging_workers_gives_503_within_the_deadline(
     assert {attempt["error"] for attempt in body["failed_attempts"]} == {"read timeout"}
 
 
+def test_worker_error_status_gives_502_with_what_it_said(launcher, dns_server, worker_port, static_server_factory):
+    static_server_factory(SPARE_HOSTS[13], worker_port, 500, b"boom: database gone")
+    dns_server.set_records("worker.broken.test", a=[SPARE_HOSTS[13]])
+    backend = launcher.backend(dns_server.port, NAMESPACE="broken.test", WORKER_PORT=str(worker_port))
+
+    response = backend.get("/")
+
+    assert response.status_code == 502
+    body = response.json()
+    assert body["error"] == "bad_gateway"
+    assert (body["worker"]["address"], body["worker"]["status"]) == (SPARE_HOSTS[13], 500)
+    assert body["worker"]["response"] == "boom: database gone"
+
+
+def test_oversized_worker_answer_is_not_read_into_memory(launcher, dns_server, worker_port, static_server_factory):
+    static_server_factory(SPARE_HOSTS[14], worker_port, 200, b"x" * (2 * 1024 * 1024))  # limit: 1 MiB
+    dns_server.set_records("worker.huge.test", a=[SPARE_HOSTS[14]])
+    backend = launcher.backend(dns_server.port, NAMESPACE="huge.test", WORKER_PORT=str(worker_port))
+
+    response = backend.get("/")
+
+    assert response.status_code == 503
+    errors = {attempt["error"] for attempt in response.json()["failed_attempts"]}
+    assert errors == {"response larger than 1048576 bytes"}
+
+
 def test_changed_dns_answer_is_used_after_the_ttl_and_not_before(launcher, dns_server, workers, worker_port):
     name, ttl = "worker.ttl.test", 2
     old_host, new_host = WORKER_HOSTS[0], WORKER_HOSTS[2]
