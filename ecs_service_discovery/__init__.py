@@ -1,14 +1,45 @@
-"""AWS CDK constructs for ECS Fargate services that find each other by DNS through AWS Cloud Map."""
+"""AWS CDK constructs for ECS Fargate services that find each other by DNS through AWS Cloud Map.
 
-from ecs_service_discovery.constructs import DiscoverableFargateService, DiscoveryNamespace, DnsRecords, ServiceScaling
-from ecs_service_discovery.errors import ValidationError
-from ecs_service_discovery.stacks import ServiceDiscoveryStack
+The public names are loaded on first use (PEP 562), so that tools in this package that
+need no CDK (the CLI, the local run) start without loading aws-cdk-lib and its Node.js
+runtime.
+"""
 
-__all__ = [
-    "DiscoverableFargateService",
-    "DiscoveryNamespace",
-    "DnsRecords",
-    "ServiceDiscoveryStack",
-    "ServiceScaling",
-    "ValidationError",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecs_service_discovery.constructs import (
+        DiscoverableFargateService,
+        DiscoveryNamespace,
+        DnsRecords,
+        ServiceScaling,
+    )
+    from ecs_service_discovery.errors import ValidationError
+    from ecs_service_discovery.stacks import ServiceDiscoveryStack
+
+_EXPORTS = {
+    "DiscoverableFargateService": "ecs_service_discovery.constructs",
+    "DiscoveryNamespace": "ecs_service_discovery.constructs",
+    "DnsRecords": "ecs_service_discovery.constructs",
+    "ServiceScaling": "ecs_service_discovery.constructs",
+    "ServiceDiscoveryStack": "ecs_service_discovery.stacks",
+    "ValidationError": "ecs_service_discovery.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ecs_service_discovery' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
