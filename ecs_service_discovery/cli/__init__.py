@@ -1,0 +1,9 @@
+"""The ``ecs-discovery`` command line tool (``python -m ecs_service_discovery``).
+
+Needs the ``cli`` extra: ``pip install 'ecs-service-discovery[cli]'`` (boto3, dnspython).
+"""
+
+from ecs_service_discovery.cli.errors import CliError, ExitCode
+from ecs_service_discovery.cli.main import main, run
+
+__all__ = ["CliError", "ExitCode", "main", "run"]

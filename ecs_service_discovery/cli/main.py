@@ -1,0 +1,262 @@
+"""``ecs-discovery``: list what Cloud Map knows and what DNS answers.
+
+    ecs-discovery namespaces
+    ecs-discovery services --namespace corp
+    ecs-discovery instances worker --namespace corp [--healthy]
+    ecs-discovery resolve worker.corp [--nameserver 127.0.0.1:5353]
+
+Tables for people, ``--json`` for programs. Exit codes (see :class:`ExitCode`): 0 ok,
+1 not found, 2 usage, 3 AWS (credentials, region, access, throttling, endpoint),
+4 DNS (timeout, no nameserver).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ecs_service_discovery.cli.errors import CliError, ExitCode
+
+PROG = "ecs-discovery"
+
+_EPILOG = """\
+exit codes: 0 ok, 1 namespace/service/name not found, 2 usage error,
+  3 AWS error (no credentials or region, access denied, throttled, endpoint unreachable),
+  4 DNS failure (timeout, no nameserver answered)
+AWS configuration is the usual one: --profile/AWS_PROFILE, --region/AWS_REGION, the
+credentials chain, AWS_ENDPOINT_URL_SERVICEDISCOVERY, AWS_MAX_ATTEMPTS (retries on throttling).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    aws = argparse.ArgumentParser(add_help=False)
+    aws_options = aws.add_argument_group("AWS")
+    aws_options.add_argument("--region", help="AWS region (default: AWS_REGION or the profile's)")
+    aws_options.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
+    aws_options.add_argument(
+        "--endpoint-url", help="Cloud Map API endpoint (default: AWS_ENDPOINT_URL_SERVICEDISCOVERY or AWS's)"
+    )
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="List AWS Cloud Map namespaces, services and instances, and resolve their DNS names.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("namespaces", parents=[aws, output], help="list the namespaces of the account and region")
+
+    services = commands.add_parser("services", parents=[aws, output], help="list the services of a namespace")
+    services.add_argument("--namespace", "-n", required=True, help="namespace name (corp) or ID (ns-...)")
+
+    instances = commands.add_parser(
+        "instances", parents=[aws, output], help="list the registered instances (tasks) of a service"
+    )
+    instances.add_argument("service", help="service name (worker), DNS name (worker.corp) or ID (srv-...)")
+    instances.add_argument("--namespace", "-n", required=True, help="namespace name (corp) or ID (ns-...)")
+    instances.add_argument("--healthy", action="store_true", help="only instances whose health status is HEALTHY")
+
+    resolve = commands.add_parser("resolve", parents=[output], help="look a name up in DNS: A and SRV records, TTLs")
+    resolve.add_argument("name", help="DNS name, e.g. worker.corp")
+    resolve.add_argument(
+        "--nameserver", help="ask this server (IP[:port], e.g. 127.0.0.1:5353) instead of the system resolver"
+    )
+    resolve.add_argument("--timeout", type=_positive_float, default=3.0, help="seconds per lookup (default: 3)")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"expected 0 < seconds <= 60, got {text!r}")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecs-service-discovery")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from ecs_service_discovery.cli import cloudmap
+
+    return cloudmap.make_client(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+
+
+def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
+    from ecs_service_discovery.cli import cloudmap
+
+    namespaces = cloudmap.list_namespaces(_client(args))
+    if args.json:
+        _print_json({"namespaces": [namespace.as_dict() for namespace in namespaces]}, out)
+        return
+    rows = [[n.name, n.id, n.type, _text(n.service_count)] for n in namespaces]
+    _print_table(["NAME", "ID", "TYPE", "SERVICES"], rows, out, empty="no namespaces")
+
+
+def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
+    from ecs_service_discovery.cli import cloudmap
+
+    client = _client(args)
+    namespace = cloudmap.find_namespace(client, args.namespace)
+    services = cloudmap.list_services(client, namespace)
+    if args.json:
+        _print_json(
+            {"namespace": {"id": namespace.id, "name": namespace.name}, "services": [s.as_dict() for s in services]},
+            out,
+        )
+        return
+    rows = [
+        [
+            s.name,
+            s.dns_name,
+            _text(s.instance_count),
+            ", ".join(f"{kind} {ttl}s" for kind, ttl in s.dns_records) or "-",
+            s.health_check,
+            s.id,
+        ]
+        for s in services
+    ]
+    _print_table(
+        ["NAME", "DNS NAME", "INSTANCES", "RECORDS", "HEALTH CHECK", "ID"],
+        rows,
+        out,
+        empty=f"no services in namespace {namespace.name}",
+    )
+
+
+def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
+    from ecs_service_discovery.cli import cloudmap
+
+    client = _client(args)
+    namespace = cloudmap.find_namespace(client, args.namespace)
+    service = cloudmap.find_service(client, namespace, args.service)
+    instances = cloudmap.list_instances(client, service)
+    if args.healthy:
+        instances = [instance for instance in instances if instance.health == "HEALTHY"]
+    if args.json:
+        _print_json(
+            {
+                "namespace": {"id": namespace.id, "name": namespace.name},
+                "service": {"id": service.id, "name": service.name, "dns_name": service.dns_name},
+                "instances": [instance.as_dict() for instance in instances],
+            },
+            out,
+        )
+        return
+    rows = [
+        [i.id, i.ipv4 or "-", _text(i.port), i.health, i.attributes.get(cloudmap.ATTR_ZONE, "-")] for i in instances
+    ]
+    which = "healthy instances" if args.healthy else "instances"
+    _print_table(["ID", "ADDRESS", "PORT", "HEALTH", "ZONE"], rows, out, empty=f"no {which} of {service.dns_name}")
+
+
+def cmd_resolve(args: argparse.Namespace, out: TextIO) -> None:
+    from ecs_service_discovery.cli import dns_lookup
+
+    resolution = dns_lookup.resolve(args.name, nameserver=args.nameserver, timeout=args.timeout)
+    if args.json:
+        _print_json(resolution.as_dict(), out)
+        return
+    rows = [["A", str(resolution.a_ttl), address] for address in resolution.addresses]
+    for record in resolution.srv:
+        addresses = ", ".join(record.addresses) or "no address"
+        value = f"{record.priority} {record.weight} {record.port} {record.target} ({addresses})"
+        rows.append(["SRV", str(resolution.srv_ttl), value])
+    print(f"{resolution.name} (nameserver: {resolution.nameserver})", file=out)
+    _print_table(["TYPE", "TTL", "VALUE"], rows, out, empty="no records")
+
+
+_COMMANDS = {
+    "namespaces": cmd_namespaces,
+    "services": cmd_services,
+    "instances": cmd_instances,
+    "resolve": cmd_resolve,
+}
+
+
+# -- output ----------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _print_json(document: Any, out: TextIO) -> None:
+    json.dump(document, out, indent=2, sort_keys=False)
+    out.write("\n")
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO, *, empty: str) -> None:
+    if not rows:
+        print(f"({empty})", file=out)
+        return
+    # Registry values are printed as given; control characters would corrupt the terminal.
+    cells = [[_printable(cell) for cell in row] for row in rows]
+    widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+
+
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else "?" for char in text)
+
+
+# -- entry point -----------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    stdout: TextIO = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    try:
+        _COMMANDS[args.command](args, stdout)
+    except CliError as error:
+        print(f"{PROG}: error: {error.message}", file=err)
+        return int(error.exit_code)
+    except ModuleNotFoundError as error:
+        if error.name not in ("boto3", "botocore", "dns"):
+            raise
+        print(
+            f"{PROG}: error: missing module {error.name!r}; install the CLI's dependencies: "
+            "pip install 'ecs-service-discovery[cli]'",
+            file=err,
+        )
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return 130
+    return int(ExitCode.OK)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Output piped into `head` and the like: not an error worth a traceback. Python
+        # would flush stdout again at exit and fail once more, so point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = int(ExitCode.OK)
+    sys.exit(code)

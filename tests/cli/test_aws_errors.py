@@ -1,0 +1,168 @@
+"""The CLI against moto as a real server on loopback, run as a user runs it, and every AWS
+failure: no credentials, no region, throttling, access denied, endpoint unreachable."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ecs_service_discovery.cli import ExitCode
+from tests.cli.conftest import (
+    DUMMY_CREDENTIALS,
+    REGION,
+    clean_aws_environ,
+    run_cli,
+    run_cli_process,
+)
+
+
+def test_module_entry_point_reads_the_endpoint_from_the_environment(moto_server, tmp_path):
+    env = clean_aws_environ(tmp_path, **DUMMY_CREDENTIALS, AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_server)
+
+    result = run_cli_process(["services", "--namespace", "corp", "--json"], env)
+
+    assert result.code == ExitCode.OK, result.err
+    assert [service["name"] for service in json.loads(result.out)["services"]] == ["backend", "worker"]
+
+
+def test_console_script_with_endpoint_region_and_profile_options(moto_server, tmp_path):
+    config = tmp_path / "aws-config"
+    config.write_text("[profile demo]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    env = clean_aws_environ(tmp_path, AWS_CONFIG_FILE=str(config))
+
+    result = run_cli_process(
+        ["instances", "worker", "-n", "corp", "--healthy", "--profile", "demo", "--region", REGION,
+         "--endpoint-url", moto_server],
+        env,
+        script=True,
+    )
+
+    assert result.code == ExitCode.OK, result.err
+    assert [line.split()[1] for line in result.out.splitlines()[1:]] == ["10.0.1.10", "10.0.2.20"]
+
+
+def test_exit_code_reaches_the_shell(moto_server, tmp_path):
+    env = clean_aws_environ(tmp_path, **DUMMY_CREDENTIALS, AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_server)
+
+    result = run_cli_process(["instances", "nobody", "-n", "corp"], env)
+
+    assert result.code == ExitCode.NOT_FOUND
+    assert result.err.startswith("ecs-discovery: error: service 'nobody' not found") and result.err.count("\n") == 1
+
+
+def _use_environ(monkeypatch, env: dict[str, str]) -> None:
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_no_credentials(moto_server, tmp_path, monkeypatch):
+    _use_environ(monkeypatch, clean_aws_environ(tmp_path, AWS_REGION=REGION, AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_server))
+
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS == 3
+    assert result.err.startswith("ecs-discovery: error: no AWS credentials found") and result.err.count("\n") == 1
+
+
+def test_no_region(moto_server, tmp_path, monkeypatch):
+    _use_environ(monkeypatch, clean_aws_environ(tmp_path, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"))
+
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS
+    assert "no AWS region: pass --region" in result.err
+
+
+def test_unknown_profile(tmp_path, monkeypatch):
+    _use_environ(monkeypatch, clean_aws_environ(tmp_path, AWS_REGION=REGION))
+
+    result = run_cli("namespaces", "--profile", "nobody")
+
+    assert result.code == ExitCode.AWS
+    assert result.err == "ecs-discovery: error: AWS profile not found: nobody\n"
+
+
+class ErrorEndpoint:
+    """A stand-in Cloud Map endpoint on loopback that answers every call with one AWS error."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.requests = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # http.server's naming
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                endpoint.requests += 1
+                body = json.dumps({"__type": code, "message": message}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("x-amzn-ErrorType", code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def error_endpoint(request, aws_env, monkeypatch) -> Iterator[ErrorEndpoint]:
+    endpoint = ErrorEndpoint(*request.param)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", endpoint.url)
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()
+
+
+@pytest.mark.parametrize("error_endpoint", [(400, "ThrottlingException", "Rate exceeded")], indirect=True)
+def test_throttling_is_retried_a_bounded_number_of_times_then_reported(error_endpoint):
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS
+    # AWS_MAX_ATTEMPTS=2 (aws_env): one call and one retry, then a clear line.
+    assert error_endpoint.requests == 2
+    assert "throttled by the Cloud Map API (ListNamespaces, ThrottlingException) after 2 attempts" in result.err
+    assert result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "error_endpoint", [(400, "AccessDeniedException", "not authorized to perform: ListNamespaces")], indirect=True
+)
+def test_access_denied(error_endpoint):
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS
+    assert error_endpoint.requests == 1  # not retried
+    assert "access denied to servicediscovery:ListNamespaces: not authorized" in result.err
+
+
+def test_unreachable_endpoint(aws_env, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS
+    assert "cannot reach the Cloud Map API" in result.err and result.err.count("\n") == 1
