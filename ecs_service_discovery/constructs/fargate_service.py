@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, IStableListProducer, Lazy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
@@ -328,6 +330,98 @@ class DiscoverableFargateService(Construct):
         self.container.add_environment(f"{prefix}_HOST", other.dns_name)
         self.container.add_environment(f"{prefix}_SERVICE", other.name)
         self.container.add_environment(f"{prefix}_PORT", str(other.container_port))
+
+    def grant_discovery_read(self, services: Sequence[DiscoverableFargateService] | None = None) -> None:
+        """Let this service's tasks list the namespace's services and their instances in Cloud Map.
+
+        For a page or tool that shows what is registered (the backend's ``/services`` page,
+        ``ecs-discovery``). The task role gets only the read actions that needs:
+
+        * ``servicediscovery:ListServices`` on ``*``: IAM offers no resource or condition
+          key for it; the app filters by ``NAMESPACE_ID`` itself.
+        * ``servicediscovery:ListInstances`` and ``servicediscovery:GetInstancesHealthStatus``
+          on the Cloud Map service ARNs of ``services`` only.
+
+        The container gets ``NAMESPACE_ID`` and ``AWS_REGION`` (``NAMESPACE`` is always set).
+
+        :param services: the services whose instances may be read. Default: every other
+            :class:`DiscoverableFargateService` of this namespace in this stack, collected
+            when the stack is synthesized, so services added after this call count too.
+        """
+        if services is not None:
+            if isinstance(services, (str, bytes)) or not isinstance(services, Sequence):
+                raise fail("services", services, "expected a list of DiscoverableFargateService, or None")
+            services = list(services)
+            for index, other in enumerate(services):
+                if not isinstance(other, DiscoverableFargateService):
+                    raise fail(f"services[{index}]", other, "expected a DiscoverableFargateService")
+                if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
+                    raise fail(
+                        f"services[{index}]",
+                        other.name,
+                        f"expected a service of namespace {self.namespace.name!r}, not {other.namespace.name!r}",
+                    )
+            if not services:
+                raise fail("services", services, "expected at least one service, or None for all of the namespace")
+            readable: list[DiscoverableFargateService] | None = services
+        else:
+            readable = None
+
+        def service_arns() -> list[str]:
+            chosen = readable if readable is not None else self._namespace_peers()
+            # A service never reads its own instances through this grant.
+            return sorted({other.cloud_map_service.service_arn for other in chosen if other is not self})
+
+        if readable is None:
+            self.node.add_validation(_PeersToRead(self))
+        task_role = self.task_definition.task_role
+        # ListServices supports no resource-level permission: "*" is the only valid resource.
+        task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["servicediscovery:ListServices"], resources=["*"])
+        )
+        task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
+                resources=Lazy.list(_ListProducer(service_arns)),
+            )
+        )
+        self.container.add_environment("NAMESPACE_ID", self.namespace.namespace.namespace_id)
+        self.container.add_environment("AWS_REGION", Stack.of(self).region)
+
+    def _namespace_peers(self) -> list[DiscoverableFargateService]:
+        return [
+            construct
+            for construct in Stack.of(self).node.find_all()
+            if isinstance(construct, DiscoverableFargateService)
+            and construct is not self
+            and (construct.namespace is self.namespace or construct.namespace.name == self.namespace.name)
+        ]
+
+
+@jsii.implements(IStableListProducer)
+class _ListProducer:
+    def __init__(self, produce: Callable[[], list[str]]) -> None:
+        self._produce = produce
+
+    def produce(self) -> list[str]:
+        return self._produce()
+
+
+@jsii.implements(IValidation)
+class _PeersToRead:
+    """grant_discovery_read() without services: fails synth when there is nothing to read."""
+
+    def __init__(self, service: DiscoverableFargateService) -> None:
+        self._service = service
+
+    def validate(self) -> list[str]:
+        if self._service._namespace_peers():
+            return []
+        message = (
+            f"grant_discovery_read() on {self._service.name!r}: no other DiscoverableFargateService of namespace "
+            f"{self._service.namespace.name!r} in this stack; pass services=[...]"
+        )
+        return [message]
 
 
 def _check_health_check(health_check: ecs.HealthCheck) -> None:

@@ -68,3 +68,5 @@ class ServiceDiscoveryStack(Stack):
             image=service_image("flask-backend"),
         )
         self.backend.connect_to(self.worker)
+        # The backend's /services page lists the namespace through the Cloud Map API.
+        self.backend.grant_discovery_read()
