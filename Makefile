@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
 CDK := node_modules/.bin/cdk
 
-.PHONY: install synth test deploy diff clean snapshot-update
+.PHONY: install synth test deploy diff clean snapshot-update demo browser
 
 install: $(STAMP)
 
@@ -25,11 +25,23 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json pack
 synth: $(STAMP)
 	$(CDK) synth --quiet
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 snapshot-update: $(STAMP)
 	$(BIN)/python -m pytest --snapshot-update
+
+# Headless Chromium for the discovery page's browser test: Debian's package (the test drives
+# it through playwright with executable_path, so no browser is downloaded).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# The stack's services on this machine: no AWS account, no Docker. Ctrl-C stops everything.
+# make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack of app.py.
+STACK ?= ServiceDiscovery
+WORKERS ?=
+demo: $(STAMP)
+	$(BIN)/python -m ecs_service_discovery.local.demo --stack $(STACK) $(if $(WORKERS),--workers $(WORKERS))
 
 diff: $(STAMP)
 	$(CDK) diff --all
