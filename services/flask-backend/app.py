@@ -13,6 +13,7 @@ from discovery import (
     DiscoverySettings,
     dns_name_from_env,
 )
+from discovery_page import discovery_page
 from flask import Flask, g, jsonify
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
@@ -22,6 +23,8 @@ _TEXT_PREVIEW_CHARS = 2000
 app = Flask(__name__)
 app.json.sort_keys = False
 request_log.install(app, SERVICE_NAME)
+# GET /services and /api/services: every service of the namespace, from Cloud Map and DNS.
+app.register_blueprint(discovery_page)
 
 # Built once per gunicorn worker process: the DNS cache and connection pools live here.
 worker = DiscoveryClient(*dns_name_from_env("WORKER", os.environ), settings=DiscoverySettings.from_environ(os.environ))
