@@ -34,8 +34,14 @@ _THROTTLING_CODES = frozenset(
     }
 )
 _CREDENTIAL_CODES = frozenset(
-    {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-     "InvalidSignatureException", "SignatureDoesNotMatch"}
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+    }
 )
 _NOT_FOUND_CODES = frozenset({"NamespaceNotFound", "ServiceNotFound", "InstanceNotFound"})
 
@@ -54,7 +60,13 @@ class Namespace:
     service_count: int | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "type": self.type, "arn": self.arn, "service_count": self.service_count}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "arn": self.arn,
+            "service_count": self.service_count,
+        }
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,13 @@ class Instance:
     attributes: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "ipv4": self.ipv4, "port": self.port, "health": self.health, "attributes": self.attributes}
+        return {
+            "id": self.id,
+            "ipv4": self.ipv4,
+            "port": self.port,
+            "health": self.health,
+            "attributes": self.attributes,
+        }
 
 
 def make_client(*, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
@@ -196,7 +214,9 @@ def find_namespace(client: Any, name_or_id: str) -> Namespace:
         matches = [namespace for namespace in namespaces if namespace.name.lower() == wanted.lower()]
     if not matches:
         known = ", ".join(namespace.name for namespace in namespaces) or "none"
-        raise CliError(f"namespace {wanted!r} not found (namespaces in this account and region: {known})", ExitCode.NOT_FOUND)
+        raise CliError(
+            f"namespace {wanted!r} not found (namespaces in this account and region: {known})", ExitCode.NOT_FOUND
+        )
     if len(matches) > 1:
         ids = ", ".join(f"{namespace.id} ({namespace.type})" for namespace in matches)
         raise CliError(f"namespace name {wanted!r} is ambiguous: {ids}; pass the ID instead", ExitCode.USAGE)

@@ -213,7 +213,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: Tex
     cells = [[_printable(cell) for cell in row] for row in rows]
     widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
     for row in [list(headers), *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def _printable(text: str) -> str:

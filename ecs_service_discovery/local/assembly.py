@@ -95,7 +95,7 @@ def synthesize(project_dir: Path, outdir: Path, *, app: str | None = None) -> Pa
     settings = _read_json(cdk_json) if cdk_json.is_file() else {}
     command = app or settings.get("app")
     if not command:
-        raise AssemblyError(f"no CDK app: {cdk_json} has no \"app\" and none was given")
+        raise AssemblyError(f'no CDK app: {cdk_json} has no "app" and none was given')
     context: dict[str, Any] = dict(settings.get("context", {}))
     if (project_dir / "cdk.context.json").is_file():
         context.update(_read_json(project_dir / "cdk.context.json"))

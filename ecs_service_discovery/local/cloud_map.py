@@ -64,7 +64,7 @@ class LocalCloudMap:
 
     def new_client(self) -> Any:
         """A client of the local API; one per thread, as boto3 clients are not shared safely across threads."""
-        return boto3.session.Session().client(
+        return boto3.Session().client(
             "servicediscovery",
             region_name=self.region,
             endpoint_url=self.endpoint_url,

@@ -19,11 +19,13 @@ signal or after ``--duration``, 1 the stack cannot run locally or did not start,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -386,10 +388,8 @@ class LocalDeployment:
             deadline = time.monotonic() + _STOP_GRACE_S
             for task in self.tasks:
                 if task.process.process is not None:
-                    try:
+                    with contextlib.suppress(subprocess.TimeoutExpired):  # killed below
                         task.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-                    except Exception:
-                        pass  # killed below
             for task in self.tasks:
                 task.process.stop(grace=0)  # SIGKILL to the group: workers a master left behind
         finally:
@@ -424,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a CDK stack's discoverable services on this machine: no AWS account, no Docker.",
     )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with cdk.json (default: .)")
-    parser.add_argument("--app", help="CDK app command (default: cdk.json's \"app\")")
+    parser.add_argument("--app", help='CDK app command (default: cdk.json\'s "app")')
     parser.add_argument("--assembly", type=Path, help="read this cloud assembly (cdk.out) instead of synthesizing")
     parser.add_argument("--stack", default="ServiceDiscovery", help="stack to run (default: ServiceDiscovery)")
     parser.add_argument("--workers", type=int, help="tasks of the 'worker' service (default: its DesiredCount)")

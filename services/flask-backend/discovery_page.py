@@ -278,8 +278,9 @@ class _Page:
             try:
                 rows.append(future.result(timeout=max(deadline - time.monotonic(), 0.01)))
             except FutureTimeout:
-                row = ServiceRow(service.name, f"{service.name}.{self.namespace}", service.healthy, service.total,
-                                 service.error)
+                row = ServiceRow(
+                    service.name, f"{service.name}.{self.namespace}", service.healthy, service.total, service.error
+                )
                 row.error = {"failure": "page_deadline", "detail": f"no result within {_PAGE_DEADLINE_S:g} s"}
                 rows.append(row)
         return rows, None
@@ -385,7 +386,8 @@ _TEMPLATE = """<!doctype html>
 chosen from <span class="hosts">{{ row.dns.hosts }}</span> host{{ "" if row.dns.hosts == 1 else "s" }}
 {% if row.call.attempts and row.call.attempts > 1 %}
 <br><span class="warn">{{ row.call.attempts }} attempts</span>{% endif %}
-{% elif row.dns.hosts is not none %}{{ row.dns.hosts }} hosts, none answered{% else %}-{% endif %}
+{% elif row.dns.hosts is not none %}{{ row.dns.hosts }} host{{ "" if row.dns.hosts == 1 else "s" }}, none answered
+{% else %}-{% endif %}
 </td>
 <td class="answer">
 {% if row.error %}<span class="bad error">{{ row.error.failure }}: {{ row.error.detail }}</span>{% endif %}

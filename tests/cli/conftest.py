@@ -126,9 +126,19 @@ def run_cli(*argv: str) -> CliRun:
 
 def run_cli_process(argv: list[str], env: dict[str, str], *, script: bool = False) -> CliRun:
     """The CLI as a user runs it: ``python -m ecs_service_discovery`` or the installed console script."""
-    command = [str(Path(sys.executable).with_name("ecs-discovery"))] if script else [sys.executable, "-m", "ecs_service_discovery"]
+    command = (
+        [str(Path(sys.executable).with_name("ecs-discovery"))]
+        if script
+        else [sys.executable, "-m", "ecs_service_discovery"]
+    )
     completed = subprocess.run(
-        command + argv, check=False, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, stdin=subprocess.DEVNULL
+        command + argv,
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        stdin=subprocess.DEVNULL,
     )
     return CliRun(completed.returncode, completed.stdout, completed.stderr)
 

@@ -37,8 +37,19 @@ def test_console_script_with_endpoint_region_and_profile_options(moto_server, tm
     env = clean_aws_environ(tmp_path, AWS_CONFIG_FILE=str(config))
 
     result = run_cli_process(
-        ["instances", "worker", "-n", "corp", "--healthy", "--profile", "demo", "--region", REGION,
-         "--endpoint-url", moto_server],
+        [
+            "instances",
+            "worker",
+            "-n",
+            "corp",
+            "--healthy",
+            "--profile",
+            "demo",
+            "--region",
+            REGION,
+            "--endpoint-url",
+            moto_server,
+        ],
         env,
         script=True,
     )
@@ -64,7 +75,9 @@ def _use_environ(monkeypatch, env: dict[str, str]) -> None:
 
 
 def test_no_credentials(moto_server, tmp_path, monkeypatch):
-    _use_environ(monkeypatch, clean_aws_environ(tmp_path, AWS_REGION=REGION, AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_server))
+    _use_environ(
+        monkeypatch, clean_aws_environ(tmp_path, AWS_REGION=REGION, AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_server)
+    )
 
     result = run_cli("namespaces")
 
@@ -109,7 +122,7 @@ class ErrorEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 
 from ecs_service_discovery.cli import ExitCode
 from tests.cli.conftest import REGION, run_cli
@@ -53,7 +54,14 @@ def test_services_json_shape_and_namespace_by_id(registry):
     assert worker["routing_policy"] == "MULTIVALUE"
     assert worker["health_check"] == "custom"
     assert set(worker) == {
-        "id", "name", "dns_name", "arn", "instance_count", "dns_records", "routing_policy", "health_check"
+        "id",
+        "name",
+        "dns_name",
+        "arn",
+        "instance_count",
+        "dns_records",
+        "routing_policy",
+        "health_check",
     }
 
 
@@ -128,9 +136,7 @@ def test_a_namespace_name_used_twice_is_a_usage_error_asking_for_the_id(registry
 
 
 def test_missing_required_option_is_a_usage_error(registry, capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_:
         run_cli("services")
-    except SystemExit as exit_:
-        code = exit_.code
-    assert code == ExitCode.USAGE
+    assert exit_.value.code == ExitCode.USAGE
     assert "--namespace" in capsys.readouterr().err

@@ -16,7 +16,7 @@ _IMAGE = "public.ecr.aws/docker/library/python:3.11-slim"
 
 
 def _statements_of(stack: cdk.Stack, template: Template, service: DiscoverableFargateService) -> list[dict[str, Any]]:
-    role_id = stack.get_logical_id(service.task_definition.task_role.node.default_child)
+    role_id = stack.get_logical_id(_cfn(service.task_definition.task_role))
     statements = []
     for policy in template.find_resources("AWS::IAM::Policy").values():
         if {"Ref": role_id} in policy["Properties"]["Roles"]:
@@ -25,7 +25,13 @@ def _statements_of(stack: cdk.Stack, template: Template, service: DiscoverableFa
 
 
 def _arn_of(stack: cdk.Stack, service: DiscoverableFargateService) -> dict[str, Any]:
-    return {"Fn::GetAtt": [stack.get_logical_id(service.cloud_map_service.node.default_child), "Arn"]}
+    return {"Fn::GetAtt": [stack.get_logical_id(_cfn(service.cloud_map_service)), "Arn"]}
+
+
+def _cfn(construct: Any) -> cdk.CfnElement:
+    element = construct.node.default_child
+    assert isinstance(element, cdk.CfnElement)
+    return element
 
 
 def _environment(template: Template, container_name: str) -> dict[str, Any]:
@@ -55,7 +61,7 @@ def test_seed_backend_may_list_services_and_read_only_the_workers_instances(seed
 
 def test_seed_backend_gets_the_namespace_id_and_region(seed_stack, seed_template):
     environment = _environment(seed_template, "flask-backend")
-    namespace_id = seed_stack.get_logical_id(seed_stack.namespace.namespace.node.default_child)
+    namespace_id = seed_stack.get_logical_id(_cfn(seed_stack.namespace.namespace))
 
     assert environment["NAMESPACE"] == "corp"
     assert environment["NAMESPACE_ID"] == {"Fn::GetAtt": [namespace_id, "Id"]}

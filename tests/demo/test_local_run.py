@@ -1,0 +1,177 @@
+"""The local run: the stack's services as real processes, registered in the Cloud Map API,
+published in DNS, reached by the apps through both; Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from ecs_service_discovery.cli.main import main as cli_main
+from ecs_service_discovery.local.demo import DemoError, resolve_value
+from tests.demo.conftest import (
+    REPO_ROOT,
+    Demo,
+    http_get,
+    process_group_exists,
+    start_demo,
+    wait_for,
+)
+
+
+def run_cli(demo: Demo, monkeypatch, *argv: str) -> tuple[int, str, str]:
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", demo.state["region"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", demo.state["cloud_map_endpoint"])
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+# -- the running topology (session demo: backend x2, worker x3) ---------------------------
+
+
+def test_every_task_runs_on_its_own_loopback_address(demo):
+    backend, worker = demo.addresses("backend"), demo.addresses("worker")
+
+    assert len(backend) == 2  # the stack's DesiredCount
+    assert len(worker) == 3  # --workers 3
+    assert len(set(backend + worker)) == 5
+    assert all(address.startswith("127.0.0.") and address != "127.0.0.1" for address in backend + worker)
+    assert {task["port"] for tasks in demo.state["services"].values() for task in tasks} == {8080}
+
+
+def test_tasks_are_registered_in_cloud_map_as_ecs_registers_them(demo, monkeypatch):
+    code, out, err = run_cli(demo, monkeypatch, "instances", "worker", "--namespace", "corp", "--healthy", "--json")
+
+    assert code == 0, err
+    instances = json.loads(out)["instances"]
+    assert sorted(instance["ipv4"] for instance in instances) == demo.addresses("worker")
+    assert {instance["port"] for instance in instances} == {8080}
+    assert {instance["attributes"]["ECS_CLUSTER_NAME"] for instance in instances} == {"local"}
+
+
+def test_dns_answers_a_and_srv_from_the_registry(demo, monkeypatch):
+    code, out, err = run_cli(
+        demo, monkeypatch, "resolve", "worker.corp", "--nameserver", demo.state["dns_server"], "--json"
+    )
+
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["a"]["ttl"] == 10 and sorted(answer["a"]["addresses"]) == demo.addresses("worker")
+    srv = answer["srv"]["records"]
+    assert {record["port"] for record in srv} == {8080}
+    assert sorted(address for record in srv for address in record["addresses"]) == demo.addresses("worker")
+    task_ids = {task["task_id"] for task in demo.state["services"]["worker"]}
+    assert {record["target"] for record in srv} == {f"{task_id}.worker.corp" for task_id in task_ids}
+
+
+def test_backend_reaches_a_worker_through_dns(demo):
+    answer = http_get(demo.state["services"]["backend"][0]["url"] + "/")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["worker"]["address"] in demo.addresses("worker")
+
+
+def test_discovery_api_lists_the_worker_with_its_instances(demo):
+    document = http_get(demo.api_url).json()
+
+    assert document["namespace"] == demo.state["namespace"]
+    worker = {service["name"]: service for service in document["services"]}["worker"]
+    assert "backend" not in {service["name"] for service in document["services"]}  # not itself
+    assert worker["dns_name"] == "worker.corp"
+    assert worker["instances"] == {"healthy": 3, "total": 3, "error": None}
+    assert worker["dns"]["hosts"] == 3 and worker["dns"]["address"] in demo.addresses("worker")
+    assert worker["message"] == "Hello from worker" and worker["error"] is None
+
+
+# -- a demo of its own: a task dies, then Ctrl-C ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_demo(assembly_dir, tmp_path_factory) -> Iterator[Demo]:
+    running = start_demo(assembly_dir, tmp_path_factory.mktemp("own-demo"), "--workers", "2", "--tasks", "backend=1")
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.kill()
+
+
+def test_a_task_that_dies_is_deregistered_and_leaves_dns(own_demo, monkeypatch):
+    dead = own_demo.state["services"]["worker"][0]
+    survivor = own_demo.state["services"]["worker"][1]["address"]
+
+    os.killpg(dead["pid"], signal.SIGKILL)
+
+    def registered() -> list[str]:
+        code, out, _ = run_cli(own_demo, monkeypatch, "instances", "worker", "-n", "corp")
+        return [line.split()[1] for line in out.splitlines()[1:]] if code == 0 else []
+
+    wait_for(lambda: registered() == [survivor], 20, "the dead task stayed registered")
+
+    def published() -> list[str]:
+        code, out, _ = run_cli(
+            own_demo, monkeypatch, "resolve", "worker.corp", "--nameserver", own_demo.state["dns_server"]
+        )
+        return [line.split()[2] for line in out.splitlines()[2:] if line.startswith("A ")] if code == 0 else []
+
+    wait_for(lambda: published() == [survivor], 10, "DNS still answers with the dead task")
+    assert "exited; deregistered from Cloud Map" in own_demo.output()
+
+
+def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
+    task_pids = own_demo.task_pids()
+    endpoint_port = int(own_demo.state["cloud_map_endpoint"].rsplit(":", 1)[1])
+    assert process_group_exists(task_pids[-1])
+
+    code = own_demo.interrupt(signal.SIGINT)
+
+    assert code == 0
+    assert "Stopped: every task, the DNS server and the Cloud Map API." in own_demo.output()
+    assert [pid for pid in task_pids if process_group_exists(pid)] == []
+    for task in [task for tasks in own_demo.state["services"].values() for task in tasks]:
+        with socket.socket() as probe:
+            assert probe.connect_ex((task["address"], task["port"])) != 0
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", endpoint_port)) != 0
+
+
+# -- errors and the template's values ------------------------------------------------------
+
+
+def test_unknown_stack_is_one_clear_error(assembly_dir):
+    completed = subprocess.run(
+        [sys.executable, "-m", "ecs_service_discovery.local.demo", "--assembly", str(assembly_dir), "--stack", "Nope"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert completed.returncode == 1
+    assert "local run: error: no stack 'Nope' in the app (stacks: ServiceDiscovery" in completed.stderr
+
+
+def test_template_values_resolve_to_the_local_registry():
+    refs = {"Ns": {"Ref": "ns-1", "Id": "ns-1", "Arn": "arn:aws:servicediscovery:us-east-1:1:namespace/ns-1"}}
+    pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+
+    assert resolve_value("plain", refs, pseudo, "X") == "plain"
+    assert resolve_value({"Fn::GetAtt": ["Ns", "Id"]}, refs, pseudo, "X") == "ns-1"
+    assert resolve_value({"Ref": "AWS::Region"}, refs, pseudo, "X") == "us-east-1"
+    assert resolve_value({"Fn::Join": ["-", [{"Ref": "Ns"}, "x"]]}, refs, pseudo, "X") == "ns-1-x"
+    assert resolve_value({"Fn::Sub": "${AWS::AccountId}/${Ns.Id}"}, refs, pseudo, "X") == "123456789012/ns-1"
+
+
+def test_a_value_the_local_run_cannot_resolve_is_named():
+    with pytest.raises(DemoError, match=r"environment variable DB of api is .*ImportValue"):
+        resolve_value({"Fn::ImportValue": "shared-db"}, {}, {}, "environment variable DB of api")
