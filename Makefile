@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
 CDK := node_modules/.bin/cdk
 
-.PHONY: install synth test deploy diff clean snapshot-update demo browser
+.PHONY: install synth test deploy diff clean snapshot-update demo browser lint diagram
 
 install: $(STAMP)
 
@@ -27,6 +27,24 @@ synth: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# ruff (lint + format) and pyright, configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+
+# docs/architecture.png from the synthesized template. Graphviz (`dot`) comes from Debian/Ubuntu's
+# package, installed when missing (with sudo unless root); the Python packages from requirements-docs.txt.
+SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): requirements-docs.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	touch $@
+
+diagram: synth $(DOCS_STAMP)
+	@command -v dot >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
+	$(BIN)/python docs/generate_diagram.py --template cdk.out/ServiceDiscovery.template.json --output docs/architecture.png
 
 snapshot-update: $(STAMP)
 	$(BIN)/python -m pytest --snapshot-update
