@@ -41,7 +41,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 640})
+    context = browser.new_context(viewport={"width": 1200, "height": 360})
     opened = context.new_page()
     opened.set_default_timeout(20_000)
     dialogs: list[str] = []
