@@ -52,7 +52,7 @@ snapshot-update: $(STAMP)
 # Headless Chromium for the discovery page's browser test: Debian's package (the test drives
 # it through playwright with executable_path, so no browser is downloaded).
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # The stack's services on this machine: no AWS account, no Docker. Ctrl-C stops everything.
 # make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack of app.py.
