@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from ecs_service_discovery.cli.main import main as cli_main
+from ecs_service_discovery.local.assembly import read_stack, stack_names
 from ecs_service_discovery.local.demo import DemoError, resolve_value
 from tests.demo.conftest import (
     REPO_ROOT,
@@ -175,3 +176,20 @@ def test_template_values_resolve_to_the_local_registry():
 def test_a_value_the_local_run_cannot_resolve_is_named():
     with pytest.raises(DemoError, match=r"environment variable DB of api is .*ImportValue"):
         resolve_value({"Fn::ImportValue": "shared-db"}, {}, {}, "environment variable DB of api")
+
+
+def test_every_stack_of_the_app_can_run_locally(assembly_dir):
+    # The contract for stacks added to app.py: a namespace, images built from folders,
+    # container environments made of values the local run can resolve.
+    pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+              "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+    for name in stack_names(assembly_dir):
+        stack = read_stack(assembly_dir, name)
+        refs = {
+            logical_id: {"Ref": "x-id", "Id": "x-id", "Arn": "arn:aws:servicediscovery:us-east-1:1:x", "Name": "x"}
+            for logical_id in [stack.namespace_logical_id, *(s.cloud_map_logical_id for s in stack.services)]
+        }
+        for service in stack.services:
+            assert (service.app_dir / "app.py").is_file(), service
+            for variable, value in service.environment.items():
+                resolve_value(value, refs, pseudo, f"{name}: {variable} of {service.name}")
