@@ -7,11 +7,14 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
+# checkov has a virtual env of its own: its pinned dependencies (boto3, ...) clash with requirements-dev.txt.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The CLI pinned in package-lock.json; called directly rather than through npx so that npm's
 # warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
 CDK := node_modules/.bin/cdk
 
-.PHONY: install synth test deploy diff clean snapshot-update demo browser lint diagram
+.PHONY: install synth test gates deploy diff clean snapshot-update demo browser lint diagram
 
 install: $(STAMP)
 
@@ -25,8 +28,18 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json pack
 synth: $(STAMP)
 	$(CDK) synth --quiet
 
-test: $(STAMP) browser
+test: $(STAMP) $(CHECKOV_STAMP) browser
 	$(BIN)/python -m pytest
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# The security gates alone (make test runs them too): app.py synthesized once by the CDK CLI with
+# cdk-nag as a policy validation plugin, then cfn-lint and checkov (offline) over its templates and services/*/Dockerfile.
+gates: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python -m pytest tests/security
 
 # ruff (lint + format) and pyright, configured in pyproject.toml.
 lint: $(STAMP)
@@ -69,4 +82,4 @@ deploy: $(STAMP)
 	$(CDK) deploy --all
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache

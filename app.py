@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The CDK app: `npx cdk synth` (or `make synth`) runs this file."""
 
+import json
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from ecs_service_discovery import ServiceDiscoveryStack, ValidationError
 
@@ -17,16 +20,45 @@ def build(app: cdk.App) -> None:
     )
 
 
+def add_policy_checks(app: cdk.App) -> None:
+    """cdk-nag's AwsSolutions rules as a policy validation plugin over every stack of ``app``."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def synth_checked(app: cdk.App) -> int:
+    """Synthesize; 1 when a policy validation plugin reported a violation.
+
+    Under the CDK CLI the app runs in "process" mode: aws-cdk-lib prints the report and marks
+    only its Node.js process as failed, so the Python process would exit 0. The report in the
+    cloud assembly is what decides.
+    """
+    assembly = app.synth()
+    report_file = Path(assembly.directory) / "validation-report.json"
+    if not report_file.is_file():
+        print(f"error: aws-cdk-lib wrote no validation report in {assembly.directory}", file=sys.stderr)
+        return 1
+    failed = [
+        violation["ruleName"]
+        for plugin in json.loads(report_file.read_text())["pluginReports"]
+        if plugin["conclusion"] != "success"
+        for violation in plugin["violations"]
+    ]
+    if failed:
+        print(f"error: policy validation failed ({', '.join(failed)}); see {report_file}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
     app = cdk.App()
+    add_policy_checks(app)
     try:
         build(app)
     except ValidationError as error:
         # A user's mistake: one clear line, not a Python/jsii stack trace.
         print(f"error: {error}", file=sys.stderr)
         return 1
-    app.synth()
-    return 0
+    return synth_checked(app)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ def duration_seconds(parameter: str, value: Any, low: int, high: int) -> int | N
         raise fail(parameter, value.to_human_string(), allowed)
     seconds = int(millis // 1000)
     if not low <= seconds <= high:
-        raise fail(parameter, value.to_human_string(), allowed)
+        # Exact seconds: the human string rounds large values ("24855 days 3 hours").
+        raise fail(parameter, f"{seconds} seconds", allowed)
     return seconds
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import jsii
-from aws_cdk import Duration, IStableListProducer, Lazy, Stack
+from aws_cdk import Acknowledgment, CfnResource, Duration, IStableListProducer, Lazy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IValidation
@@ -102,6 +103,10 @@ class DiscoverableFargateService(Construct):
         mounted on ``/tmp``. Default: ``True``.
     :param enable_execute_command: allow ECS Exec into the tasks. Default: ``False``.
     :param log_retention: how long container logs are kept. Default: one month.
+    :param log_encryption_key: a KMS key CloudWatch Logs may use (e.g. one
+        :class:`LogEncryptionKey` per stack, shared by all its services), to encrypt the log
+        group with it. Default: no customer-managed key; CloudWatch Logs still encrypts the
+        log data at rest with its own keys (the log group records a checkov skip saying so).
     :param vpc_subnets: where tasks run. Default: the VPC's private subnets with egress.
     :param cpu_architecture: the tasks' CPU architecture. Default: ``X86_64``.
 
@@ -138,6 +143,7 @@ class DiscoverableFargateService(Construct):
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_encryption_key: kms.IKey | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         cpu_architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.X86_64,
     ) -> None:
@@ -170,6 +176,10 @@ class DiscoverableFargateService(Construct):
             raise fail("user", user, "expected a string such as '10001' or '10001:10001', or None")
         if not isinstance(log_retention, logs.RetentionDays) or log_retention == logs.RetentionDays.INFINITE:
             raise fail("log_retention", log_retention, "expected an aws_logs.RetentionDays other than INFINITE")
+        if log_encryption_key is not None:
+            require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
+        # Before super().__init__: a duplicate name must leave no construct in the tree.
+        namespace.check_service_name_free(name)
 
         super().__init__(scope, construct_id)
         namespace.register_service_name(name, self)
@@ -178,7 +188,14 @@ class DiscoverableFargateService(Construct):
         self.container_port = container_port
         self.dns_name = f"{name}.{namespace.name}"
 
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, encryption_key=log_encryption_key)
+        if log_encryption_key is None:
+            _skip_checkov(
+                self.log_group,
+                "CKV_AWS_158",
+                "no log_encryption_key given: CloudWatch Logs encrypts this log group at rest with keys it manages; "
+                "pass a shared LogEncryptionKey to use a customer-managed KMS key",
+            )
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
@@ -213,6 +230,17 @@ class DiscoverableFargateService(Construct):
             linux_parameters=linux_parameters,
             stop_timeout=stop_timeout,
         )
+        # The variables are discovery settings (SERVICE_NAME, NAMESPACE, <PEER>_HOST/_SERVICE/_PORT, ...):
+        # they must be visible config, and credentials have the `secrets` parameter.
+        Validations.of(self.task_definition).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-ECS2",
+                reason="The environment holds only non-secret discovery settings (SERVICE_NAME, NAMESPACE, "
+                "<PEER>_HOST/_SERVICE/_PORT, NAMESPACE_ID, AWS_REGION) and the caller's plain `environment`; "
+                "secrets are passed with the `secrets` parameter (Secrets Manager or SSM), never as variables",
+            )
+        )
+        self._acknowledge_ecr_authorization_token()
         if readonly_root_filesystem:
             # Fargate has no tmpfs mounts; a task-scoped volume is the writable scratch space.
             self.task_definition.add_volume(name="tmp")
@@ -254,6 +282,28 @@ class DiscoverableFargateService(Construct):
         self.scalable_task_count: ecs.ScalableTaskCount | None = None
         if scaling is not None:
             self.scalable_task_count = self._add_scaling(scaling, desired_count)
+
+    def _acknowledge_ecr_authorization_token(self) -> None:
+        """Acknowledge the one ``Resource::*`` an ECR image needs on the execution role.
+
+        Pulling from a private ECR repository (``from_asset``, ``from_ecr_repository``) needs
+        ``ecr:GetAuthorizationToken``, which IAM grants only on ``*``. Acknowledged only when that
+        is the role's single wildcard statement at this point (images from other registries add none).
+        """
+        execution_role = self.task_definition.execution_role
+        policy = execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
+        if not isinstance(policy, iam.Policy):
+            return
+        statements = policy.document.to_json().get("Statement", [])
+        wildcard = [statement for statement in statements if statement.get("Resource") == "*"]
+        if wildcard and all(statement.get("Action") == "ecr:GetAuthorizationToken" for statement in wildcard):
+            Validations.of(policy).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="ecr:GetAuthorizationToken, needed to pull the image from ECR, supports no "
+                    "resource-level permission; the image pull itself is limited to the image's repository",
+                )
+            )
 
     def _create_cloud_map_service(
         self,
@@ -379,6 +429,16 @@ class DiscoverableFargateService(Construct):
         task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=["servicediscovery:ListServices"], resources=["*"])
         )
+        task_policy = task_role.node.try_find_child("DefaultPolicy")
+        if task_policy is not None:
+            Validations.of(task_policy).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="servicediscovery:ListServices (grant_discovery_read) supports no resource-level "
+                    "permission or condition key; ListInstances and GetInstancesHealthStatus are limited to "
+                    "the namespace's Cloud Map service ARNs",
+                )
+            )
         task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
@@ -422,6 +482,13 @@ class _PeersToRead:
             f"{self._service.namespace.name!r} in this stack; pass services=[...]"
         )
         return [message]
+
+
+def _skip_checkov(construct: Construct, check_id: str, reason: str) -> None:
+    """Record a checkov skip with its reason in the Metadata of ``construct``'s CloudFormation resource."""
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource)
+    resource.add_metadata("checkov", {"skip": [{"id": check_id, "comment": reason}]})
 
 
 def _check_health_check(health_check: ecs.HealthCheck) -> None:

@@ -92,6 +92,14 @@ class DiscoveryNamespace(Construct):
 
     def register_service_name(self, service_name: str, owner: Construct) -> None:
         """Reserve ``service_name`` in this namespace; a second service with the same name is an error."""
+        self.check_service_name_free(service_name)
+        self._registered[service_name] = owner
+
+    def check_service_name_free(self, service_name: str) -> None:
+        """Raise :class:`ValidationError` if a service of this namespace already has ``service_name``.
+
+        Called before a service creates anything, so that a duplicate leaves no construct behind.
+        """
         check_dns_label("name", service_name)
         if service_name in self._registered:
             raise ValidationError(
@@ -99,7 +107,6 @@ class DiscoveryNamespace(Construct):
                 f"{service_name!r} ({self._registered[service_name].node.path}); expected a name unique "
                 "within the namespace"
             )
-        self._registered[service_name] = owner
 
 
 class _ImportedDiscoveryNamespace(DiscoveryNamespace):

@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Aspects, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ecs_service_discovery.constructs import DiscoverableFargateService, DiscoveryNamespace
+from ecs_service_discovery.constructs import (
+    CdkProviderFunctionFindings,
+    DiscoverableFargateService,
+    DiscoveryNamespace,
+    LogEncryptionKey,
+)
 from ecs_service_discovery.validation import check_dns_name, fail
 
 #: The repository's container apps (services/<name>/), built by ``ContainerImage.from_asset``.
@@ -35,19 +41,38 @@ class ServiceDiscoveryStack(Stack):
     ``flask-backend`` (``backend.<namespace>``) connected to ``flask-worker``
     (``worker.<namespace>``).
 
+    Secure by default: VPC flow logs (all traffic) and every container log group are encrypted
+    with one shared :class:`LogEncryptionKey` and kept one month; the cluster has Container
+    Insights; the VPC's default security group is emptied (aws-cdk-lib's custom resource, tidied
+    by :class:`CdkProviderFunctionFindings`).
+
     :param namespace_name: the Cloud Map namespace. Default: ``"corp"``.
     :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
         Without ``env`` the stack stays environment-agnostic.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, namespace_name: str = "corp", **stack_kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, namespace_name: str = "corp", **stack_kwargs: Any
+    ) -> None:
         check_dns_name("namespace_name", namespace_name)
         super().__init__(scope, construct_id, **stack_kwargs)
 
+        # One key for all log groups of the stack: a KMS key per service would cost a resource and a fee each.
+        self.log_encryption_key = LogEncryptionKey(self, "LogEncryptionKey")
         self.vpc = ec2.Vpc(self, "Vpc", max_azs=2)
-        self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        self.flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogGroup",
+            retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=self.log_encryption_key,
         )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        Aspects.of(self).add(CdkProviderFunctionFindings())
+        self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.namespace = DiscoveryNamespace(self, "Namespace", vpc=self.vpc, name=namespace_name)
         self.worker = DiscoverableFargateService(
             self,
@@ -57,6 +82,7 @@ class ServiceDiscoveryStack(Stack):
             name="worker",
             container_name="flask-worker",
             image=service_image("flask-worker"),
+            log_encryption_key=self.log_encryption_key,
         )
         self.backend = DiscoverableFargateService(
             self,
@@ -66,6 +92,7 @@ class ServiceDiscoveryStack(Stack):
             name="backend",
             container_name="flask-backend",
             image=service_image("flask-backend"),
+            log_encryption_key=self.log_encryption_key,
         )
         self.backend.connect_to(self.worker)
         # The backend's /services page lists the namespace through the Cloud Map API.
