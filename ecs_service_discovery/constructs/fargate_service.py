@@ -143,7 +143,9 @@ class DiscoverableFargateService(Construct):
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        log_encryption_key: kms.IKey | None = None,
+        # kms.Key named too: jsii's stubs name Key.add_alias's parameter differently from IKey's,
+        # so type checkers would reject a Key here although it is an IKey.
+        log_encryption_key: kms.IKey | kms.Key | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         cpu_architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.X86_64,
     ) -> None:

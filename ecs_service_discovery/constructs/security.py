@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import jsii
 from aws_cdk import Aws, CfnResource, IAspect
 from aws_cdk import aws_iam as iam
@@ -67,7 +69,7 @@ class LogEncryptionKey(kms.Key):
         self.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisAccountAndRegion",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                principals=[cast(iam.IPrincipal, iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com"))],
                 actions=[
                     "kms:Decrypt",
                     "kms:DescribeKey",

@@ -34,7 +34,8 @@ def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
 
 sys.addaudithook(_refuse_network)
 
-from checkov.main import Checkov  # noqa: E402 (the hook must be in place before checkov loads)
+# The hook must be in place before checkov loads; checkov is installed in .venv-checkov only.
+from checkov.main import Checkov  # noqa: E402  # pyright: ignore[reportMissingImports]
 
 if __name__ == "__main__":
     with warnings.catch_warnings():

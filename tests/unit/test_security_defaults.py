@@ -8,6 +8,7 @@ discovery read grant).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ DEFAULT_DNS_TTL = 10
 ECS_MAX_STOP_TIMEOUT = 120
 
 
-def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+def resources(template: Template, kind: str) -> Mapping[str, Mapping[str, Any]]:
     return template.find_resources(kind)
 
 

@@ -354,7 +354,8 @@ def test_a_deploy_time_desired_count_is_not_checked_at_synth(env: Env) -> None:
         namespace=env.namespace,
         name="from-parameter",
         image=env.image,
-        desired_count=desired.value_as_number,
+        # A number token is a float in Python.
+        desired_count=desired.value_as_number,  # pyright: ignore[reportArgumentType]
     )
     # THEN construction passes and the template refers to the parameter
     cfn_service = service.service.node.default_child
