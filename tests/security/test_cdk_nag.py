@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from constructs import IConstruct
 
 from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace
 from tests.helpers import LibraryDefaultsStack
-from tests.security.conftest import cdk_synth
+from tests.security.conftest import cdk_synth, cli_env
 
 #: Session fixtures (tests/conftest.py) of every stack the project ships: adding a stack is one line.
 SHIPPED_STACKS = [
@@ -109,3 +110,16 @@ def test_the_shipped_app_synthesizes_with_cdk_nag_on(cdk_out: Path) -> None:
     # cdk_out is app.py through the real CLI with the plugin registered: it exits 0 and reports no violation.
     report = (cdk_out / "validation-report.json").read_text()
     assert '"pluginReports": []' in report
+
+
+def test_app_py_fails_on_the_report_itself_in_process_mode(tmp_path: Path) -> None:
+    # GIVEN the app run as the CLI runs it ("process" mode: aws-cdk-lib only marks its Node.js process failed)
+    noncompliant = Path(__file__).with_name("noncompliant_app.py")
+    env = {key: value for key, value in cli_env().items() if not key.startswith("PYTEST_")}
+    env.update(CDK_APP_MODE="process", CDK_OUTDIR=str(tmp_path / "cdk.out"))
+    # WHEN the Python process itself runs
+    result = subprocess.run([sys.executable, str(noncompliant)], env=env, capture_output=True, text=True, timeout=300)
+    # THEN it exits 1 with one line naming the rule, read from the validation report
+    assert result.returncode == 1, result.stderr
+    assert "error: policy validation failed (AwsSolutions-EC23); see " in result.stderr
+    assert "Traceback" not in result.stderr
