@@ -194,13 +194,18 @@ def run_benchmark(total: int, concurrency: int, stop_mode: str, log_dir: Path) -
 
 
 def print_report(report: LoadReport, total: int, concurrency: int) -> None:
-    print(f"requests     {total} over {concurrency} connections; worker {report.stopped_host} "
-          f"stopped ({report.stop_mode}) halfway")
+    print(
+        f"requests     {total} over {concurrency} connections; worker {report.stopped_host} "
+        f"stopped ({report.stop_mode}) halfway"
+    )
     print(f"failures     {report.failed_count}")
-    print(f"throughput   {report.requests_per_second:.1f} requests/s "
-          f"({len(report.samples)} in {report.elapsed_s:.2f} s)")
-    print(f"latency      p50 {report.percentile_ms(50):.1f} ms, p99 {report.percentile_ms(99):.1f} ms, "
-          f"max {report.percentile_ms(100):.1f} ms")
+    print(
+        f"throughput   {report.requests_per_second:.1f} requests/s ({len(report.samples)} in {report.elapsed_s:.2f} s)"
+    )
+    print(
+        f"latency      p50 {report.percentile_ms(50):.1f} ms, p99 {report.percentile_ms(99):.1f} ms, "
+        f"max {report.percentile_ms(100):.1f} ms"
+    )
     print("answered by  " + ", ".join(f"{address} {count}" for address, count in sorted(report.by_address.items())))
     retried = sum(1 for sample in report.samples if sample.attempts and sample.attempts > 1)
     print(f"failover     {retried} requests needed more than one attempt")
@@ -211,7 +216,7 @@ def print_report(report: LoadReport, total: int, concurrency: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stop", choices=("kill", "term"), default="kill")

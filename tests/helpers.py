@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,7 +15,7 @@ from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 
-def normalize_template(template: dict[str, Any]) -> dict[str, Any]:
+def normalize_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """The template with asset hashes replaced, so app code edits do not churn snapshots."""
 
     def walk(value: Any) -> Any:
@@ -38,8 +39,8 @@ class LibraryDefaultsStack(cdk.Stack):
         cluster = ecs.Cluster(self, "Cluster", vpc=vpc)
         namespace = DiscoveryNamespace(self, "Namespace", vpc=vpc)
         image = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.12-slim")
-        self.api = DiscoverableFargateService(self, "Api", cluster=cluster, namespace=namespace, name="api", image=image)
+        self.api = DiscoverableFargateService(
+            self, "Api", cluster=cluster, namespace=namespace, name="api", image=image
+        )
         self.db = DiscoverableFargateService(self, "Db", cluster=cluster, namespace=namespace, name="db", image=image)
         self.api.connect_to(self.db)
-
-

@@ -8,6 +8,7 @@ caller: every process started here is also killed at interpreter exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ipaddress
 import os
 import signal
@@ -134,10 +135,8 @@ class GunicornProcess:
         """SIGKILL to the whole process group: a crashed task, connections reset mid-request."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
     def wait(self, timeout: float) -> int:
@@ -151,10 +150,8 @@ class GunicornProcess:
             return
         if self.is_running():
             self.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         # Workers may outlive a master killed earlier; the group reaches them too.
         self.kill()
         _running.discard(self)

@@ -255,7 +255,8 @@ class LoopbackDnsServer:
                         except OSError:
                             return
 
-    def _answer(self, data: bytes, transport: str) -> bytes | None:
+    # A bytearray: that is what dnslib's DNSRecord.pack() returns.
+    def _answer(self, data: bytes, transport: str) -> bytearray | None:
         try:
             request = DNSRecord.parse(data)
         except (DNSError, struct.error, IndexError, ValueError):

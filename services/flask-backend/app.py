@@ -15,13 +15,20 @@ from discovery import (
 )
 from discovery_page import discovery_page
 from flask import Flask, g, jsonify
+from flask.json.provider import DefaultJSONProvider
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
 # Bodies of non-JSON answers are shown, but only this much of them.
 _TEXT_PREVIEW_CHARS = 2000
 
+
+class _InsertionOrderJSONProvider(DefaultJSONProvider):
+    # Keys come out in the order the views write them, not sorted.
+    sort_keys = False
+
+
 app = Flask(__name__)
-app.json.sort_keys = False
+app.json = _InsertionOrderJSONProvider(app)
 request_log.install(app, SERVICE_NAME)
 # GET /services and /api/services: every service of the namespace, from Cloud Map and DNS.
 app.register_blueprint(discovery_page)

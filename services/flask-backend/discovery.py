@@ -282,9 +282,8 @@ class DiscoveryClient:
     def _lookup(self) -> _Resolved:
         deadline = time.monotonic() + self.settings.dns_lifetime
         if self.port is not None:
-            answer = self._resolve(self._qname, "A", deadline)
+            answer, ttl = self._resolve(self._qname, "A", deadline)
             endpoints = tuple(Endpoint(rdata.address, self.port) for rdata in answer)
-            ttl = answer.rrset.ttl
         else:
             endpoints, ttl = self._lookup_srv(deadline)
         if not endpoints:
@@ -293,8 +292,7 @@ class DiscoveryClient:
         return _Resolved(endpoints, time.monotonic() + ttl)
 
     def _lookup_srv(self, deadline: float) -> tuple[tuple[Endpoint, ...], int]:
-        answer = self._resolve(self._qname, "SRV", deadline)
-        ttl = answer.rrset.ttl
+        answer, ttl = self._resolve(self._qname, "SRV", deadline)
         # Cloud Map's SRV targets are per-task names whose A records may come along in
         # the additional section; look up the ones that did not.
         additional: dict[dns.name.Name, list[str]] = {}
@@ -309,23 +307,24 @@ class DiscoveryClient:
             addresses = additional.get(srv.target)
             if addresses is None:
                 try:
-                    target_answer = self._resolve(srv.target, "A", deadline)
+                    target_answer, target_ttl = self._resolve(srv.target, "A", deadline)
                 except ResolutionError as error:
                     if error.failure == "dns_timeout":
                         raise
                     continue  # a target removed since the SRV answer: skip that task
                 addresses = [rdata.address for rdata in target_answer]
-                ttl = min(ttl, target_answer.rrset.ttl)
+                ttl = min(ttl, target_ttl)
             endpoints.extend(Endpoint(address, srv.port) for address in addresses)
         return tuple(dict.fromkeys(endpoints)), ttl
 
-    def _resolve(self, qname: dns.name.Name, rdtype: str, deadline: float) -> dns.resolver.Answer:
+    def _resolve(self, qname: dns.name.Name, rdtype: str, deadline: float) -> tuple[dns.resolver.Answer, int]:
+        """The answer to ``qname`` ``rdtype`` and the TTL of its records."""
         name = qname.to_text(omit_final_dot=True)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ResolutionError(self.dns_name, "dns_timeout", f"DNS lookup of {name} timed out")
         try:
-            return self._resolver.resolve(qname, rdtype, search=False, lifetime=remaining)
+            answer = self._resolver.resolve(qname, rdtype, search=False, lifetime=remaining)
         except dns.resolver.NXDOMAIN:
             raise ResolutionError(self.dns_name, "nxdomain", f"{name} does not exist (NXDOMAIN)") from None
         except dns.resolver.NoAnswer:
@@ -338,6 +337,11 @@ class DiscoveryClient:
         except dns.exception.DNSException as error:
             detail = f"DNS lookup of {name} {rdtype} failed: {error}"
             raise ResolutionError(self.dns_name, "dns_error", detail) from None
+        if answer.rrset is None:
+            # resolve() raises NoAnswer before it gets here (raise_on_no_answer defaults to True);
+            # Answer.rrset is Optional only for callers that turn that off.
+            raise ResolutionError(self.dns_name, "no_records", f"{name} has no {rdtype} records")
+        return answer, answer.rrset.ttl
 
     # -- calling -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -37,7 +37,7 @@ def _configure_logger() -> None:
 
 def log_event(event: str, level: int = logging.INFO, **fields: object) -> None:
     """Write one JSON object on one line to stdout."""
-    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+    line: dict[str, object] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
     line.update(fields)
     _logger.log(level, json.dumps(line, default=str, separators=(",", ":")))
 
@@ -57,7 +57,7 @@ def install(app: Flask, service_name: str) -> None:
         g.log_fields = {}
 
     @app.after_request
-    def _finish_request(response):
+    def _finish_request(response: Response) -> Response:
         request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
         started = getattr(g, "started", None)
@@ -75,12 +75,17 @@ def install(app: Flask, service_name: str) -> None:
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
+    def _http_error(error: HTTPException) -> Response:
         name = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error=name, status=error.code, request_id=getattr(g, "request_id", None)), error.code
+        response = jsonify(error=name, status=error.code, request_id=getattr(g, "request_id", None))
+        # Werkzeug types the code as optional; Flask passes codeless (proxy) exceptions through
+        # without calling a handler, so this is always set here.
+        if error.code is not None:
+            response.status_code = error.code
+        return response
 
     @app.errorhandler(Exception)
-    def _unexpected_error(error: Exception):
+    def _unexpected_error(error: Exception) -> tuple[Response, int]:
         # The trace goes to the log only; the client gets an id to find it with.
         log_event(
             "unhandled_exception",

@@ -11,6 +11,7 @@ import time
 
 import request_log
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from identity import TaskIdentity
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "worker"
@@ -20,8 +21,14 @@ MESSAGE = os.environ.get("MESSAGE", "").strip() or f"Hello from {SERVICE_NAME}"
 ALLOW_DELAY = os.environ.get("WORKER_ALLOW_DELAY", "").strip() == "1"
 MAX_DELAY_S = 30.0
 
+
+class _InsertionOrderJSONProvider(DefaultJSONProvider):
+    # Keys come out in the order the views write them, not sorted.
+    sort_keys = False
+
+
 app = Flask(__name__)
-app.json.sort_keys = False
+app.json = _InsertionOrderJSONProvider(app)
 request_log.install(app, SERVICE_NAME)
 task_identity = TaskIdentity.from_environ(os.environ)
 

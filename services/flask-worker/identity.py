@@ -59,7 +59,7 @@ class TaskIdentity:
         }
         if self.metadata_uri is None:
             return identity
-        task = self._task_metadata()
+        task = self._task_metadata(self.metadata_uri)
         if task is None:
             identity["metadata_error"] = self._error
             return identity
@@ -71,12 +71,12 @@ class TaskIdentity:
         )
         return identity
 
-    def _task_metadata(self) -> dict | None:
+    def _task_metadata(self, metadata_uri: str) -> dict | None:
         with self._lock:
             if self._task is not None or time.monotonic() < self._retry_at:
                 return self._task
             try:
-                with _direct_opener.open(self.metadata_uri + "/task", timeout=_METADATA_TIMEOUT_S) as response:
+                with _direct_opener.open(metadata_uri + "/task", timeout=_METADATA_TIMEOUT_S) as response:
                     task = json.load(response)
                 if not isinstance(task, dict):
                     raise TypeError("task metadata is not a JSON object")

@@ -31,9 +31,7 @@ def pytest_runtest_makereport(item, call):
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
-    return any(
-        getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call")
-    )
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +57,7 @@ def workers(tmp_path_factory, dns_server, worker_port) -> Iterator[list[RunningA
         dns_server.set_records(
             WORKER_NAME, a=WORKER_HOSTS, srv=[SrvRecord(name, worker_port) for name in task_names], ttl=10
         )
-        for name, host in zip(task_names, WORKER_HOSTS):
+        for name, host in zip(task_names, WORKER_HOSTS, strict=True):
             dns_server.set_records(name, a=[host], ttl=10)
         yield apps
     finally:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 
 import requests
 
@@ -57,9 +58,11 @@ def http_get(url: str, **kwargs) -> requests.Response:
         return session.get(url, **kwargs)
 
 
-def load_module(path: Path, name: str):
+def load_module(path: Path, name: str) -> ModuleType:
     """Import an app module by path under a unique name (several apps have an app.py)."""
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module loader for {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -156,7 +159,7 @@ class StaticHttpServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer((host, port), Handler)

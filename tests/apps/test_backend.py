@@ -157,6 +157,8 @@ def test_hanging_worker_is_skipped_after_the_read_timeout(
         assert worker["address"] == WORKER_HOSTS[0]
         if worker["failed_attempts"]:
             break
+    else:
+        pytest.fail("no request started at the hanging address")
     assert worker["attempts"] == 2
     assert worker["failed_attempts"] == [{"address": hanging_host, "port": worker_port, "error": "read timeout"}]
 
@@ -165,9 +167,7 @@ def test_hanging_worker_is_skipped_after_the_read_timeout(
         assert backend.get("/").json()["worker"]["attempts"] == 1
 
 
-def test_only_hanging_workers_gives_503_within_the_deadline(
-    launcher, dns_server, worker_port, hanging_server_factory
-):
+def test_only_hanging_workers_gives_503_within_the_deadline(launcher, dns_server, worker_port, hanging_server_factory):
     hanging_server_factory(SPARE_HOSTS[2], worker_port)
     dns_server.set_records("worker.allhang.test", a=[SPARE_HOSTS[2]])
     backend = launcher.backend(

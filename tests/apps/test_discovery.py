@@ -19,7 +19,8 @@ from tests.apps.harness import (
 discovery = load_module(BACKEND_DIR / "discovery.py", "flask_backend_discovery")
 
 
-def settings_for(dns_server: LoopbackDnsServer, **overrides) -> discovery.DiscoverySettings:
+def settings_for(dns_server: LoopbackDnsServer, **overrides: str):
+    """The backend's DiscoverySettings (a class of a module loaded at run time) for the test DNS server."""
     environ = {
         "DNS_NAMESERVERS": f"127.0.0.1:{dns_server.port}",
         "DNS_TIMEOUT": "0.5",

@@ -35,8 +35,11 @@ def test_a_records_with_configured_and_default_ttl(server):
 
     answer = resolver.resolve("worker.corp.", "A")
     assert sorted(rdata.address for rdata in answer) == ["127.0.0.2", "127.0.0.3"]
+    assert answer.rrset is not None
     assert answer.rrset.ttl == 3
-    assert resolver.resolve("Other.CORP.", "A").rrset.ttl == 7  # names are case-insensitive
+    other = resolver.resolve("Other.CORP.", "A")  # names are case-insensitive
+    assert other.rrset is not None
+    assert other.rrset.ttl == 7
 
 
 def test_srv_records_carry_target_addresses_in_additional_section(server):

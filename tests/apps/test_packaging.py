@@ -84,7 +84,9 @@ def test_requirements_pin_the_tested_versions(app_dir):
         for requirement in importlib.metadata.requires(name) or []:
             if ";" in requirement:
                 continue  # extras and platform markers
-            dependency = re.match(r"[A-Za-z0-9_.-]+", requirement)[0].lower().replace("_", "-")
+            project = re.match(r"[A-Za-z0-9_.-]+", requirement)
+            assert project, f"{name} has a requirement without a project name: {requirement!r}"
+            dependency = project[0].lower().replace("_", "-")
             assert dependency in pins, f"{name} needs {dependency}, not pinned in {app_dir.name}"
 
 
@@ -99,8 +101,16 @@ def test_shared_files_are_identical_in_every_image(shared_file):
 
 
 def load_gunicorn_settings(monkeypatch, **env: str) -> dict:
-    for name in ("BIND_HOST", "PORT", "GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
-                 "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_LOG_LEVEL"):
+    for name in (
+        "BIND_HOST",
+        "PORT",
+        "GUNICORN_WORKERS",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "GUNICORN_GRACEFUL_TIMEOUT",
+        "GUNICORN_KEEPALIVE",
+        "GUNICORN_LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -119,8 +129,13 @@ def test_gunicorn_defaults(monkeypatch):
 
 def test_gunicorn_settings_from_environment(monkeypatch):
     settings = load_gunicorn_settings(
-        monkeypatch, BIND_HOST="127.0.0.9", PORT="9001", GUNICORN_WORKERS="3", GUNICORN_THREADS="16",
-        GUNICORN_TIMEOUT="60", GUNICORN_GRACEFUL_TIMEOUT="5",
+        monkeypatch,
+        BIND_HOST="127.0.0.9",
+        PORT="9001",
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="16",
+        GUNICORN_TIMEOUT="60",
+        GUNICORN_GRACEFUL_TIMEOUT="5",
     )
     assert settings["bind"] == "127.0.0.9:9001"
     assert (settings["workers"], settings["threads"]) == (3, 16)

@@ -44,7 +44,7 @@ class FakeTaskMetadata:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -131,6 +131,7 @@ def test_delay_is_ignored_unless_enabled(workers):
 
 def wait_for_log_event(worker, event: str, request_ids: set[str], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
+    started: set[str | None] = set()
     while time.monotonic() < deadline:
         started = {line.get("request_id") for line in worker.log_lines() if line.get("event") == event}
         if request_ids <= started:
