@@ -8,7 +8,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from ecs_service_discovery import ServiceDiscoveryStack, ValidationError
+from ecs_service_discovery import ServiceDiscoveryStack, SocialNetworkStack, ValidationError
 
 
 def build(app: cdk.App) -> None:
@@ -17,6 +17,14 @@ def build(app: cdk.App) -> None:
         "ServiceDiscovery",
         namespace_name=app.node.try_get_context("namespace") or "corp",
         description="ECS Fargate flask-backend and flask-worker discovering each other through AWS Cloud Map",
+    )
+    # Its own namespace name (context key social_namespace), so both stacks fit in one account.
+    SocialNetworkStack(
+        app,
+        "SocialNetwork",
+        namespace_name=app.node.try_get_context("social_namespace") or "social",
+        description="The social network of topologies/social-network.yaml: ECS Fargate services finding each other "
+        "through AWS Cloud Map",
     )
 
 

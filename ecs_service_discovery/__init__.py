@@ -15,17 +15,29 @@ if TYPE_CHECKING:
         DiscoverableFargateService,
         DiscoveryNamespace,
         DnsRecords,
+        ScalingSpec,
         ServiceScaling,
+        ServiceSpec,
+        ServiceTopology,
+        TopologySpec,
+        load_topology,
     )
     from ecs_service_discovery.errors import ValidationError
-    from ecs_service_discovery.stacks import ServiceDiscoveryStack
+    from ecs_service_discovery.stacks import DiscoveryPlatformStack, ServiceDiscoveryStack, SocialNetworkStack
 
 _EXPORTS = {
     "DiscoverableFargateService": "ecs_service_discovery.constructs",
     "DiscoveryNamespace": "ecs_service_discovery.constructs",
     "DnsRecords": "ecs_service_discovery.constructs",
     "ServiceScaling": "ecs_service_discovery.constructs",
+    "ServiceSpec": "ecs_service_discovery.constructs",
+    "ServiceTopology": "ecs_service_discovery.constructs",
+    "ScalingSpec": "ecs_service_discovery.constructs",
+    "TopologySpec": "ecs_service_discovery.constructs",
+    "load_topology": "ecs_service_discovery.constructs",
+    "DiscoveryPlatformStack": "ecs_service_discovery.stacks",
     "ServiceDiscoveryStack": "ecs_service_discovery.stacks",
+    "SocialNetworkStack": "ecs_service_discovery.stacks",
     "ValidationError": "ecs_service_discovery.errors",
 }
 

@@ -19,8 +19,9 @@ if (VENV_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(st
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
-from ecs_service_discovery import ServiceDiscoveryStack  # noqa: E402
+from ecs_service_discovery import ServiceDiscoveryStack, SocialNetworkStack  # noqa: E402
 from tests.helpers import LibraryDefaultsStack  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def seed_stack() -> ServiceDiscoveryStack:
@@ -40,3 +41,13 @@ def library_defaults_stack() -> LibraryDefaultsStack:
 @pytest.fixture(scope="session")
 def library_defaults_template(library_defaults_stack: LibraryDefaultsStack) -> Template:
     return Template.from_stack(library_defaults_stack)
+
+
+@pytest.fixture(scope="session")
+def social_stack() -> SocialNetworkStack:
+    return SocialNetworkStack(cdk.App(), "SocialNetwork")
+
+
+@pytest.fixture(scope="session")
+def social_template(social_stack: SocialNetworkStack) -> Template:
+    return Template.from_stack(social_stack)

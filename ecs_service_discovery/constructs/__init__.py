@@ -4,12 +4,27 @@ from ecs_service_discovery.constructs.fargate_service import DiscoverableFargate
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.security import CdkProviderFunctionFindings, LogEncryptionKey
+from ecs_service_discovery.constructs.topology import DEFAULT_SERVICES_PER_STACK, ServiceTopology
+from ecs_service_discovery.constructs.topology_spec import (
+    ScalingSpec,
+    ServiceSpec,
+    TopologySpec,
+    load_topology,
+    parse_topology,
+)
 
 __all__ = [
+    "DEFAULT_SERVICES_PER_STACK",
     "CdkProviderFunctionFindings",
     "DiscoverableFargateService",
     "DiscoveryNamespace",
     "DnsRecords",
     "LogEncryptionKey",
+    "ScalingSpec",
     "ServiceScaling",
+    "ServiceSpec",
+    "ServiceTopology",
+    "TopologySpec",
+    "load_topology",
+    "parse_topology",
 ]

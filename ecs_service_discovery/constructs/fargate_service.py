@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 
 import jsii
@@ -38,6 +39,8 @@ _HC_RETRIES = (1, 10)
 _HC_START_PERIOD = (0, 300)
 # ECS sends SIGKILL this long after SIGTERM at the most on Fargate.
 _MAX_STOP_TIMEOUT = 120
+# Order in which services are created in this process: connect_to between two stacks uses it.
+_CREATION_ORDER = itertools.count()
 
 
 def env_prefix(service_name: str) -> str:
@@ -185,6 +188,7 @@ class DiscoverableFargateService(Construct):
 
         super().__init__(scope, construct_id)
         namespace.register_service_name(name, self)
+        self._creation_order = next(_CREATION_ORDER)
         self.name = name
         self.namespace = namespace
         self.container_port = container_port
@@ -365,6 +369,12 @@ class DiscoverableFargateService(Construct):
         ``<OTHER>_HOST`` (``worker.corp``), ``<OTHER>_SERVICE`` (``worker``) and
         ``<OTHER>_PORT`` (``8080``), where ``<OTHER>`` is ``other.name`` upper-cased
         with ``-`` as ``_``.
+
+        When the two services are in different stacks, both security group rules go into the
+        stack of the service created later (the caller's or the callee's), so that stack
+        refers to the earlier one and never the reverse: services of two stacks (e.g. the
+        nested stacks of a :class:`ServiceTopology`) may call each other in both directions
+        without a dependency cycle.
         """
         if not isinstance(other, DiscoverableFargateService):
             raise fail("other", other, "expected a DiscoverableFargateService")
@@ -375,9 +385,13 @@ class DiscoverableFargateService(Construct):
                 f"other={other.name!r} is not valid: it is registered in namespace {other.namespace.name!r} "
                 f"but {self.name!r} is in {self.namespace.name!r}; expected a service of the same namespace"
             )
-        self.connections.allow_to(
-            other.connections, ec2.Port.tcp(other.container_port), f"{self.name} calls {other.name}"
-        )
+        port = ec2.Port.tcp(other.container_port)
+        description = f"{self.name} calls {other.name}"
+        if other._creation_order > self._creation_order and Stack.of(other) is not Stack.of(self):
+            # allow_from creates the ingress and the egress rule in other's stack (the later one).
+            other.connections.allow_from(self.connections, port, description)
+        else:
+            self.connections.allow_to(other.connections, port, description)
         prefix = env_prefix(other.name)
         self.container.add_environment(f"{prefix}_HOST", other.dns_name)
         self.container.add_environment(f"{prefix}_SERVICE", other.name)

@@ -36,10 +36,9 @@ def service_image(folder: str, services_dir: Path | None = None) -> ecs.Containe
     return ecs.ContainerImage.from_asset(str(path))
 
 
-class ServiceDiscoveryStack(Stack):
-    """The seed system: a VPC over 2 AZs, an ECS cluster, the namespace, and
-    ``flask-backend`` (``backend.<namespace>``) connected to ``flask-worker``
-    (``worker.<namespace>``).
+class DiscoveryPlatformStack(Stack):
+    """What every system of discoverable services needs once: a VPC over 2 AZs, an ECS cluster and
+    a Cloud Map namespace. The stacks of this package extend it and add their services.
 
     Secure by default: VPC flow logs (all traffic) and every container log group are encrypted
     with one shared :class:`LogEncryptionKey` and kept one month; the cluster has Container
@@ -49,6 +48,8 @@ class ServiceDiscoveryStack(Stack):
     :param namespace_name: the Cloud Map namespace. Default: ``"corp"``.
     :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
         Without ``env`` the stack stays environment-agnostic.
+
+    Attributes: ``vpc``, ``cluster``, ``namespace``, ``log_encryption_key``, ``flow_log_group``.
     """
 
     def __init__(
@@ -74,6 +75,22 @@ class ServiceDiscoveryStack(Stack):
         Aspects.of(self).add(CdkProviderFunctionFindings())
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.namespace = DiscoveryNamespace(self, "Namespace", vpc=self.vpc, name=namespace_name)
+
+
+class ServiceDiscoveryStack(DiscoveryPlatformStack):
+    """The seed system: a :class:`DiscoveryPlatformStack` (VPC over 2 AZs, ECS cluster,
+    namespace) with ``flask-backend`` (``backend.<namespace>``) connected to ``flask-worker``
+    (``worker.<namespace>``).
+
+    :param namespace_name: the Cloud Map namespace. Default: ``"corp"``.
+    :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
+        Without ``env`` the stack stays environment-agnostic.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, namespace_name: str = "corp", **stack_kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, namespace_name=namespace_name, **stack_kwargs)
         self.worker = DiscoverableFargateService(
             self,
             "Worker",

@@ -16,7 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 VENV_BIN = Path(sys.prefix) / "bin"
 
-pytestmark = pytest.mark.skipif(not CDK_BIN.exists(), reason="run `make install` first: node_modules/.bin/cdk is missing")
+pytestmark = pytest.mark.skipif(
+    not CDK_BIN.exists(), reason="run `make install` first: node_modules/.bin/cdk is missing"
+)
 
 
 def _cli_env() -> dict[str, str]:
@@ -26,7 +28,9 @@ def _cli_env() -> dict[str, str]:
     return env
 
 
-def _synth(out_dir: Path, *extra: str, app: str | None = None, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+def _synth(
+    out_dir: Path, *extra: str, app: str | None = None, cwd: Path = REPO_ROOT
+) -> subprocess.CompletedProcess[str]:
     command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir), *extra]
     if app is not None:
         command += ["--app", app]
@@ -40,10 +44,14 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
 
 
 def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    result, _ = cli_synth
+    result, out_dir = cli_synth
     assert result.returncode == 0, result.stderr
-    # No Node end-of-life banner, no feature-flag notice, no minHealthyPercent warning.
-    assert result.stderr.strip() == "", result.stderr
+    # No Node end-of-life banner, no feature-flag notice, no minHealthyPercent warning: with two
+    # stacks the CLI says only where it wrote them and which stacks there are.
+    assert result.stderr.splitlines() == [
+        f"Successfully synthesized to {out_dir}",
+        "Supply a stack id (ServiceDiscovery, SocialNetwork) to display its template.",
+    ], result.stderr
     assert result.stdout.strip() == "", result.stdout
 
 
@@ -58,12 +66,36 @@ def test_cli_writes_the_template_and_manifest(cli_synth: tuple[subprocess.Comple
     assert names == ["backend", "worker"]
 
 
-def test_cli_stages_both_images_from_the_services_folders(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_cli_synthesizes_the_social_network_as_a_second_stack(
+    cli_synth: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out_dir = cli_synth
+    template = json.loads((out_dir / "SocialNetwork.template.json").read_text())
+    names = sorted(
+        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::Service"
+    )
+    assert names == ["auth", "backend", "feed", "messenger", "timeline", "user", "worker"]
+    namespaces = [
+        r["Properties"]["Name"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"
+    ]
+    assert namespaces == ["social"]
+    # Two images for seven services: the backend's and the one generic worker image.
+    assets = json.loads((out_dir / "SocialNetwork.assets.json").read_text())
+    assert len(assets["dockerImages"]) == 2
+
+
+def test_cli_stages_both_images_from_the_services_folders(
+    cli_synth: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     _, out_dir = cli_synth
     assets = json.loads((out_dir / "ServiceDiscovery.assets.json").read_text())
     staged = [out_dir / a["source"]["directory"] for a in assets["dockerImages"].values()]
     dockerfiles = sorted((path / "Dockerfile").read_text() for path in staged)
-    expected = sorted((REPO_ROOT / "services" / name / "Dockerfile").read_text() for name in ("flask-backend", "flask-worker"))
+    expected = sorted(
+        (REPO_ROOT / "services" / name / "Dockerfile").read_text() for name in ("flask-backend", "flask-worker")
+    )
     assert dockerfiles == expected
 
 
@@ -71,7 +103,9 @@ def test_cli_context_changes_the_namespace(tmp_path: Path) -> None:
     result = _synth(tmp_path, "-c", "namespace=shop")
     assert result.returncode == 0, result.stderr
     template = json.loads((tmp_path / "ServiceDiscovery.template.json").read_text())
-    namespaces = [r for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"]
+    namespaces = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"
+    ]
     assert [n["Properties"]["Name"] for n in namespaces] == ["shop"]
 
 
@@ -89,15 +123,20 @@ def test_a_separate_app_pip_installs_the_package_and_defines_services(tmp_path: 
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(REPO_ROOT)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(wheel_dir.glob("ecs_service_discovery-*.whl"))
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300
+    )
     assert (site / "ecs_service_discovery" / "py.typed").exists()
     # WHEN a consumer app of its own imports the constructs and synthesizes
     consumer = tmp_path / "consumer"
     consumer.mkdir()
-    (consumer / "app.py").write_text(textwrap.dedent("""
+    (consumer / "app.py").write_text(
+        textwrap.dedent("""
         import aws_cdk as cdk
         from aws_cdk import aws_ec2 as ec2, aws_ecs as ecs
         import ecs_service_discovery
@@ -114,12 +153,17 @@ def test_a_separate_app_pip_installs_the_package_and_defines_services(tmp_path: 
         web = DiscoverableFargateService(stack, "Web", cluster=cluster, namespace=ns, name="web", image=image)
         web.connect_to(cart)
         app.synth()
-    """).replace("SITE", repr(str(site))))
+    """).replace("SITE", repr(str(site)))
+    )
     env = _cli_env()
     env["PYTHONPATH"] = str(site)
     result = subprocess.run(
         [str(CDK_BIN), "synth", "--quiet", "--output", str(consumer / "cdk.out"), "--app", f"{sys.executable} app.py"],
-        cwd=consumer, env=env, capture_output=True, text=True, timeout=300,
+        cwd=consumer,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # THEN it synthesizes its own discoverable services
     assert result.returncode == 0, result.stderr

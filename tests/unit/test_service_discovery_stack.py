@@ -40,9 +40,7 @@ def test_namespace_is_private_dns_corp_in_the_stack_vpc(seed_template: Template)
 
 
 def test_vpc_spans_two_azs_with_private_subnets(seed_template: Template) -> None:
-    private = seed_template.find_resources(
-        "AWS::EC2::Subnet", {"Properties": {"MapPublicIpOnLaunch": False}}
-    )
+    private = seed_template.find_resources("AWS::EC2::Subnet", {"Properties": {"MapPublicIpOnLaunch": False}})
     assert len(private) == 2
 
 
@@ -111,7 +109,9 @@ def test_backend_to_worker_rule_is_the_only_ingress_to_worker(seed_template: Tem
     backend_sg = _security_group_of(seed_template, "flask-backend")
     ingress = seed_template.find_resources("AWS::EC2::SecurityGroupIngress")
     to_worker = [
-        r["Properties"] for r in ingress.values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [worker_sg, "GroupId"]}
+        r["Properties"]
+        for r in ingress.values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [worker_sg, "GroupId"]}
     ]
     assert to_worker == [
         {
@@ -131,7 +131,9 @@ def test_nothing_reaches_backend(seed_template: Template) -> None:
     backend_sg = _security_group_of(seed_template, "flask-backend")
     ingress = seed_template.find_resources("AWS::EC2::SecurityGroupIngress")
     assert not [r for r in ingress.values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [backend_sg, "GroupId"]}]
-    assert "SecurityGroupIngress" not in seed_template.find_resources("AWS::EC2::SecurityGroup")[backend_sg]["Properties"]
+    assert (
+        "SecurityGroupIngress" not in seed_template.find_resources("AWS::EC2::SecurityGroup")[backend_sg]["Properties"]
+    )
 
 
 def test_backend_environment_names_the_worker(seed_template: Template) -> None:
@@ -143,7 +145,9 @@ def test_backend_environment_names_the_worker(seed_template: Template) -> None:
         "WORKER_PORT": "8080",
         "WORKER_HOST": "worker.corp",
         # grant_discovery_read(): what the /services page needs to list the namespace.
-        "NAMESPACE_ID": {"Fn::GetAtt": [_resource_id(seed_template, "AWS::ServiceDiscovery::PrivateDnsNamespace", {}), "Id"]},
+        "NAMESPACE_ID": {
+            "Fn::GetAtt": [_resource_id(seed_template, "AWS::ServiceDiscovery::PrivateDnsNamespace", {}), "Id"]
+        },
         "AWS_REGION": {"Ref": "AWS::Region"},
     }
 

@@ -25,3 +25,7 @@ def test_service_discovery_stack_snapshot(seed_template: Template, snapshot_json
 
 def test_library_defaults_snapshot(library_defaults_template: Template, snapshot_json: Any) -> None:
     assert normalize_template(library_defaults_template.to_json()) == snapshot_json
+
+
+def test_social_network_stack_snapshot(social_template: Template, snapshot_json: Any) -> None:
+    assert normalize_template(social_template.to_json()) == snapshot_json

@@ -1,0 +1,259 @@
+"""ServiceTopology: a whole system of discoverable services from one declarative specification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import jsii
+from aws_cdk import CfnOutput, CfnParameter, NestedStack, Stack
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IValidation
+
+from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
+from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
+from ecs_service_discovery.constructs.options import ServiceScaling
+from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
+from ecs_service_discovery.validation import check_int_range, fail, require_type
+
+#: Services per CloudFormation template. A service is about 10 resources (task definition, two
+#: roles, execution policy, log group, security group, ECS service, Cloud Map service, scalable
+#: target, scaling policy) and each ``calls`` edge adds two security group rules, so 25 services
+#: take about 250 of the 500 resources a template may hold and leave room for some 120 edges
+#: (or the VPC, cluster and namespace in the parent stack).
+DEFAULT_SERVICES_PER_STACK = 25
+
+# CloudFormation's limits per template (AWS CloudFormation quotas).
+_MAX_PARAMETERS = 200
+_MAX_OUTPUTS = 200
+
+
+class ServiceTopology(Construct):
+    """Every service of a :class:`TopologySpec`, each a :class:`DiscoverableFargateService` in one
+    cluster and namespace, with every ``calls`` edge wired by
+    :meth:`DiscoverableFargateService.connect_to` (the callee's security group opened to the
+    caller on the callee's port; ``<CALLEE>_HOST``, ``_SERVICE`` and ``_PORT`` in the caller's
+    environment).
+
+    **Templates.** Services are assigned to CloudFormation templates by their position in the
+    specification: the first ``services_per_stack`` services stay in this construct's stack, the
+    next ones go to the nested stack ``Group1``, then ``Group2``, and so on. A small system is
+    therefore one template, and a large one never reaches CloudFormation's 500 resources or 1 MB
+    per template. The assignment depends on the position only, so adding services at the end
+    never moves an existing service to another template (moving one would replace it; and as
+    its Cloud Map name is taken until the old one is deleted, the deploy would fail). Remove or
+    reorder services only knowing that the services after them move.
+
+    Nested stacks receive values as stack parameters and return them as stack outputs, never as
+    exports, so no later change is blocked by an export in use. A call between services of two
+    templates puts both security group rules into the later of the two templates (see
+    ``connect_to``), and a discovery read of a later template's services puts that policy into
+    the later template: every template only refers to earlier ones, so calls in both
+    directions never make a dependency cycle.
+
+    :param scope: parent construct.
+    :param construct_id: construct ID (public API: renaming it replaces every service).
+    :param cluster: the ECS cluster all services run in.
+    :param namespace: the :class:`DiscoveryNamespace` all services register in.
+    :param spec: a :class:`TopologySpec` (e.g. from :func:`load_topology`) or a list of
+        :class:`ServiceSpec`.
+    :param log_encryption_key: a KMS key for every service's log group (e.g. the stack's
+        :class:`LogEncryptionKey`). Default: no customer-managed key (see
+        ``DiscoverableFargateService``).
+    :param services_per_stack: services per template (1-100). Changing it on a deployed
+        topology moves services between templates. Default: ``DEFAULT_SERVICES_PER_STACK`` (25).
+
+    Attributes: ``services`` (name -> :class:`DiscoverableFargateService`, in specification
+    order), ``spec``, ``nested_stacks`` (``Group1``, ``Group2``, ... in order; empty for a
+    small topology), ``cluster``, ``namespace``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: ecs.ICluster,
+        namespace: DiscoveryNamespace,
+        spec: TopologySpec | Sequence[ServiceSpec],
+        log_encryption_key: kms.IKey | kms.Key | None = None,
+        services_per_stack: int = DEFAULT_SERVICES_PER_STACK,
+    ) -> None:
+        require_type("cluster", cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)")
+        require_type("namespace", namespace, DiscoveryNamespace, "expected a DiscoveryNamespace")
+        if isinstance(spec, (list, tuple)):
+            spec = TopologySpec(services=tuple(spec))
+        elif not isinstance(spec, TopologySpec):
+            # A path or a string is the likeliest mistake here: say where files go.
+            raise fail("spec", spec, "expected a TopologySpec or a list of ServiceSpec (load_topology reads a file)")
+        if log_encryption_key is not None:
+            require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
+        check_int_range("services_per_stack", services_per_stack, 1, 100, " (services per CloudFormation template)")
+        for service in spec.services:
+            # Before any construct exists: a taken name must leave nothing half-built.
+            namespace.check_service_name_free(service.name)
+        if services_per_stack == 1 and spec.services[0].discovery_read:
+            # Its template would hold no other service; grant_discovery_read needs one there or earlier.
+            raise fail(
+                "services_per_stack",
+                services_per_stack,
+                f"expected at least 2 when the first service ({spec.services[0].name!r}) has discovery_read",
+            )
+
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.cluster = cluster
+        self.namespace = namespace
+        self.services: dict[str, DiscoverableFargateService] = {}
+        self.nested_stacks: list[NestedStack] = []
+        self._group_of: dict[str, int] = {}
+        self._images: dict[str | Path, ecs.ContainerImage] = {}
+
+        for index, service in enumerate(spec.services):
+            group = index // services_per_stack
+            self._group_of[service.name] = group
+            self.services[service.name] = self._create_service(service, self._group_scope(group), log_encryption_key)
+        for service in spec.services:
+            caller = self.services[service.name]
+            for callee in service.calls:
+                caller.connect_to(self.services[callee])
+        for service in spec.services:
+            if service.discovery_read:
+                self._grant_discovery_read(service.name)
+        if self.nested_stacks:
+            self.node.add_validation(_NestedStackLimits(self.nested_stacks))
+
+    @classmethod
+    def from_file(
+        cls,
+        scope: Construct,
+        construct_id: str,
+        *,
+        path: str | Path,
+        cluster: ecs.ICluster,
+        namespace: DiscoveryNamespace,
+        log_encryption_key: kms.IKey | kms.Key | None = None,
+        services_per_stack: int = DEFAULT_SERVICES_PER_STACK,
+    ) -> ServiceTopology:
+        """The topology described by a YAML or JSON file (see :func:`load_topology`)."""
+        return cls(
+            scope,
+            construct_id,
+            cluster=cluster,
+            namespace=namespace,
+            spec=load_topology(path),
+            log_encryption_key=log_encryption_key,
+            services_per_stack=services_per_stack,
+        )
+
+    def stack_of(self, name: str) -> Stack:
+        """The stack (this construct's, or one of ``nested_stacks``) that holds service ``name``."""
+        if name not in self._group_of:
+            raise fail("name", name, f"expected one of the topology's services {list(self.services)}")
+        group = self._group_of[name]
+        return Stack.of(self) if group == 0 else self.nested_stacks[group - 1]
+
+    def _group_scope(self, group: int) -> Construct:
+        if group == 0:
+            return self
+        while len(self.nested_stacks) < group:
+            number = len(self.nested_stacks) + 1
+            self.nested_stacks.append(
+                NestedStack(self, f"Group{number}", description=f"Services of {self.node.path}, group {number}")
+            )
+        return self.nested_stacks[group - 1]
+
+    def _image(self, service: ServiceSpec) -> ecs.ContainerImage:
+        # One ContainerImage per folder or reference: services of one image share it.
+        key: str | Path = service.source if service.source is not None else str(service.image)
+        if key not in self._images:
+            self._images[key] = (
+                ecs.ContainerImage.from_asset(str(service.source))
+                if service.source is not None
+                else ecs.ContainerImage.from_registry(str(service.image))
+            )
+        return self._images[key]
+
+    def _create_service(
+        self, service: ServiceSpec, scope: Construct, log_encryption_key: kms.IKey | kms.Key | None
+    ) -> DiscoverableFargateService:
+        scaling = service.scaling
+        return DiscoverableFargateService(
+            scope,
+            service.name,
+            cluster=self.cluster,
+            namespace=self.namespace,
+            name=service.name,
+            image=self._image(service),
+            container_port=service.port,
+            cpu=service.cpu,
+            memory_limit_mib=service.memory,
+            desired_count=service.desired_count,
+            environment=dict(service.environment),
+            health_check_path=service.health_check_path,
+            scaling=None
+            if scaling is None
+            else ServiceScaling(
+                min_capacity=scaling.min_capacity,
+                max_capacity=scaling.max_capacity,
+                cpu_target_percent=scaling.cpu_target_percent,
+                memory_target_percent=scaling.memory_target_percent,
+                scale_in_cooldown_seconds=scaling.scale_in_cooldown_seconds,
+                scale_out_cooldown_seconds=scaling.scale_out_cooldown_seconds,
+            ),
+            log_encryption_key=log_encryption_key,
+        )
+
+    def _grant_discovery_read(self, name: str) -> None:
+        """``grant_discovery_read`` on every other service, with later templates' grants kept in them."""
+        reader = self.services[name]
+        group = self._group_of[name]
+        same_or_earlier = [s for n, s in self.services.items() if n != name and self._group_of[n] <= group]
+        later: dict[int, list[DiscoverableFargateService]] = {}
+        for other, other_group in self._group_of.items():
+            if other_group > group:
+                later.setdefault(other_group, []).append(self.services[other])
+        reader.grant_discovery_read(services=same_or_earlier)
+        # A policy in the reader's template naming a later template's services would make the
+        # reader's template depend on that later one, which already depends on it (calls).
+        for other_group, readable in sorted(later.items()):
+            iam.Policy(
+                self.nested_stacks[other_group - 1],
+                f"{name}DiscoveryRead",
+                roles=[reader.task_definition.task_role],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
+                        resources=[s.cloud_map_service.service_arn for s in readable],
+                    )
+                ],
+            )
+
+
+@jsii.implements(IValidation)
+class _NestedStackLimits:
+    """Fails synth when a nested stack has more parameters or outputs than CloudFormation accepts.
+
+    aws-cdk-lib already refuses templates over 500 resources; references between templates
+    become parameters and outputs, which it does not count. They exist by validation time.
+    """
+
+    def __init__(self, nested_stacks: list[NestedStack]) -> None:
+        self._nested_stacks = nested_stacks
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        for nested in self._nested_stacks:
+            children = nested.node.children
+            parameters = sum(isinstance(child, CfnParameter) for child in children)
+            outputs = sum(isinstance(child, CfnOutput) for child in children)
+            for what, count, limit in (("parameters", parameters, _MAX_PARAMETERS), ("outputs", outputs, _MAX_OUTPUTS)):
+                if count > limit:
+                    errors.append(
+                        f"nested stack {nested.node.path} has {count} {what}, CloudFormation allows {limit}: its "
+                        "services refer to too many services of other templates (calls, discovery_read); lower "
+                        "services_per_stack or list readers of the whole topology first"
+                    )
+        return errors

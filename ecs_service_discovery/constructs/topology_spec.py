@@ -1,0 +1,437 @@
+"""The topology specification: which services a system has and which services each one calls.
+
+Plain frozen dataclasses and a loader for YAML or JSON files. Nothing here creates a construct,
+synthesizes or holds an aws-cdk-lib object (images are a folder or a registry reference), so
+tools other than ``cdk synth`` (a local run of the topology, a linter for the file) read the
+same specification:
+
+    spec = load_topology("topologies/social-network.yaml")
+    for service in spec.services:
+        print(service.name, service.source or service.image, service.calls)
+
+File format (YAML; JSON with the same keys works too)::
+
+    defaults:                      # optional: fields every service gets unless it sets them
+      source: ../services/flask-worker
+    services:
+      - name: backend              # DNS label: answers as backend.<namespace>
+        source: ../services/flask-backend
+        calls: [auth, feed]        # security group rule + AUTH_HOST/_SERVICE/_PORT in its env
+        discovery_read: true       # may list the namespace in Cloud Map
+      - name: auth
+        environment: {MESSAGE: "signs users in"}
+      - name: feed
+        image: public.ecr.aws/docker/library/nginx:1.27   # a registry image instead of a folder
+        port: 80
+
+Relative ``source`` folders are resolved against the file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecs_service_discovery.constructs.fargate_service import env_prefix
+from ecs_service_discovery.errors import ValidationError
+from ecs_service_discovery.validation import (
+    FARGATE_CPU_MEMORY,
+    MAX_TASKS_PER_SERVICE,
+    check_dns_label,
+    check_int_range,
+    check_port,
+    fail,
+)
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Set by DiscoverableFargateService itself (and by grant_discovery_read); a spec may not override them.
+_ALWAYS_SET_VARIABLES = ("SERVICE_NAME", "NAMESPACE")
+_DISCOVERY_READ_VARIABLES = ("NAMESPACE_ID", "AWS_REGION")
+
+
+@dataclass(frozen=True)
+class ScalingSpec:
+    """Target-tracking scaling of a service (the file's ``scaling:`` mapping).
+
+    :param min_capacity: fewest tasks. Default: the service's ``desired_count``.
+    :param max_capacity: most tasks (at most 1000). Default: ``10``.
+    :param cpu_target_percent: average CPU utilization to hold (1-100). Default: ``70``.
+    :param memory_target_percent: average memory utilization to hold (1-100).
+        Default: no memory-based scaling.
+    :param scale_in_cooldown_seconds: wait after a scale-in. Default: ``120``.
+    :param scale_out_cooldown_seconds: wait after a scale-out. Default: ``60``.
+    """
+
+    min_capacity: int | None = None
+    max_capacity: int = 10
+    cpu_target_percent: int = 70
+    memory_target_percent: int | None = None
+    scale_in_cooldown_seconds: int = 120
+    scale_out_cooldown_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        self.check("scaling")
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ValidationError` naming ``where`` (e.g. ``"service 'feed': scaling"``)."""
+        check_int_range(f"{where}.max_capacity", self.max_capacity, 1, MAX_TASKS_PER_SERVICE, " (tasks)")
+        if self.min_capacity is not None:
+            check_int_range(f"{where}.min_capacity", self.min_capacity, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
+            if self.min_capacity > self.max_capacity:
+                raise fail(
+                    f"{where}.min_capacity", self.min_capacity, f"expected at most max_capacity={self.max_capacity}"
+                )
+        check_int_range(f"{where}.cpu_target_percent", self.cpu_target_percent, 1, 100, " percent")
+        if self.memory_target_percent is not None:
+            check_int_range(f"{where}.memory_target_percent", self.memory_target_percent, 1, 100, " percent")
+        check_int_range(f"{where}.scale_in_cooldown_seconds", self.scale_in_cooldown_seconds, 0, 86400)
+        check_int_range(f"{where}.scale_out_cooldown_seconds", self.scale_out_cooldown_seconds, 0, 86400)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of a topology (one entry of the file's ``services:`` list).
+
+    Exactly one of ``image`` and ``source`` is required.
+
+    :param name: the service's DNS label; it answers as ``<name>.<namespace>``.
+    :param image: a registry image reference, e.g. ``"public.ecr.aws/nginx/nginx:1.27"``.
+        Default: none (then ``source`` is required).
+    :param source: a folder with a Dockerfile, built by ``cdk deploy``. In a file, relative to
+        the file's folder; in Python, relative to the working directory. Default: none (then
+        ``image`` is required).
+    :param port: the port the app listens on. Default: ``8080``.
+    :param cpu: Fargate CPU units. Default: ``256``.
+    :param memory: Fargate memory in MiB, a valid pair with ``cpu``. Default: ``512``.
+    :param desired_count: tasks to run (0-1000). Default: ``2``.
+    :param scaling: target-tracking scaling; ``None`` (``scaling: null`` in a file) keeps
+        ``desired_count`` fixed. Default: ``ScalingSpec()`` (``desired_count`` to 10 tasks at 70 % CPU).
+    :param environment: extra environment variables. Default: none.
+    :param calls: names of the services of the same topology this service calls.
+        Default: none.
+    :param discovery_read: let the service list the namespace's services and their
+        instances through the Cloud Map API (``grant_discovery_read``). Default: ``False``.
+    :param health_check_path: path of the container health check. Default: ``"/health"``.
+    """
+
+    name: str
+    image: str | None = None
+    source: Path | None = None
+    port: int = 8080
+    cpu: int = 256
+    memory: int = 512
+    desired_count: int = 2
+    scaling: ScalingSpec | None = ScalingSpec()
+    environment: Mapping[str, str] = field(default_factory=dict[str, str])
+    calls: tuple[str, ...] = ()
+    discovery_read: bool = False
+    health_check_path: str = "/health"
+
+    def __post_init__(self) -> None:
+        check_dns_label("name", self.name)
+        where = f"service {self.name!r}: "
+        if (self.image is None) == (self.source is None):
+            raise ValidationError(
+                f"service {self.name!r}: image={self.image!r} and source={_text(self.source)!r} are not valid: "
+                "expected exactly one of image (a registry reference) and source (a folder with a Dockerfile)"
+            )
+        if self.image is not None and (not isinstance(self.image, str) or not self.image.strip()):
+            raise fail(f"{where}image", self.image, "expected a non-empty image reference such as 'nginx:1.27'")
+        if self.source is not None:
+            if not isinstance(self.source, (str, Path)) or not str(self.source):
+                raise fail(f"{where}source", self.source, "expected a folder path")
+            object.__setattr__(self, "source", Path(self.source))
+        check_port(f"{where}port", self.port)
+        _check_fargate_size(where, self.cpu, self.memory)
+        check_int_range(f"{where}desired_count", self.desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
+        if self.scaling is not None:
+            if not isinstance(self.scaling, ScalingSpec):
+                raise fail(f"{where}scaling", self.scaling, "expected a ScalingSpec, or None for a fixed count")
+            self.scaling.check(f"{where}scaling")
+            min_capacity = self.scaling.min_capacity if self.scaling.min_capacity is not None else self.desired_count
+            if min_capacity > self.scaling.max_capacity:
+                raise fail(
+                    f"{where}desired_count",
+                    self.desired_count,
+                    f"expected at most scaling.max_capacity={self.scaling.max_capacity} "
+                    "(scaling.min_capacity defaults to desired_count)",
+                )
+        object.__setattr__(self, "calls", self._checked_calls(where))
+        object.__setattr__(self, "environment", self._checked_environment(where))
+        if not isinstance(self.discovery_read, bool):
+            raise fail(f"{where}discovery_read", self.discovery_read, "expected true or false")
+        if not isinstance(self.health_check_path, str) or not self.health_check_path.startswith("/"):
+            raise fail(f"{where}health_check_path", self.health_check_path, "expected a URL path starting with '/'")
+
+    def _checked_calls(self, where: str) -> tuple[str, ...]:
+        calls: Any = self.calls
+        if isinstance(calls, (str, bytes)) or not isinstance(calls, Sequence):
+            raise fail(f"{where}calls", calls, "expected a list of service names")
+        seen: set[str] = set()
+        for index, callee in enumerate(calls):
+            check_dns_label(f"{where}calls[{index}]", callee)
+            if callee == self.name:
+                raise fail(f"{where}calls[{index}]", callee, "a service cannot call itself")
+            if callee in seen:
+                raise fail(f"{where}calls[{index}]", callee, "expected each service once")
+            seen.add(callee)
+        return tuple(calls)
+
+    def _checked_environment(self, where: str) -> dict[str, str]:
+        environment: Any = self.environment
+        if not isinstance(environment, Mapping):
+            raise fail(f"{where}environment", environment, "expected a mapping of variable names to strings")
+        reserved = {
+            **{name: "set by the library to this service's identity" for name in _ALWAYS_SET_VARIABLES},
+            **{
+                f"{env_prefix(callee)}_{suffix}": f"set because it calls {callee!r}"
+                for callee in self.calls
+                for suffix in ("HOST", "SERVICE", "PORT")
+            },
+        }
+        if self.discovery_read:
+            reserved.update({name: "set by discovery_read" for name in _DISCOVERY_READ_VARIABLES})
+        checked: dict[str, str] = {}
+        for key, value in environment.items():
+            if not isinstance(key, str) or not _ENV_NAME.match(key):
+                raise fail(f"{where}environment key", key, "expected a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            if key in reserved:
+                raise fail(f"{where}environment key", key, f"the variable is {reserved[key]}")
+            if not isinstance(value, str):
+                raise fail(f"{where}environment[{key!r}]", value, "expected a string (quote numbers and booleans)")
+            checked[key] = value
+        return checked
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    """The services of one system, in order.
+
+    The order matters: it is the order in which services are created and assigned to
+    CloudFormation templates (see :class:`~ecs_service_discovery.constructs.topology.ServiceTopology`),
+    so add new services at the end.
+
+    :param services: the services; names unique, every ``calls`` entry naming one of them.
+    :param origin: where the specification comes from, used in error messages.
+        Default: ``"topology"``.
+    """
+
+    services: tuple[ServiceSpec, ...]
+    origin: str = "topology"
+
+    def __post_init__(self) -> None:
+        services: Any = self.services
+        if isinstance(services, (str, bytes)) or not isinstance(services, Sequence) or not services:
+            raise fail(f"{self.origin}: services", services, "expected a non-empty list of services")
+        first_index: dict[str, int] = {}
+        for index, service in enumerate(services):
+            if not isinstance(service, ServiceSpec):
+                raise fail(f"{self.origin}: services[{index}]", service, "expected a ServiceSpec")
+            if service.name in first_index:
+                raise ValidationError(
+                    f"{self.origin}: services[{index}]: name={service.name!r} is not valid: "
+                    f"services[{first_index[service.name]}] already has that name; expected each name once"
+                )
+            first_index[service.name] = index
+        for index, service in enumerate(services):
+            for position, callee in enumerate(service.calls):
+                if callee not in first_index:
+                    raise ValidationError(
+                        f"{self.origin}: services[{index}]: service {service.name!r}: calls[{position}]={callee!r} "
+                        f"is not valid: no service of this topology has that name{_did_you_mean(callee, first_index)}"
+                    )
+        readers = [service.name for service in services if service.discovery_read]
+        if readers and len(services) == 1:
+            raise ValidationError(
+                f"{self.origin}: services[0]: service {readers[0]!r}: discovery_read=True is not valid: "
+                "expected at least one other service in the topology to read"
+            )
+        object.__setattr__(self, "services", tuple(services))
+
+    def __getitem__(self, name: str) -> ServiceSpec:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        """The service names, in order."""
+        return [service.name for service in self.services]
+
+
+_SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)}
+_SCALING_FIELDS = {f.name for f in fields(ScalingSpec)}
+# A default for name or calls would make every service the same one or call the same ones.
+_DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
+_TOP_LEVEL_FIELDS = {"defaults", "services"}
+
+
+def load_topology(path: str | Path) -> TopologySpec:
+    """Read a topology from a ``.yaml``/``.yml`` or ``.json`` file.
+
+    Relative ``source`` folders are resolved against the file's folder and must contain a
+    Dockerfile. Every mistake raises :class:`ValidationError` naming the file, the service
+    and the field.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise fail("path", str(path), "expected a .yaml, .yml or .json file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise fail("path", str(path), f"expected a readable file ({error.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ValidationError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {error}") from None
+    return parse_topology(data, origin=str(path), base_dir=path.parent)
+
+
+def parse_topology(data: Any, *, origin: str = "topology", base_dir: str | Path | None = None) -> TopologySpec:
+    """Build a :class:`TopologySpec` from the parsed content of a topology file.
+
+    :param data: a mapping with ``services`` (a list of service mappings) and optionally ``defaults``.
+    :param origin: named in error messages. Default: ``"topology"``.
+    :param base_dir: folder that relative ``source`` paths are relative to.
+        Default: the working directory.
+    """
+    if not isinstance(data, Mapping):
+        raise fail(origin, _short(data), "expected a mapping with a 'services' list (and optionally 'defaults')")
+    _reject_unknown(origin, "", data, _TOP_LEVEL_FIELDS)
+    defaults: Any = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise fail(f"{origin}: defaults", _short(defaults), "expected a mapping of service fields")
+    _reject_unknown(origin, "defaults: ", defaults, _DEFAULT_FIELDS)
+    entries: Any = data.get("services")
+    if not isinstance(entries, list) or not entries:
+        raise fail(f"{origin}: services", _short(entries), "expected a non-empty list of services")
+    base = Path(base_dir) if base_dir is not None else None
+    services: list[ServiceSpec] = []
+    for index, entry in enumerate(entries):
+        where = f"{origin}: services[{index}]"
+        if not isinstance(entry, Mapping):
+            raise fail(where, _short(entry), "expected a mapping with at least 'name' and 'image' or 'source'")
+        _reject_unknown(origin, f"services[{index}]: ", entry, _SERVICE_FIELDS)
+        if "name" not in entry:
+            raise ValidationError(f"{where}: the field 'name' is missing; expected the service's DNS label")
+        merged = _merge_defaults(defaults, entry)
+        try:
+            services.append(_service_from_mapping(merged, base, where))
+        except ValidationError as error:
+            # Name the file and the entry: the dataclass only knows the service.
+            raise ValidationError(f"{where}: {error}") from None
+    return TopologySpec(services=tuple(services), origin=origin)
+
+
+def _merge_defaults(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**defaults, **entry}
+    # A service's own image or source replaces the default's, whichever kind that was.
+    if "image" in entry or "source" in entry:
+        for key in ("image", "source"):
+            if key not in entry:
+                merged.pop(key, None)
+    if isinstance(defaults.get("environment"), Mapping) and isinstance(entry.get("environment"), Mapping):
+        merged["environment"] = {**defaults["environment"], **entry["environment"]}
+    return merged
+
+
+def _service_from_mapping(values: dict[str, Any], base_dir: Path | None, where: str) -> ServiceSpec:
+    name = values["name"]
+    check_dns_label("name", name)
+    prefix = f"service {name!r}: "
+    kwargs = dict(values)
+    if "scaling" in kwargs:
+        kwargs["scaling"] = _scaling_from_value(kwargs["scaling"], prefix)
+    if "calls" in kwargs:
+        calls = kwargs["calls"]
+        if calls is None:
+            calls = []
+        if not isinstance(calls, list):
+            raise fail(f"{prefix}calls", calls, "expected a list of service names, e.g. [auth, user]")
+        kwargs["calls"] = tuple(calls)
+    if kwargs.get("environment") is None:
+        kwargs.pop("environment", None)
+    source = kwargs.get("source")
+    if source is not None:
+        if not isinstance(source, str) or not source:
+            raise fail(f"{prefix}source", source, "expected a folder path relative to the topology file")
+        folder = Path(source)
+        if not folder.is_absolute() and base_dir is not None:
+            folder = base_dir / folder
+        folder = folder.resolve()
+        if not (folder / "Dockerfile").is_file():
+            raise fail(f"{prefix}source", source, f"expected a folder with a Dockerfile; {folder} has none")
+        kwargs["source"] = folder
+    for key in ("port", "cpu", "memory", "desired_count"):
+        if key in kwargs and (isinstance(kwargs[key], bool) or not isinstance(kwargs[key], int)):
+            raise fail(f"{prefix}{key}", kwargs[key], "expected a whole number")
+    return ServiceSpec(**kwargs)
+
+
+def _scaling_from_value(value: Any, prefix: str) -> ScalingSpec | None:
+    where = f"{prefix}scaling"
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ScalingSpec()
+    if not isinstance(value, Mapping):
+        raise fail(where, value, "expected a mapping of scaling fields, or null for a fixed task count")
+    unknown = sorted(str(key) for key in value if key not in _SCALING_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"{where}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], _SCALING_FIELDS)}; "
+            f"expected some of {sorted(_SCALING_FIELDS)}"
+        )
+    kwargs: dict[str, Any] = dict(value)
+    for key, item in kwargs.items():
+        if item is not None and (isinstance(item, bool) or not isinstance(item, int)):
+            raise fail(f"{where}.{key}", item, "expected a whole number")
+    try:
+        return ScalingSpec(**kwargs)
+    except ValidationError as error:
+        # ScalingSpec names its fields "scaling.<field>"; add which service it belongs to.
+        raise ValidationError(f"{prefix}{error}") from None
+
+
+def _check_fargate_size(where: str, cpu: Any, memory: Any) -> None:
+    if isinstance(cpu, bool) or cpu not in FARGATE_CPU_MEMORY:
+        raise fail(f"{where}cpu", cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
+    choices = FARGATE_CPU_MEMORY[cpu]
+    if isinstance(memory, bool) or memory not in choices:
+        raise fail(
+            f"{where}memory",
+            memory,
+            f"with cpu={cpu} Fargate accepts {choices[0]}-{choices[-1]} MiB in steps of {choices[1] - choices[0]}",
+        )
+
+
+def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            name = f" (service {mapping['name']!r})" if "name" in mapping and isinstance(mapping["name"], str) else ""
+            raise ValidationError(
+                f"{origin}: {where}unknown field {key!r}{name}{_did_you_mean(str(key), allowed)}; "
+                f"expected one of {sorted(allowed)}"
+            )
+
+
+def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= 80 else text[:77] + "..."

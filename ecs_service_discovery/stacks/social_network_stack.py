@@ -1,0 +1,56 @@
+"""SocialNetworkStack: the seed demo's social network, from topologies/social-network.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from constructs import Construct
+
+from ecs_service_discovery.constructs import DiscoverableFargateService, ServiceTopology, load_topology
+from ecs_service_discovery.stacks.service_discovery_stack import DiscoveryPlatformStack
+
+#: The topology file the stack deploys by default (in the repository, next to services/).
+SOCIAL_NETWORK_TOPOLOGY = Path(__file__).resolve().parents[2] / "topologies" / "social-network.yaml"
+
+
+class SocialNetworkStack(DiscoveryPlatformStack):
+    """The social network of the seed demo: a :class:`DiscoveryPlatformStack` (VPC over 2 AZs,
+    ECS cluster, namespace) and a :class:`ServiceTopology` read from a topology file.
+
+    The default file has ``backend`` (``services/flask-backend``: the page that lists every
+    service and calls each one) calling ``auth``, ``user``, ``timeline``, ``feed``,
+    ``messenger`` and ``worker``, all six from the one generic ``services/flask-worker`` image,
+    told apart by ``SERVICE_NAME`` and ``MESSAGE``.
+
+    :param namespace_name: the Cloud Map namespace. Default: ``"social"``, so that this stack
+        and :class:`ServiceDiscoveryStack` (``"corp"``) can live in one account side by side.
+    :param topology_file: the YAML or JSON topology. Default: ``topologies/social-network.yaml``
+        of the repository.
+    :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
+
+    Attributes: ``topology`` (the :class:`ServiceTopology`; ``topology.services["auth"]``),
+    ``backend``, and those of :class:`DiscoveryPlatformStack`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        namespace_name: str = "social",
+        topology_file: str | Path = SOCIAL_NETWORK_TOPOLOGY,
+        **stack_kwargs: Any,
+    ) -> None:
+        # Read before the stack exists: a mistake in the file leaves no half-built stack.
+        spec = load_topology(topology_file)
+        super().__init__(scope, construct_id, namespace_name=namespace_name, **stack_kwargs)
+        self.topology = ServiceTopology(
+            self,
+            "Topology",
+            cluster=self.cluster,
+            namespace=self.namespace,
+            spec=spec,
+            log_encryption_key=self.log_encryption_key,
+        )
+        self.backend: DiscoverableFargateService | None = self.topology.services.get("backend")
