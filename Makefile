@@ -28,7 +28,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json pack
 synth: $(STAMP)
 	$(CDK) synth --quiet
 
-test: $(STAMP) $(CHECKOV_STAMP) browser
+# lint first: it takes seconds and fails fast.
+test: $(STAMP) $(CHECKOV_STAMP) browser lint
 	$(BIN)/python -m pytest
 
 $(CHECKOV_STAMP): requirements-checkov.txt
@@ -41,8 +42,10 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 gates: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest tests/security
 
-# ruff (lint + format) and pyright, configured in pyproject.toml.
-lint: $(STAMP)
+# ruff (lint + format) and pyright, configured in pyproject.toml. pyright also checks
+# docs/generate_diagram.py, so the docs' Python packages are installed too (no Graphviz needed).
+DOCS_STAMP := $(VENV)/.docs-installed
+lint: $(STAMP) $(DOCS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pyright
@@ -50,7 +53,6 @@ lint: $(STAMP)
 # docs/architecture.png from the synthesized template. Graphviz (`dot`) comes from Debian/Ubuntu's
 # package, installed when missing (with sudo unless root); the Python packages from requirements-docs.txt.
 SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
-DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): requirements-docs.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
 	touch $@

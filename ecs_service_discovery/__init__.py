@@ -12,36 +12,81 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ecs_service_discovery.constructs import (
-        DiscoverableFargateService,
-        DiscoveryNamespace,
-        DnsRecords,
-        ScalingSpec,
-        ServiceScaling,
-        ServiceSpec,
-        ServiceTopology,
-        TopologySpec,
-        load_topology,
+        DiscoverableFargateService as DiscoverableFargateService,
     )
-    from ecs_service_discovery.errors import ValidationError
-    from ecs_service_discovery.stacks import DiscoveryPlatformStack, ServiceDiscoveryStack, SocialNetworkStack
+    from ecs_service_discovery.constructs import (
+        DiscoveryNamespace as DiscoveryNamespace,
+    )
+    from ecs_service_discovery.constructs import (
+        DnsRecords as DnsRecords,
+    )
+    from ecs_service_discovery.constructs import (
+        LogEncryptionKey as LogEncryptionKey,
+    )
+    from ecs_service_discovery.constructs import (
+        ScalingSpec as ScalingSpec,
+    )
+    from ecs_service_discovery.constructs import (
+        ServiceScaling as ServiceScaling,
+    )
+    from ecs_service_discovery.constructs import (
+        ServiceSpec as ServiceSpec,
+    )
+    from ecs_service_discovery.constructs import (
+        ServiceTopology as ServiceTopology,
+    )
+    from ecs_service_discovery.constructs import (
+        TopologySpec as TopologySpec,
+    )
+    from ecs_service_discovery.constructs import (
+        load_topology as load_topology,
+    )
+    from ecs_service_discovery.errors import (
+        ValidationError as ValidationError,
+    )
+    from ecs_service_discovery.stacks import (
+        DiscoveryPlatformStack as DiscoveryPlatformStack,
+    )
+    from ecs_service_discovery.stacks import (
+        ServiceDiscoveryStack as ServiceDiscoveryStack,
+    )
+    from ecs_service_discovery.stacks import (
+        SocialNetworkStack as SocialNetworkStack,
+    )
 
 _EXPORTS = {
     "DiscoverableFargateService": "ecs_service_discovery.constructs",
     "DiscoveryNamespace": "ecs_service_discovery.constructs",
+    "DiscoveryPlatformStack": "ecs_service_discovery.stacks",
     "DnsRecords": "ecs_service_discovery.constructs",
+    "LogEncryptionKey": "ecs_service_discovery.constructs",
+    "ScalingSpec": "ecs_service_discovery.constructs",
+    "ServiceDiscoveryStack": "ecs_service_discovery.stacks",
     "ServiceScaling": "ecs_service_discovery.constructs",
     "ServiceSpec": "ecs_service_discovery.constructs",
     "ServiceTopology": "ecs_service_discovery.constructs",
-    "ScalingSpec": "ecs_service_discovery.constructs",
-    "TopologySpec": "ecs_service_discovery.constructs",
-    "load_topology": "ecs_service_discovery.constructs",
-    "DiscoveryPlatformStack": "ecs_service_discovery.stacks",
-    "ServiceDiscoveryStack": "ecs_service_discovery.stacks",
     "SocialNetworkStack": "ecs_service_discovery.stacks",
+    "TopologySpec": "ecs_service_discovery.constructs",
     "ValidationError": "ecs_service_discovery.errors",
+    "load_topology": "ecs_service_discovery.constructs",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DiscoverableFargateService",
+    "DiscoveryNamespace",
+    "DiscoveryPlatformStack",
+    "DnsRecords",
+    "LogEncryptionKey",
+    "ScalingSpec",
+    "ServiceDiscoveryStack",
+    "ServiceScaling",
+    "ServiceSpec",
+    "ServiceTopology",
+    "SocialNetworkStack",
+    "TopologySpec",
+    "ValidationError",
+    "load_topology",
+]
 
 
 def __getattr__(name: str) -> Any:

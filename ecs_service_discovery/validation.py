@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import Duration, Token
 
@@ -149,7 +149,8 @@ def check_environment(parameter: str, value: Any) -> None:
         return
     if not isinstance(value, dict):
         raise fail(parameter, value, "expected a dict of environment variable names to string values")
-    for key, item in value.items():
+    variables = cast("dict[object, object]", value)
+    for key, item in variables.items():
         if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
             raise fail(f"{parameter} key", key, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
         if not isinstance(item, str):

@@ -1,3 +1,6 @@
+# Public parameters are checked at run time too, since callers may be untyped Python: the
+# isinstance checks that strict pyright calls unnecessary are the library's validation.
+# pyright: reportUnnecessaryIsInstance=false
 """DiscoverableFargateService: a Fargate service that other services find by DNS."""
 
 from __future__ import annotations
@@ -322,7 +325,9 @@ class DiscoverableFargateService(Construct):
         # The L2 takes one record type. Creating it as SRV makes ECS register the
         # container name and port; the A record is then added at the L1 level, as
         # AWS Copilot's templates do ([A, SRV], MULTIVALUE).
-        record_type = servicediscovery.DnsRecordType.A if dns_records is DnsRecords.A else servicediscovery.DnsRecordType.SRV
+        record_type = (
+            servicediscovery.DnsRecordType.A if dns_records is DnsRecords.A else servicediscovery.DnsRecordType.SRV
+        )
         cloud_map_service = servicediscovery.Service(
             self,
             "CloudMapService",
@@ -348,16 +353,20 @@ class DiscoverableFargateService(Construct):
             min_capacity=scaling.min_capacity if scaling.min_capacity is not None else desired_count,
             max_capacity=scaling.max_capacity,
         )
-        cooldowns = {
-            "scale_in_cooldown": Duration.seconds(scaling.scale_in_cooldown_seconds),
-            "scale_out_cooldown": Duration.seconds(scaling.scale_out_cooldown_seconds),
-        }
+        scale_in_cooldown = Duration.seconds(scaling.scale_in_cooldown_seconds)
+        scale_out_cooldown = Duration.seconds(scaling.scale_out_cooldown_seconds)
         task_count.scale_on_cpu_utilization(
-            "CpuScaling", target_utilization_percent=scaling.cpu_target_percent, **cooldowns
+            "CpuScaling",
+            target_utilization_percent=scaling.cpu_target_percent,
+            scale_in_cooldown=scale_in_cooldown,
+            scale_out_cooldown=scale_out_cooldown,
         )
         if scaling.memory_target_percent is not None:
             task_count.scale_on_memory_utilization(
-                "MemoryScaling", target_utilization_percent=scaling.memory_target_percent, **cooldowns
+                "MemoryScaling",
+                target_utilization_percent=scaling.memory_target_percent,
+                scale_in_cooldown=scale_in_cooldown,
+                scale_out_cooldown=scale_out_cooldown,
             )
         return task_count
 
@@ -421,6 +430,9 @@ class DiscoverableFargateService(Construct):
             for index, other in enumerate(services):
                 if not isinstance(other, DiscoverableFargateService):
                     raise fail(f"services[{index}]", other, "expected a DiscoverableFargateService")
+                if other is self:
+                    # IAM refuses a statement without resources, which [self] alone would leave.
+                    raise fail(f"services[{index}]", other.name, "expected another service; a service never reads itself")
                 if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
                     raise fail(
                         f"services[{index}]",
@@ -434,7 +446,7 @@ class DiscoverableFargateService(Construct):
             readable = None
 
         def service_arns() -> list[str]:
-            chosen = readable if readable is not None else self._namespace_peers()
+            chosen = readable if readable is not None else self.namespace_peers()
             # A service never reads its own instances through this grant.
             return sorted({other.cloud_map_service.service_arn for other in chosen if other is not self})
 
@@ -464,7 +476,9 @@ class DiscoverableFargateService(Construct):
         self.container.add_environment("NAMESPACE_ID", self.namespace.namespace.namespace_id)
         self.container.add_environment("AWS_REGION", Stack.of(self).region)
 
-    def _namespace_peers(self) -> list[DiscoverableFargateService]:
+    def namespace_peers(self) -> list[DiscoverableFargateService]:
+        """The other services of this service's namespace in this stack: what
+        :meth:`grant_discovery_read` reads when given no ``services``."""
         return [
             construct
             for construct in Stack.of(self).node.find_all()
@@ -491,7 +505,7 @@ class _PeersToRead:
         self._service = service
 
     def validate(self) -> list[str]:
-        if self._service._namespace_peers():
+        if self._service.namespace_peers():
             return []
         message = (
             f"grant_discovery_read() on {self._service.name!r}: no other DiscoverableFargateService of namespace "
@@ -532,8 +546,7 @@ def _check_scaling(scaling: ServiceScaling, desired_count: int) -> None:
         raise fail(
             "scaling.min_capacity",
             min_capacity,
-            f"expected at most scaling.max_capacity={scaling.max_capacity} "
-            "(min_capacity defaults to desired_count)",
+            f"expected at most scaling.max_capacity={scaling.max_capacity} (min_capacity defaults to desired_count)",
         )
     check_int_range("scaling.cpu_target_percent", scaling.cpu_target_percent, 1, 100, " percent")
     if scaling.memory_target_percent is not None:

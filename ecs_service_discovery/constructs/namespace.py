@@ -1,3 +1,6 @@
+# Public parameters are checked at run time too, since callers may be untyped Python: the
+# isinstance checks that strict pyright calls unnecessary are the library's validation.
+# pyright: reportUnnecessaryIsInstance=false
 """DiscoveryNamespace: the Cloud Map private DNS namespace services register in."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Public parameters are checked at run time too, since callers may be untyped Python: the
+# isinstance checks that strict pyright calls unnecessary are the library's validation.
+# pyright: reportUnnecessaryIsInstance=false
 """Pieces a stack adds once so that its services pass the security gates (cdk-nag, cfn-lint, checkov).
 
 * :class:`LogEncryptionKey`: one KMS key for every log group of a stack, instead of a key per

@@ -1,3 +1,6 @@
+# Public parameters are checked at run time too, since callers may be untyped Python: the
+# isinstance checks that strict pyright calls unnecessary are the library's validation.
+# pyright: reportUnnecessaryIsInstance=false
 """The topology specification: which services a system has and which services each one calls.
 
 Plain frozen dataclasses and a loader for YAML or JSON files. Nothing here creates a construct,
@@ -35,7 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -171,23 +174,25 @@ class ServiceSpec:
             raise fail(f"{where}health_check_path", self.health_check_path, "expected a URL path starting with '/'")
 
     def _checked_calls(self, where: str) -> tuple[str, ...]:
-        calls: Any = self.calls
+        calls: object = self.calls
         if isinstance(calls, (str, bytes)) or not isinstance(calls, Sequence):
             raise fail(f"{where}calls", calls, "expected a list of service names")
-        seen: set[str] = set()
-        for index, callee in enumerate(calls):
+        checked: list[str] = []
+        for index, callee in enumerate(cast("Sequence[object]", calls)):
             check_dns_label(f"{where}calls[{index}]", callee)
-            if callee == self.name:
+            name = str(callee)
+            if name == self.name:
                 raise fail(f"{where}calls[{index}]", callee, "a service cannot call itself")
-            if callee in seen:
+            if name in checked:
                 raise fail(f"{where}calls[{index}]", callee, "expected each service once")
-            seen.add(callee)
-        return tuple(calls)
+            checked.append(name)
+        return tuple(checked)
 
     def _checked_environment(self, where: str) -> dict[str, str]:
-        environment: Any = self.environment
+        environment: object = self.environment
         if not isinstance(environment, Mapping):
             raise fail(f"{where}environment", environment, "expected a mapping of variable names to strings")
+        variables = cast("Mapping[object, object]", environment)
         reserved = {
             **{name: "set by the library to this service's identity" for name in _ALWAYS_SET_VARIABLES},
             **{
@@ -199,7 +204,7 @@ class ServiceSpec:
         if self.discovery_read:
             reserved.update({name: "set by discovery_read" for name in _DISCOVERY_READ_VARIABLES})
         checked: dict[str, str] = {}
-        for key, value in environment.items():
+        for key, value in variables.items():
             if not isinstance(key, str) or not _ENV_NAME.match(key):
                 raise fail(f"{where}environment key", key, "expected a variable name ([A-Za-z_][A-Za-z0-9_]*)")
             if key in reserved:
@@ -227,13 +232,15 @@ class TopologySpec:
     origin: str = "topology"
 
     def __post_init__(self) -> None:
-        services: Any = self.services
-        if isinstance(services, (str, bytes)) or not isinstance(services, Sequence) or not services:
-            raise fail(f"{self.origin}: services", services, "expected a non-empty list of services")
+        given: object = self.services
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence) or not given:
+            raise fail(f"{self.origin}: services", given, "expected a non-empty list of services")
+        services: list[ServiceSpec] = []
         first_index: dict[str, int] = {}
-        for index, service in enumerate(services):
+        for index, service in enumerate(cast("Sequence[object]", given)):
             if not isinstance(service, ServiceSpec):
                 raise fail(f"{self.origin}: services[{index}]", service, "expected a ServiceSpec")
+            services.append(service)
             if service.name in first_index:
                 raise ValidationError(
                     f"{self.origin}: services[{index}]: name={service.name!r} is not valid: "
@@ -305,20 +312,23 @@ def parse_topology(data: Any, *, origin: str = "topology", base_dir: str | Path 
     """
     if not isinstance(data, Mapping):
         raise fail(origin, _short(data), "expected a mapping with a 'services' list (and optionally 'defaults')")
-    _reject_unknown(origin, "", data, _TOP_LEVEL_FIELDS)
-    defaults: Any = data.get("defaults") or {}
+    document = cast("Mapping[str, Any]", data)
+    _reject_unknown(origin, "", document, _TOP_LEVEL_FIELDS)
+    defaults: object = document.get("defaults") or {}
     if not isinstance(defaults, Mapping):
         raise fail(f"{origin}: defaults", _short(defaults), "expected a mapping of service fields")
+    defaults = cast("Mapping[str, Any]", defaults)
     _reject_unknown(origin, "defaults: ", defaults, _DEFAULT_FIELDS)
-    entries: Any = data.get("services")
+    entries: object = document.get("services")
     if not isinstance(entries, list) or not entries:
         raise fail(f"{origin}: services", _short(entries), "expected a non-empty list of services")
     base = Path(base_dir) if base_dir is not None else None
     services: list[ServiceSpec] = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(cast("list[object]", entries)):
         where = f"{origin}: services[{index}]"
         if not isinstance(entry, Mapping):
             raise fail(where, _short(entry), "expected a mapping with at least 'name' and 'image' or 'source'")
+        entry = cast("Mapping[str, Any]", entry)
         _reject_unknown(origin, f"services[{index}]: ", entry, _SERVICE_FIELDS)
         if "name" not in entry:
             raise ValidationError(f"{where}: the field 'name' is missing; expected the service's DNS label")
@@ -351,12 +361,12 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None, where: 
     if "scaling" in kwargs:
         kwargs["scaling"] = _scaling_from_value(kwargs["scaling"], prefix)
     if "calls" in kwargs:
-        calls = kwargs["calls"]
+        calls: object = kwargs["calls"]
         if calls is None:
             calls = []
         if not isinstance(calls, list):
             raise fail(f"{prefix}calls", calls, "expected a list of service names, e.g. [auth, user]")
-        kwargs["calls"] = tuple(calls)
+        kwargs["calls"] = tuple(cast("list[object]", calls))
     if kwargs.get("environment") is None:
         kwargs.pop("environment", None)
     source = kwargs.get("source")
@@ -384,6 +394,7 @@ def _scaling_from_value(value: Any, prefix: str) -> ScalingSpec | None:
         return ScalingSpec()
     if not isinstance(value, Mapping):
         raise fail(where, value, "expected a mapping of scaling fields, or null for a fixed task count")
+    value = cast("Mapping[str, Any]", value)
     unknown = sorted(str(key) for key in value if key not in _SCALING_FIELDS)
     if unknown:
         raise ValidationError(

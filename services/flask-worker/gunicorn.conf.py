@@ -17,7 +17,7 @@ threads = _int("GUNICORN_THREADS", 4)
 # A silent worker process is restarted after this long.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (ECS StopTask) in-flight requests get this long to finish; keep it below the
-# container's stopTimeout (30 s by default) so gunicorn, not SIGKILL, ends the task.
+# container's stopTimeout (45 s in DiscoverableFargateService) so gunicorn, not SIGKILL, ends the task.
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 

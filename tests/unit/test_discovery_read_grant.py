@@ -190,3 +190,8 @@ def test_bad_services_argument_is_a_validation_error(lone_service, services, exp
 def test_a_service_of_another_namespace_is_rejected(lone_service, seed_stack: ServiceDiscoveryStack):
     with pytest.raises(ValidationError, match="expected a service of namespace 'solo', not 'corp'"):
         lone_service.grant_discovery_read(services=[seed_stack.worker])
+
+
+def test_a_service_cannot_be_granted_to_read_only_itself(lone_service):
+    with pytest.raises(ValidationError, match=r"services\[0\]='only' is not valid: expected another service"):
+        lone_service.grant_discovery_read(services=[lone_service])

@@ -87,6 +87,8 @@ def test_yaml_file_loads_in_order_with_defaults_merged(spec_dir: Path) -> None:
     assert auth.environment == {"LOG_LEVEL": "info", "MESSAGE": "signs users in"}
     assert auth.scaling is None
     assert auth.desired_count == 1
+    assert feed.environment == {"LOG_LEVEL": "info"}
+    assert feed.scaling is not None and feed.scaling.memory_target_percent == 80
 
 
 def test_a_service_image_replaces_the_default_source(spec_dir: Path) -> None:
@@ -201,7 +203,9 @@ def test_a_file_that_is_not_json_is_named(spec_dir: Path) -> None:
         load_topology(path)
 
 
-@pytest.mark.parametrize(("name", "match"), [("t.toml", r"expected a \.yaml, \.yml or \.json file"), ("gone.yaml", "readable")])
+@pytest.mark.parametrize(
+    ("name", "match"), [("t.toml", r"expected a \.yaml, \.yml or \.json file"), ("gone.yaml", "readable")]
+)
 def test_a_wrong_or_missing_file_is_named(spec_dir: Path, name: str, match: str) -> None:
     if name.endswith(".toml"):
         (spec_dir / name).write_text("")
@@ -242,7 +246,8 @@ def _two_services(**first: Any) -> list[ServiceSpec]:
         ({"log_encryption_key": "key"}, r"log_encryption_key='key' is not valid"),
         (
             {"spec": _two_services(discovery_read=True), "services_per_stack": 1},
-            r"services_per_stack=1 is not valid: expected at least 2 when the first service \('api'\) has discovery_read",
+            r"services_per_stack=1 is not valid: "
+            r"expected at least 2 when the first service \('api'\) has discovery_read",
         ),
     ],
 )
@@ -261,7 +266,12 @@ def test_a_name_already_taken_in_the_namespace_leaves_nothing_behind(
 ) -> None:
     stack, cluster, namespace = platform
     DiscoverableFargateService(
-        stack, "Existing", cluster=cluster, namespace=namespace, name="db", image=ecs.ContainerImage.from_registry(IMAGE)
+        stack,
+        "Existing",
+        cluster=cluster,
+        namespace=namespace,
+        name="db",
+        image=ecs.ContainerImage.from_registry(IMAGE),
     )
     with pytest.raises(ValidationError, match=r"name='db' is not valid: namespace 'corp' already has a service"):
         ServiceTopology(stack, "Topology", cluster=cluster, namespace=namespace, spec=_two_services())
@@ -345,11 +355,17 @@ class Synthesized:
         for index in range(len(self.templates)):
             for _, rule in self.resources(index, "AWS::EC2::SecurityGroupIngress"):
                 p = rule["Properties"]
-                source, target = owners[self.resolve(index, p["SourceSecurityGroupId"])], owners[self.resolve(index, p["GroupId"])]
+                source, target = (
+                    owners[self.resolve(index, p["SourceSecurityGroupId"])],
+                    owners[self.resolve(index, p["GroupId"])],
+                )
                 found.append(("ingress", index, source, target, p["FromPort"]))
             for _, rule in self.resources(index, "AWS::EC2::SecurityGroupEgress"):
                 p = rule["Properties"]
-                source, target = owners[self.resolve(index, p["GroupId"])], owners[self.resolve(index, p["DestinationSecurityGroupId"])]
+                source, target = (
+                    owners[self.resolve(index, p["GroupId"])],
+                    owners[self.resolve(index, p["DestinationSecurityGroupId"])],
+                )
                 found.append(("egress", index, source, target, p["FromPort"]))
         return found
 
@@ -441,7 +457,11 @@ def _read_grants(synthesized: Synthesized) -> dict[str, set[str]]:
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                     if reader and "servicediscovery:ListInstances" in actions:
-                        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                        resources = (
+                            statement["Resource"]
+                            if isinstance(statement["Resource"], list)
+                            else [statement["Resource"]]
+                        )
                         grants.setdefault(reader, set()).update(names[synthesized.resolve(index, r)] for r in resources)
     return grants
 
