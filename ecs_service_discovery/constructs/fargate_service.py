@@ -105,8 +105,11 @@ class DiscoverableFargateService(Construct):
         Default: ``ServiceScaling()`` (``desired_count`` to 10 tasks at 70 % CPU).
     :param user: user (UID[:GID]) the container runs as. Default: ``"10001"`` (never root);
         ``None`` uses the image's USER.
-    :param readonly_root_filesystem: mount the root filesystem read-only; a scratch volume is
-        mounted on ``/tmp``. Default: ``True``.
+    :param readonly_root_filesystem: mount the root filesystem read-only; a task-scoped scratch
+        volume is mounted on ``/tmp``. On Fargate that volume is owned by root with mode 0755
+        unless the image declares ``VOLUME ["/tmp"]`` (ECS then copies the image's ``/tmp``, with
+        its owner and mode): a non-root app that writes to ``/tmp`` needs that line in its
+        Dockerfile, as the apps in ``services/`` have. Default: ``True``.
     :param enable_execute_command: allow ECS Exec into the tasks. Default: ``False``.
     :param log_retention: how long container logs are kept. Default: one month.
     :param log_encryption_key: a KMS key CloudWatch Logs may use (e.g. one
@@ -251,7 +254,7 @@ class DiscoverableFargateService(Construct):
         )
         self._acknowledge_ecr_authorization_token()
         if readonly_root_filesystem:
-            # Fargate has no tmpfs mounts; a task-scoped volume is the writable scratch space.
+            # A task-scoped bind mount: the scratch space every Fargate platform version offers.
             self.task_definition.add_volume(name="tmp")
             self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
 
@@ -432,7 +435,9 @@ class DiscoverableFargateService(Construct):
                     raise fail(f"services[{index}]", other, "expected a DiscoverableFargateService")
                 if other is self:
                     # IAM refuses a statement without resources, which [self] alone would leave.
-                    raise fail(f"services[{index}]", other.name, "expected another service; a service never reads itself")
+                    raise fail(
+                        f"services[{index}]", other.name, "expected another service; a service never reads itself"
+                    )
                 if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
                     raise fail(
                         f"services[{index}]",

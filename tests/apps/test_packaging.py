@@ -53,6 +53,8 @@ def test_dockerfile_is_pinned_non_root_and_self_checking(app_dir):
     (healthcheck,) = [rest for keyword, rest in instructions if keyword == "HEALTHCHECK"]
     assert healthcheck.endswith('CMD ["python", "healthcheck.py"]')
     assert instructions[-1] == ("CMD", '["gunicorn", "-c", "gunicorn.conf.py", "app:app"]')
+    # The construct mounts a volume on /tmp; declared here, Fargate gives it the image's 1777 /tmp.
+    assert ("VOLUME", '["/tmp"]') in instructions
 
 
 @APP_DIRS
