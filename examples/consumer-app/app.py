@@ -14,6 +14,9 @@ from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace
 # Stand-in images from a public registry (synth needs no Docker): nginx answering on 8080
 # as a non-root user. Put your own here, e.g. ecs.ContainerImage.from_asset("services/cart").
 IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx-unprivileged:1.27-alpine")
+# nginx writes its pid and temp files under /tmp, and this image declares no VOLUME for it (on
+# Fargate the /tmp volume is then root-owned): the stand-in keeps a writable root filesystem.
+# An image with VOLUME ["/tmp"] (as the repository's services/) keeps the read-only default.
 
 app = cdk.App()
 stack = cdk.Stack(app, "ConsumerApp", description="Three discoverable Fargate services (ecs-service-discovery example)")
@@ -23,10 +26,24 @@ cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
 
 shop = DiscoveryNamespace(stack, "Shop", vpc=vpc, name="shop")
 cart = DiscoverableFargateService(
-    stack, "Cart", cluster=cluster, namespace=shop, name="cart", image=IMAGE, health_check_path="/"
+    stack,
+    "Cart",
+    cluster=cluster,
+    namespace=shop,
+    name="cart",
+    image=IMAGE,
+    health_check_path="/",
+    readonly_root_filesystem=False,
 )
 web = DiscoverableFargateService(
-    stack, "Web", cluster=cluster, namespace=shop, name="web", image=IMAGE, health_check_path="/"
+    stack,
+    "Web",
+    cluster=cluster,
+    namespace=shop,
+    name="web",
+    image=IMAGE,
+    health_check_path="/",
+    readonly_root_filesystem=False,
 )
 # web may call cart.shop:8080; web's container gets CART_HOST, CART_SERVICE and CART_PORT.
 web.connect_to(cart)
@@ -47,7 +64,15 @@ shared = DiscoveryNamespace.from_attributes(
     namespace_arn=stack.format_arn(service="servicediscovery", resource="namespace", resource_name=shared_namespace_id),
 )
 DiscoverableFargateService(
-    stack, "Audit", cluster=cluster, namespace=shared, name="audit", image=IMAGE, health_check_path="/", desired_count=1
+    stack,
+    "Audit",
+    cluster=cluster,
+    namespace=shared,
+    name="audit",
+    image=IMAGE,
+    health_check_path="/",
+    readonly_root_filesystem=False,
+    desired_count=1,
 )
 
 app.synth()

@@ -108,13 +108,13 @@ class Demo:
         self.process.wait(timeout=10)
 
 
-def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str) -> Demo:
+def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str = STACK) -> Demo:
     state_path = work_dir / "state.json"
     output_path = work_dir / "demo-output.log"
     command = [
         sys.executable, "-m", "ecs_service_discovery.local.demo",
         "--assembly", str(assembly_dir),
-        "--stack", STACK,
+        "--stack", stack,
         "--log-dir", str(work_dir / "logs"),
         "--state-file", str(state_path),
         *extra_args,
