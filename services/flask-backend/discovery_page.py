@@ -64,6 +64,21 @@ class RegisteredService:
     error: str | None = None  # ListInstances / GetInstancesHealthStatus failed
 
 
+def call_port(service: RegisteredService) -> int | None:
+    """The port to call ``service`` on; ``None`` lets SRV give each task's port.
+
+    A service with A records only has no port in DNS. ECS registers none either (Cloud Map
+    then has no AWS_INSTANCE_PORT), so the port ``connect_to`` put in this task's
+    environment (``<NAME>_PORT``) comes next, and 80 last.
+    """
+    if service.has_srv:
+        return None
+    if service.ports:
+        return service.ports[0]
+    configured = os.environ.get(f"{service.name.upper().replace('-', '_')}_PORT", "")
+    return int(configured) if configured.isdigit() and 0 < int(configured) < 65536 else 80
+
+
 @dataclass(frozen=True)
 class Registry:
     services: tuple[RegisteredService, ...] = ()
@@ -240,9 +255,7 @@ class _Page:
             service.total,
             service.error,
         )
-        # SRV gives each task's port; a service with A records only is called on its registered port.
-        port = None if service.has_srv else (service.ports[0] if service.ports else 80)
-        client = self.client(row.dns_name, port)
+        client = self.client(row.dns_name, call_port(service))
         started = time.perf_counter()
         try:
             row.hosts = len(client.endpoints())

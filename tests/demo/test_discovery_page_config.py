@@ -40,3 +40,23 @@ def test_without_namespace_id_the_page_explains_the_missing_grant(page_module):
     assert api.get_json()["error"].startswith("NAMESPACE_ID is not set")
     assert api.get_json()["services"] == []
     assert html.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+@pytest.mark.parametrize(
+    ("has_srv", "ports", "environment", "expected"),
+    [
+        (True, (8080,), {}, None),  # SRV gives each task's port
+        (False, (9000,), {"AUDIT_LOG_PORT": "7000"}, 9000),  # the port Cloud Map registered
+        (False, (), {"AUDIT_LOG_PORT": "7000"}, 7000),  # A only, nothing registered: connect_to's port
+        (False, (), {"AUDIT_LOG_PORT": "70000"}, 80),
+        (False, (), {}, 80),
+    ],
+)
+def test_an_a_only_service_is_called_on_the_port_the_caller_was_given(
+    page_module, monkeypatch, has_srv, ports, environment, expected
+):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    service = page_module.RegisteredService("srv-1", "audit-log", has_srv, ports=ports)
+
+    assert page_module.call_port(service) == expected
