@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     AWS = 3
     #: DNS gave no answer: timeout, no nameserver reachable, server failure.
     DNS = 4
+    #: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    INTERRUPTED = 130
 
 
 class CliError(Exception):

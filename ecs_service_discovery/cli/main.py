@@ -7,7 +7,7 @@
 
 Tables for people, ``--json`` for programs. Exit codes (see :class:`ExitCode`): 0 ok,
 1 not found, 2 usage, 3 AWS (credentials, region, access, throttling, endpoint),
-4 DNS (timeout, no nameserver).
+4 DNS (timeout, no nameserver), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ PROG = "ecs-discovery"
 _EPILOG = """\
 exit codes: 0 ok, 1 namespace/service/name not found, 2 usage error,
   3 AWS error (no credentials or region, access denied, throttled, endpoint unreachable),
-  4 DNS failure (timeout, no nameserver answered)
+  4 DNS failure (timeout, no nameserver answered), 130 interrupted (Ctrl-C)
 AWS configuration is the usual one: --profile/AWS_PROFILE, --region/AWS_REGION, the
 credentials chain, AWS_ENDPOINT_URL_SERVICEDISCOVERY, AWS_MAX_ATTEMPTS (retries on throttling).
 """
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=err)
-        return 130
+        return int(ExitCode.INTERRUPTED)
     return int(ExitCode.OK)
 
 
