@@ -150,7 +150,7 @@ class LocalDeployment:
         from ecs_service_discovery.local.dns_server import LoopbackDnsServer
 
         self.cloud_map = LocalCloudMap(region=self.region)
-        self.dns_server = LoopbackDnsServer(default_ttl=10)
+        self.dns_server = LoopbackDnsServer(default_ttl=10, max_answers=8)
         self.publisher: Any = None
         self.namespace: Any = None
         self.tasks: list[Task] = []
@@ -370,8 +370,11 @@ class LocalDeployment:
             "Try: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing ecs-discovery services "
             f"-n {self.namespace.name} --region {self.region} --endpoint-url {self.cloud_map.endpoint_url}"
         )
+        names = [service.name for service in self.stack.services]
+        # The seed's worker when there is one, else the first service of the stack.
+        example = "worker" if "worker" in names else names[0]
         lines.append(
-            f"     ecs-discovery resolve worker.{self.namespace.name} "
+            f"     ecs-discovery resolve {example}.{self.namespace.name} "
             f"--nameserver {self.dns_server.host}:{self.dns_server.port}"
         )
         lines.append("Press Ctrl-C to stop.")

@@ -18,6 +18,7 @@ Requires dnslib.
 from __future__ import annotations
 
 import ipaddress
+import random
 import selectors
 import socket
 import struct
@@ -26,9 +27,11 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Self, TypeVar
 
 from dnslib import QTYPE, RCODE, RR, SRV, A, DNSError, DNSRecord
+
+_T = TypeVar("_T")
 
 __all__ = ["DnsQuery", "LoopbackDnsServer", "SrvRecord"]
 
@@ -81,6 +84,7 @@ class LoopbackDnsServer:
         default_ttl: int = 10,
         srv_additional: bool = True,
         query_log_size: int = 10_000,
+        max_answers: int | None = None,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"{host} is not a loopback address; this server is for local runs only")
@@ -90,6 +94,11 @@ class LoopbackDnsServer:
         # Whether SRV answers carry the targets' A records in the additional section.
         # Off, clients must look every target up themselves.
         self.srv_additional = srv_additional
+        # Route 53 answers a MULTIVALUE name with up to 8 records chosen at random; with
+        # max_answers=8 this server does the same. None answers with every record.
+        if max_answers is not None and max_answers < 1:
+            raise ValueError("max_answers must be >= 1 or None")
+        self.max_answers = max_answers
         # When True, queries are read and logged but never answered (a DNS outage).
         self.silent = False
         self._records: dict[str, _RecordSet] = {}
@@ -271,6 +280,10 @@ class LoopbackDnsServer:
             self._queries.append(DnsQuery(name, qtype, transport, time.monotonic(), not silent))
             records = self._records.get(name)
             name_exists = records is not None or any(known.endswith("." + name) for known in self._records)
+            if records is not None and self.max_answers is not None:
+                records = _RecordSet(
+                    _pick(records.a, self.max_answers), _pick(records.srv, self.max_answers), records.ttl
+                )
             additional = self._srv_additional_records(records) if records and qtype == "SRV" else []
         if silent:
             return None
@@ -314,3 +327,8 @@ class LoopbackDnsServer:
                 # In an OPT record the class field carries the client's UDP payload size.
                 return max(_CLASSIC_UDP_LIMIT, min(int(record.rclass), _MAX_UDP_PAYLOAD))
         return _CLASSIC_UDP_LIMIT
+
+
+def _pick(items: tuple[_T, ...], limit: int) -> tuple[_T, ...]:
+    """At most ``limit`` of ``items``, chosen at random when there are more."""
+    return items if len(items) <= limit else tuple(random.sample(items, limit))

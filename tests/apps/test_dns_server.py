@@ -63,6 +63,28 @@ def test_srv_without_additional_section_when_disabled():
         assert answer.response.additional == []
 
 
+def test_max_answers_gives_up_to_eight_records_chosen_at_random_like_route_53():
+    addresses = [f"127.0.1.{i}" for i in range(1, 13)]
+    targets = [(f"t{i}.worker.corp", 8080) for i in range(1, 13)]
+    with LoopbackDnsServer(max_answers=8) as server:
+        server.set_records("worker.corp", a=addresses, srv=targets)
+        for (target, _), address in zip(targets, addresses, strict=True):
+            server.set_records(target, a=[address])
+        resolver = resolver_for(server)
+        seen: set[str] = set()
+        for _ in range(20):
+            answer = [rdata.address for rdata in resolver.resolve("worker.corp.", "A")]
+            assert len(answer) == len(set(answer)) == 8 and set(answer) <= set(addresses)
+            seen.update(answer)
+        srv = resolver.resolve("worker.corp.", "SRV")
+        chosen = sorted(r.target.to_text() for r in srv)
+        additional = sorted(rrset.name.to_text() for rrset in srv.response.additional)
+    # Over 20 answers, more than 8 of the 12 addresses are handed out (1 in 495**19 that not).
+    assert len(seen) > 8
+    # The additional section carries the addresses of the chosen SRV targets only.
+    assert len(chosen) == 8 and additional == chosen
+
+
 def test_unknown_name_is_nxdomain_and_missing_type_is_nodata(server):
     server.set_records("task-1.worker.corp", a=["127.0.0.2"])
     resolver = resolver_for(server)
