@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_cdk import Duration, Token
 
 from ecs_service_discovery.errors import ValidationError
+
+if TYPE_CHECKING:
+    from ecs_service_discovery.constructs.options import ServiceScaling
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -163,3 +166,24 @@ def check_unique(parameter: str, names: Iterable[str]) -> None:
         if name in seen:
             raise fail(parameter, name, "expected each name once")
         seen.add(name)
+
+
+def check_scaling(where: str, scaling: ServiceScaling, desired_count: Any) -> None:
+    """Every field of ``scaling`` (named ``<where>.<field>``); ``min_capacity`` defaults to
+    ``desired_count`` and must not exceed ``max_capacity``. Tokens pass unchecked."""
+    check_int_range(f"{where}.max_capacity", scaling.max_capacity, 1, MAX_TASKS_PER_SERVICE, " (tasks per service)")
+    min_capacity = scaling.min_capacity if scaling.min_capacity is not None else desired_count
+    check_int_range(f"{where}.min_capacity", min_capacity, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
+    if not is_token(min_capacity) and not is_token(scaling.max_capacity) and min_capacity > scaling.max_capacity:
+        defaulted = " (min_capacity defaults to desired_count)" if scaling.min_capacity is None else ""
+        field = where.rsplit(": ", 1)[-1]  # "scaling", without the service it belongs to
+        raise fail(
+            f"{where}.min_capacity",
+            min_capacity,
+            f"expected at most {field}.max_capacity={scaling.max_capacity}{defaulted}",
+        )
+    check_int_range(f"{where}.cpu_target_percent", scaling.cpu_target_percent, 1, 100, " percent")
+    if scaling.memory_target_percent is not None:
+        check_int_range(f"{where}.memory_target_percent", scaling.memory_target_percent, 1, 100, " percent")
+    check_int_range(f"{where}.scale_in_cooldown_seconds", scaling.scale_in_cooldown_seconds, 0, 86400)
+    check_int_range(f"{where}.scale_out_cooldown_seconds", scaling.scale_out_cooldown_seconds, 0, 86400)

@@ -29,9 +29,9 @@ from ecs_service_discovery.validation import (
     check_fargate_size,
     check_int_range,
     check_port,
+    check_scaling,
     duration_seconds,
     fail,
-    is_token,
     require_type,
 )
 
@@ -544,17 +544,4 @@ def _check_health_check(health_check: ecs.HealthCheck) -> None:
 
 def _check_scaling(scaling: ServiceScaling, desired_count: int) -> None:
     require_type("scaling", scaling, ServiceScaling, "expected a ServiceScaling or None")
-    check_int_range("scaling.max_capacity", scaling.max_capacity, 1, MAX_TASKS_PER_SERVICE, " (tasks per service)")
-    min_capacity = scaling.min_capacity if scaling.min_capacity is not None else desired_count
-    check_int_range("scaling.min_capacity", min_capacity, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
-    if not is_token(min_capacity) and not is_token(scaling.max_capacity) and min_capacity > scaling.max_capacity:
-        raise fail(
-            "scaling.min_capacity",
-            min_capacity,
-            f"expected at most scaling.max_capacity={scaling.max_capacity} (min_capacity defaults to desired_count)",
-        )
-    check_int_range("scaling.cpu_target_percent", scaling.cpu_target_percent, 1, 100, " percent")
-    if scaling.memory_target_percent is not None:
-        check_int_range("scaling.memory_target_percent", scaling.memory_target_percent, 1, 100, " percent")
-    check_int_range("scaling.scale_in_cooldown_seconds", scaling.scale_in_cooldown_seconds, 0, 86400)
-    check_int_range("scaling.scale_out_cooldown_seconds", scaling.scale_out_cooldown_seconds, 0, 86400)
+    check_scaling("scaling", scaling, desired_count)

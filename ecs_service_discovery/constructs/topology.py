@@ -14,7 +14,6 @@ from constructs import Construct, IValidation
 
 from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
-from ecs_service_discovery.constructs.options import ServiceScaling
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
 from ecs_service_discovery.validation import check_int_range, fail, require_type
 
@@ -179,7 +178,6 @@ class ServiceTopology(Construct):
     def _create_service(
         self, service: ServiceSpec, scope: Construct, log_encryption_key: kms.IKey | kms.Key | None
     ) -> DiscoverableFargateService:
-        scaling = service.scaling
         return DiscoverableFargateService(
             scope,
             service.name,
@@ -193,16 +191,7 @@ class ServiceTopology(Construct):
             desired_count=service.desired_count,
             environment=dict(service.environment),
             health_check_path=service.health_check_path,
-            scaling=None
-            if scaling is None
-            else ServiceScaling(
-                min_capacity=scaling.min_capacity,
-                max_capacity=scaling.max_capacity,
-                cpu_target_percent=scaling.cpu_target_percent,
-                memory_target_percent=scaling.memory_target_percent,
-                scale_in_cooldown_seconds=scaling.scale_in_cooldown_seconds,
-                scale_out_cooldown_seconds=scaling.scale_out_cooldown_seconds,
-            ),
+            scaling=service.scaling,
             log_encryption_key=log_encryption_key,
         )
 

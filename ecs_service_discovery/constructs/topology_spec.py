@@ -43,6 +43,7 @@ from typing import Any, cast
 import yaml
 
 from ecs_service_discovery.constructs.fargate_service import env_prefix
+from ecs_service_discovery.constructs.options import ServiceScaling
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     FARGATE_CPU_MEMORY,
@@ -50,6 +51,7 @@ from ecs_service_discovery.validation import (
     check_dns_label,
     check_int_range,
     check_port,
+    check_scaling,
     fail,
 )
 
@@ -59,43 +61,8 @@ _ALWAYS_SET_VARIABLES = ("SERVICE_NAME", "NAMESPACE")
 _DISCOVERY_READ_VARIABLES = ("NAMESPACE_ID", "AWS_REGION")
 
 
-@dataclass(frozen=True)
-class ScalingSpec:
-    """Target-tracking scaling of a service (the file's ``scaling:`` mapping).
-
-    :param min_capacity: fewest tasks. Default: the service's ``desired_count``.
-    :param max_capacity: most tasks (at most 1000). Default: ``10``.
-    :param cpu_target_percent: average CPU utilization to hold (1-100). Default: ``70``.
-    :param memory_target_percent: average memory utilization to hold (1-100).
-        Default: no memory-based scaling.
-    :param scale_in_cooldown_seconds: wait after a scale-in. Default: ``120``.
-    :param scale_out_cooldown_seconds: wait after a scale-out. Default: ``60``.
-    """
-
-    min_capacity: int | None = None
-    max_capacity: int = 10
-    cpu_target_percent: int = 70
-    memory_target_percent: int | None = None
-    scale_in_cooldown_seconds: int = 120
-    scale_out_cooldown_seconds: int = 60
-
-    def __post_init__(self) -> None:
-        self.check("scaling")
-
-    def check(self, where: str) -> None:
-        """Raise :class:`ValidationError` naming ``where`` (e.g. ``"service 'feed': scaling"``)."""
-        check_int_range(f"{where}.max_capacity", self.max_capacity, 1, MAX_TASKS_PER_SERVICE, " (tasks)")
-        if self.min_capacity is not None:
-            check_int_range(f"{where}.min_capacity", self.min_capacity, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
-            if self.min_capacity > self.max_capacity:
-                raise fail(
-                    f"{where}.min_capacity", self.min_capacity, f"expected at most max_capacity={self.max_capacity}"
-                )
-        check_int_range(f"{where}.cpu_target_percent", self.cpu_target_percent, 1, 100, " percent")
-        if self.memory_target_percent is not None:
-            check_int_range(f"{where}.memory_target_percent", self.memory_target_percent, 1, 100, " percent")
-        check_int_range(f"{where}.scale_in_cooldown_seconds", self.scale_in_cooldown_seconds, 0, 86400)
-        check_int_range(f"{where}.scale_out_cooldown_seconds", self.scale_out_cooldown_seconds, 0, 86400)
+#: The file's ``scaling:`` mapping: the same fields and defaults as :class:`ServiceScaling`.
+ScalingSpec = ServiceScaling
 
 
 @dataclass(frozen=True)
@@ -115,7 +82,7 @@ class ServiceSpec:
     :param memory: Fargate memory in MiB, a valid pair with ``cpu``. Default: ``512``.
     :param desired_count: tasks to run (0-1000). Default: ``2``.
     :param scaling: target-tracking scaling; ``None`` (``scaling: null`` in a file) keeps
-        ``desired_count`` fixed. Default: ``ScalingSpec()`` (``desired_count`` to 10 tasks at 70 % CPU).
+        ``desired_count`` fixed. Default: ``ServiceScaling()`` (``desired_count`` to 10 tasks at 70 % CPU).
     :param environment: extra environment variables. Default: none.
     :param calls: names of the services of the same topology this service calls.
         Default: none.
@@ -131,7 +98,7 @@ class ServiceSpec:
     cpu: int = 256
     memory: int = 512
     desired_count: int = 2
-    scaling: ScalingSpec | None = ScalingSpec()
+    scaling: ServiceScaling | None = ServiceScaling()
     environment: Mapping[str, str] = field(default_factory=dict[str, str])
     calls: tuple[str, ...] = ()
     discovery_read: bool = False
@@ -155,17 +122,9 @@ class ServiceSpec:
         _check_fargate_size(where, self.cpu, self.memory)
         check_int_range(f"{where}desired_count", self.desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
         if self.scaling is not None:
-            if not isinstance(self.scaling, ScalingSpec):
-                raise fail(f"{where}scaling", self.scaling, "expected a ScalingSpec, or None for a fixed count")
-            self.scaling.check(f"{where}scaling")
-            min_capacity = self.scaling.min_capacity if self.scaling.min_capacity is not None else self.desired_count
-            if min_capacity > self.scaling.max_capacity:
-                raise fail(
-                    f"{where}desired_count",
-                    self.desired_count,
-                    f"expected at most scaling.max_capacity={self.scaling.max_capacity} "
-                    "(scaling.min_capacity defaults to desired_count)",
-                )
+            if not isinstance(self.scaling, ServiceScaling):
+                raise fail(f"{where}scaling", self.scaling, "expected a ServiceScaling, or None for a fixed count")
+            check_scaling(f"{where}scaling", self.scaling, self.desired_count)
         object.__setattr__(self, "calls", self._checked_calls(where))
         object.__setattr__(self, "environment", self._checked_environment(where))
         if not isinstance(self.discovery_read, bool):
@@ -275,7 +234,7 @@ class TopologySpec:
 
 
 _SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)}
-_SCALING_FIELDS = {f.name for f in fields(ScalingSpec)}
+_SCALING_FIELDS = {f.name for f in fields(ServiceScaling)}
 # A default for name or calls would make every service the same one or call the same ones.
 _DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
 _TOP_LEVEL_FIELDS = {"defaults", "services"}
@@ -386,12 +345,12 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None, where: 
     return ServiceSpec(**kwargs)
 
 
-def _scaling_from_value(value: Any, prefix: str) -> ScalingSpec | None:
+def _scaling_from_value(value: Any, prefix: str) -> ServiceScaling | None:
     where = f"{prefix}scaling"
     if value is None or value is False:
         return None
     if value is True:
-        return ScalingSpec()
+        return ServiceScaling()
     if not isinstance(value, Mapping):
         raise fail(where, value, "expected a mapping of scaling fields, or null for a fixed task count")
     value = cast("Mapping[str, Any]", value)
@@ -405,11 +364,8 @@ def _scaling_from_value(value: Any, prefix: str) -> ScalingSpec | None:
     for key, item in kwargs.items():
         if item is not None and (isinstance(item, bool) or not isinstance(item, int)):
             raise fail(f"{where}.{key}", item, "expected a whole number")
-    try:
-        return ScalingSpec(**kwargs)
-    except ValidationError as error:
-        # ScalingSpec names its fields "scaling.<field>"; add which service it belongs to.
-        raise ValidationError(f"{prefix}{error}") from None
+    # Checked with the service (ServiceSpec), which knows the desired_count min_capacity defaults to.
+    return ServiceScaling(**kwargs)
 
 
 def _check_fargate_size(where: str, cpu: Any, memory: Any) -> None:

@@ -154,11 +154,12 @@ def test_parse_topology_resolves_sources_against_base_dir(spec_dir: Path) -> Non
         (_with_service(scaling=[1]), r"service 'auth': scaling=\[1\] is not valid"),
         (
             _with_service(scaling={"min_capacity": 5, "max_capacity": 3}),
-            r"service 'auth': scaling\.min_capacity=5 is not valid: expected at most max_capacity=3",
+            r"service 'auth': scaling\.min_capacity=5 is not valid: expected at most scaling\.max_capacity=3$",
         ),
         (
             _with_service(desired_count=5, scaling={"max_capacity": 3}),
-            r"service 'auth': desired_count=5 is not valid: expected at most scaling\.max_capacity=3",
+            r"service 'auth': scaling\.min_capacity=5 is not valid: expected at most scaling\.max_capacity=3 "
+            r"\(min_capacity defaults to desired_count\)",
         ),
         (_with_service(environment={"MESSAGE": 5}), r"service 'auth': environment\['MESSAGE'\]=5 is not valid"),
         (_with_service(environment={"1X": "a"}), r"service 'auth': environment key='1X' is not valid"),
