@@ -54,6 +54,7 @@ class DiscoveredService:
     security_group: str
     log_group_retention_days: int | None
     namespace_created: bool
+    log_group_encrypted: bool = False
     reads_registry_of: list[str] = field(default_factory=list[str])
 
     @property
@@ -81,6 +82,10 @@ class Model:
     namespaces: list[Namespace]
     services: list[DiscoveredService]
     connections: list[Connection]
+    # VPC flow logs to CloudWatch Logs: (traffic type, retention days, encrypted), or None.
+    flow_log: tuple[str, int | None, bool] | None = None
+    # Customer-managed KMS keys of the template: logical ID -> key rotation on.
+    kms_keys: dict[str, bool] = field(default_factory=dict[str, bool])
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> Iterator[tuple[str, Resource]]:
@@ -134,7 +139,14 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
         lid: Namespace(lid, props["Name"])
         for lid, props in _resources(template, "AWS::ServiceDiscovery::PrivateDnsNamespace")
     }
-    log_groups = {lid: props.get("RetentionInDays") for lid, props in _resources(template, "AWS::Logs::LogGroup")}
+    log_group_props = dict(_resources(template, "AWS::Logs::LogGroup"))
+    log_groups = {lid: props.get("RetentionInDays") for lid, props in log_group_props.items()}
+    encrypted = {lid for lid, props in log_group_props.items() if "KmsKeyId" in props}
+    flow_log = None
+    for _, props in _resources(template, "AWS::EC2::FlowLog"):
+        group = _ref(props.get("LogGroupName"))
+        if group in log_groups:
+            flow_log = (str(props.get("TrafficType", "ALL")), log_groups[group], group in encrypted)
     task_definitions = dict(_resources(template, "AWS::ECS::TaskDefinition"))
     cloud_map = dict(_resources(template, "AWS::ServiceDiscovery::Service"))
 
@@ -192,6 +204,7 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
                 scaling=scaling.get(ecs_id, "fixed count"),
                 security_group=str(_ref(group)),
                 log_group_retention_days=log_groups.get(str(log_group)),
+                log_group_encrypted=str(log_group) in encrypted,
                 reads_registry_of=sorted(
                     cloud_map[c]["Name"] for c in readable.get(str(_ref(task.get("TaskRoleArn"))), ())
                 ),
@@ -228,6 +241,8 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
         namespaces=list(namespaces.values()),
         services=services,
         connections=connections,
+        flow_log=flow_log,
+        kms_keys={lid: bool(props.get("EnableKeyRotation")) for lid, props in _resources(template, "AWS::KMS::Key")},
     )
 
 
@@ -243,6 +258,7 @@ def draw(model: Model, output: Path) -> None:
     from diagrams.aws.compute import Fargate
     from diagrams.aws.management import CloudwatchLogs
     from diagrams.aws.network import CloudMap, NATGateway
+    from diagrams.aws.security import KMS
 
     font = {"fontname": "DejaVu Sans"}
     graph_attr = {
@@ -303,12 +319,24 @@ def draw(model: Model, output: Path) -> None:
                 )
                 for s in model.services
             }
+            flow_logs = None
+            if model.flow_log is not None:
+                traffic, retention, _ = model.flow_log
+                kept = f"\nretention {retention} days" if retention else ""
+                flow_logs = CloudwatchLogs(f"VPC flow logs\n({traffic.lower()} traffic){kept}")
+        keys = [KMS(f"KMS key for logs\nrotation {'on' if rotated else 'off'}") for rotated in model.kms_keys.values()]
 
         def link(source: Any, target: Any, *, label: str, color: str, style: str = "solid", width: str = "1") -> None:
             # Edge's **attrs are annotated as dicts; Graphviz attributes are strings.
             extra: dict[str, Any] = {"penwidth": width}
             _ = source >> Edge(label=label, color=color, style=style, **extra) >> target
 
+        if len(keys) == 1:
+            for service in model.services:
+                if service.log_group_encrypted:
+                    link(keys[0], logs[service.ecs_id], label="encrypts", color="gray40", style="dotted")
+            if flow_logs is not None and model.flow_log is not None and model.flow_log[2]:
+                link(keys[0], flow_logs, label="encrypts", color="gray40", style="dotted")
         by_id = {s.ecs_id: s for s in model.services}
         by_name = {s.name: s for s in model.services}
         for connection in model.connections:
