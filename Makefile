@@ -14,7 +14,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
 CDK := node_modules/.bin/cdk
 
-.PHONY: install synth test gates deploy diff clean snapshot-update demo browser lint diagram
+.PHONY: install synth test gates deploy diff clean snapshot-update demo browser lint diagram bench
 
 install: $(STAMP)
 
@@ -75,6 +75,12 @@ STACK ?= ServiceDiscovery
 WORKERS ?=
 demo: $(STAMP)
 	$(BIN)/python -m ecs_service_discovery.local.demo --stack $(STACK) $(if $(WORKERS),--workers $(WORKERS))
+
+# Synth benchmark (benchmarks/README.md): wall time and peak memory of synthesizing an empty app, a
+# plain aws-cdk-lib backend/worker, this library's backend/worker stack and topologies of 10, 50 and
+# 200 services; medians of 5 runs. Options pass through: make bench BENCH_ARGS="--runs 3 --jsii-calls".
+bench: $(STAMP)
+	$(BIN)/python benchmarks/synth_benchmark.py $(BENCH_ARGS)
 
 diff: $(STAMP)
 	$(CDK) diff --all

@@ -39,9 +39,13 @@ MAX_DNS_TTL_SECONDS = 2147483647
 
 def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return Token.is_unresolved(value)
-    return False
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return False
+    # aws-cdk-lib encodes number tokens as negative doubles: a number >= 0 never is one, and
+    # deciding that here saves a call into Node.js per checked number.
+    if not isinstance(value, str) and value >= 0:
+        return False
+    return Token.is_unresolved(value)
 
 
 def fail(parameter: str, value: Any, allowed: str) -> ValidationError:
@@ -74,6 +78,9 @@ def require_type(parameter: str, value: Any, kind: type, allowed: str) -> None:
 
 def check_dns_label(parameter: str, value: Any) -> None:
     """A single DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending with '-'."""
+    # A valid label cannot be a token ("${Token[...]}"), so the common case needs no call into Node.js.
+    if isinstance(value, str) and _DNS_LABEL.match(value):
+        return
     if is_token(value):
         return
     allowed = (

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 
@@ -44,6 +45,26 @@ _HC_START_PERIOD = (0, 300)
 _MAX_STOP_TIMEOUT = 120
 # Order in which services are created in this process: connect_to between two stacks uses it.
 _CREATION_ORDER = itertools.count()
+
+# Every aws-cdk-lib object is a call into jsii's Node.js process, and a synth of many services makes
+# thousands of them: values that are the same for every service are made once, here. The defaults
+# are known to be valid, so __init__ does not check them again (each check is two more calls).
+_DEFAULT_DNS_TTL_SECONDS = 10
+_DEFAULT_DNS_TTL = Duration.seconds(_DEFAULT_DNS_TTL_SECONDS)
+_DEFAULT_GRACE_PERIOD = Duration.seconds(60)
+_DEFAULT_STOP_TIMEOUT = Duration.seconds(45)
+_DEFAULT_HC_INTERVAL = Duration.seconds(10)
+_DEFAULT_HC_TIMEOUT = Duration.seconds(5)
+_DEFAULT_HC_START_PERIOD = Duration.seconds(15)
+_LINUX = ecs.OperatingSystemFamily.LINUX
+_HTTPS = ec2.Port.tcp(443)
+_ANY_IPV4 = ec2.Peer.any_ipv4()
+
+
+@functools.cache
+def _seconds(seconds: int) -> Duration:
+    """``Duration.seconds(seconds)``, one object per value (Durations are immutable)."""
+    return Duration.seconds(seconds)
 
 
 def env_prefix(service_name: str) -> str:
@@ -136,7 +157,7 @@ class DiscoverableFargateService(Construct):
         image: ecs.ContainerImage,
         container_name: str | None = None,
         container_port: int = 8080,
-        dns_ttl: Duration = Duration.seconds(10),
+        dns_ttl: Duration = _DEFAULT_DNS_TTL,
         dns_records: DnsRecords = DnsRecords.A_AND_SRV,
         cpu: int = 256,
         memory_limit_mib: int = 512,
@@ -145,8 +166,8 @@ class DiscoverableFargateService(Construct):
         secrets: Mapping[str, ecs.Secret] | None = None,
         health_check: ecs.HealthCheck | None = None,
         health_check_path: str = "/health",
-        health_check_grace_period: Duration = Duration.seconds(60),
-        stop_timeout: Duration = Duration.seconds(45),
+        health_check_grace_period: Duration = _DEFAULT_GRACE_PERIOD,
+        stop_timeout: Duration = _DEFAULT_STOP_TIMEOUT,
         scaling: ServiceScaling | None = ServiceScaling(),
         user: str | None = "10001",
         readonly_root_filesystem: bool = True,
@@ -170,7 +191,11 @@ class DiscoverableFargateService(Construct):
         if container_name is not None:
             check_dns_label("container_name", container_name)
         check_port("container_port", container_port)
-        ttl_seconds = duration_seconds("dns_ttl", dns_ttl, 0, MAX_DNS_TTL_SECONDS)
+        ttl_seconds = (
+            _DEFAULT_DNS_TTL_SECONDS
+            if dns_ttl is _DEFAULT_DNS_TTL
+            else duration_seconds("dns_ttl", dns_ttl, 0, MAX_DNS_TTL_SECONDS)
+        )
         require_type("dns_records", dns_records, DnsRecords, f"expected one of {[r.name for r in DnsRecords]}")
         check_fargate_size(cpu, memory_limit_mib)
         check_int_range("desired_count", desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
@@ -179,8 +204,10 @@ class DiscoverableFargateService(Construct):
             raise fail("health_check_path", health_check_path, "expected a URL path starting with '/'")
         if health_check is not None:
             _check_health_check(health_check)
-        duration_seconds("health_check_grace_period", health_check_grace_period, 0, 2147483647)
-        duration_seconds("stop_timeout", stop_timeout, 2, _MAX_STOP_TIMEOUT)
+        if health_check_grace_period is not _DEFAULT_GRACE_PERIOD:
+            duration_seconds("health_check_grace_period", health_check_grace_period, 0, 2147483647)
+        if stop_timeout is not _DEFAULT_STOP_TIMEOUT:
+            duration_seconds("stop_timeout", stop_timeout, 2, _MAX_STOP_TIMEOUT)
         if scaling is not None:
             _check_scaling(scaling, desired_count)
         if user is not None and not isinstance(user, str):
@@ -215,7 +242,7 @@ class DiscoverableFargateService(Construct):
             memory_limit_mib=memory_limit_mib,
             runtime_platform=ecs.RuntimePlatform(
                 cpu_architecture=cpu_architecture,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+                operating_system_family=_LINUX,
             ),
         )
         linux_parameters = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
@@ -230,10 +257,10 @@ class DiscoverableFargateService(Construct):
             health_check=health_check
             or ecs.HealthCheck(
                 command=default_health_check_command(container_port, health_check_path),
-                interval=Duration.seconds(10),
-                timeout=Duration.seconds(5),
+                interval=_DEFAULT_HC_INTERVAL,
+                timeout=_DEFAULT_HC_TIMEOUT,
                 retries=3,
-                start_period=Duration.seconds(15),
+                start_period=_DEFAULT_HC_START_PERIOD,
             ),
             logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=self.log_group),
             user=user,
@@ -252,7 +279,7 @@ class DiscoverableFargateService(Construct):
                 "secrets are passed with the `secrets` parameter (Secrets Manager or SSM), never as variables",
             )
         )
-        self._acknowledge_ecr_authorization_token()
+        self._acknowledge_ecr_authorization_token(image)
         if readonly_root_filesystem:
             # A task-scoped bind mount: the scratch space every Fargate platform version offers.
             self.task_definition.add_volume(name="tmp")
@@ -266,7 +293,7 @@ class DiscoverableFargateService(Construct):
             allow_all_outbound=False,
         )
         # Image pulls (ECR), logs and AWS APIs are HTTPS; callee ports are opened by connect_to.
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and ECR")
+        self.security_group.add_egress_rule(_ANY_IPV4, _HTTPS, "HTTPS to AWS APIs and ECR")
 
         self.service = ecs.FargateService(
             self,
@@ -295,13 +322,17 @@ class DiscoverableFargateService(Construct):
         if scaling is not None:
             self.scalable_task_count = self._add_scaling(scaling, desired_count)
 
-    def _acknowledge_ecr_authorization_token(self) -> None:
+    def _acknowledge_ecr_authorization_token(self, image: ecs.ContainerImage) -> None:
         """Acknowledge the one ``Resource::*`` an ECR image needs on the execution role.
 
         Pulling from a private ECR repository (``from_asset``, ``from_ecr_repository``) needs
         ``ecr:GetAuthorizationToken``, which IAM grants only on ``*``. Acknowledged only when that
         is the role's single wildcard statement at this point (images from other registries add none).
         """
+        if isinstance(image, ecs.RepositoryImage):
+            # A registry image (from_registry) adds no ECR statement, so there is nothing to
+            # acknowledge; resolving the policy to find that out costs five calls into Node.js.
+            return
         execution_role = self.task_definition.execution_role
         policy = execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
         if not isinstance(policy, iam.Policy):
@@ -356,8 +387,8 @@ class DiscoverableFargateService(Construct):
             min_capacity=scaling.min_capacity if scaling.min_capacity is not None else desired_count,
             max_capacity=scaling.max_capacity,
         )
-        scale_in_cooldown = Duration.seconds(scaling.scale_in_cooldown_seconds)
-        scale_out_cooldown = Duration.seconds(scaling.scale_out_cooldown_seconds)
+        scale_in_cooldown = _seconds(scaling.scale_in_cooldown_seconds)
+        scale_out_cooldown = _seconds(scaling.scale_out_cooldown_seconds)
         task_count.scale_on_cpu_utilization(
             "CpuScaling",
             target_utilization_percent=scaling.cpu_target_percent,
@@ -397,9 +428,9 @@ class DiscoverableFargateService(Construct):
                 f"other={other.name!r} is not valid: it is registered in namespace {other.namespace.name!r} "
                 f"but {self.name!r} is in {self.namespace.name!r}; expected a service of the same namespace"
             )
-        port = ec2.Port.tcp(other.container_port)
+        port = other._ingress_port
         description = f"{self.name} calls {other.name}"
-        if other._creation_order > self._creation_order and Stack.of(other) is not Stack.of(self):
+        if other._creation_order > self._creation_order and other._stack is not self._stack:
             # allow_from creates the ingress and the egress rule in other's stack (the later one).
             other.connections.allow_from(self.connections, port, description)
         else:
@@ -408,6 +439,16 @@ class DiscoverableFargateService(Construct):
         self.container.add_environment(f"{prefix}_HOST", other.dns_name)
         self.container.add_environment(f"{prefix}_SERVICE", other.name)
         self.container.add_environment(f"{prefix}_PORT", str(other.container_port))
+
+    @functools.cached_property
+    def _stack(self) -> Stack:
+        # Asked once per call edge by connect_to; a construct never moves to another stack.
+        return Stack.of(self)
+
+    @functools.cached_property
+    def _ingress_port(self) -> ec2.Port:
+        # The port every caller is let in on (one Port object, however many callers).
+        return ec2.Port.tcp(self.container_port)
 
     def grant_discovery_read(self, services: Sequence[DiscoverableFargateService] | None = None) -> None:
         """Let this service's tasks list the namespace's services and their instances in Cloud Map.

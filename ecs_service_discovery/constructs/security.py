@@ -99,7 +99,10 @@ class LogEncryptionKey(kms.Key):
 class CdkProviderFunctionFindings:
     """Aspect for the Lambda functions of aws-cdk-lib's custom resource providers.
 
-    ``Aspects.of(stack).add(CdkProviderFunctionFindings())``. For each such function it
+    ``Aspects.of(stack).add(CdkProviderFunctionFindings())`` covers every provider of a stack;
+    :class:`DiscoveryPlatformStack` adds it only to the provider its VPC creates, since an aspect
+    on a whole stack is called back for every construct (slow for hundreds of services). For each
+    such function it
 
     * drops the ``DependsOn`` on its own role, which its ``Fn::GetAtt`` of the role already
       enforces (cfn-lint W3005), and

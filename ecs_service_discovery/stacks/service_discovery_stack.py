@@ -72,7 +72,11 @@ class DiscoveryPlatformStack(Stack):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
-        Aspects.of(self).add(CdkProviderFunctionFindings())
+        # Only on the provider the VPC adds (restrictDefaultSecurityGroup): an aspect on the whole
+        # stack is called back from Node.js for every construct, a second per 5,000 constructs.
+        for child in self.node.children:
+            if child.node.id.startswith("Custom::"):
+                Aspects.of(child).add(CdkProviderFunctionFindings())
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.namespace = DiscoveryNamespace(self, "Namespace", vpc=self.vpc, name=namespace_name)
 
