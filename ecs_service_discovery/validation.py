@@ -8,7 +8,6 @@ known at deploy time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_cdk import Duration, Token
@@ -137,18 +136,20 @@ def duration_seconds(parameter: str, value: Any, low: int, high: int) -> int | N
     return seconds
 
 
-def check_fargate_size(cpu: Any, memory_limit_mib: Any) -> None:
+def check_fargate_size(
+    cpu: Any, memory_limit_mib: Any, *, cpu_parameter: str = "cpu", memory_parameter: str = "memory_limit_mib"
+) -> None:
     if is_token(cpu) or is_token(memory_limit_mib):
         return
     if cpu not in FARGATE_CPU_MEMORY or isinstance(cpu, bool):
-        raise fail("cpu", cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
+        raise fail(cpu_parameter, cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
     choices = FARGATE_CPU_MEMORY[cpu]
     if memory_limit_mib not in choices or isinstance(memory_limit_mib, bool):
         ranges = "; ".join(
             f"cpu={c}: {m[0]}-{m[-1]} MiB in steps of {m[1] - m[0]}" for c, m in FARGATE_CPU_MEMORY.items()
         )
         raise fail(
-            "memory_limit_mib",
+            memory_parameter,
             memory_limit_mib,
             f"with cpu={cpu} Fargate accepts {', '.join(map(str, choices))} MiB (valid pairs: {ranges})",
         )
@@ -165,14 +166,6 @@ def check_environment(parameter: str, value: Any) -> None:
             raise fail(f"{parameter} key", key, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
         if not isinstance(item, str):
             raise fail(f"{parameter}[{key!r}]", item, "expected a string value")
-
-
-def check_unique(parameter: str, names: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise fail(parameter, name, "expected each name once")
-        seen.add(name)
 
 
 def check_scaling(where: str, scaling: ServiceScaling, desired_count: Any) -> None:

@@ -30,6 +30,11 @@ def normalize_template(template: Mapping[str, Any]) -> dict[str, Any]:
     return walk(template)
 
 
+def as_list(value: Any) -> list[Any]:
+    """An IAM statement's Action or Resource, which CloudFormation allows as one value or a list."""
+    return value if isinstance(value, list) else [value]
+
+
 class LibraryDefaultsStack(cdk.Stack):
     """A stack built only from the library's constructs with their defaults, as a user would."""
 

@@ -43,6 +43,8 @@ _HC_RETRIES = (1, 10)
 _HC_START_PERIOD = (0, 300)
 # ECS sends SIGKILL this long after SIGTERM at the most on Fargate.
 _MAX_STOP_TIMEOUT = 120
+#: What grant_discovery_read() allows on the services it names (ListServices needs "*" besides).
+INSTANCE_READ_ACTIONS = ["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"]
 # Order in which services are created in this process: connect_to between two stacks uses it.
 _CREATION_ORDER = itertools.count()
 
@@ -493,8 +495,7 @@ class DiscoverableFargateService(Construct):
 
         def service_arns() -> list[str]:
             chosen = readable if readable is not None else self.namespace_peers()
-            # A service never reads its own instances through this grant.
-            return sorted({other.cloud_map_service.service_arn for other in chosen if other is not self})
+            return sorted({other.cloud_map_service.service_arn for other in chosen})
 
         if readable is None:
             self.node.add_validation(_PeersToRead(self))
@@ -515,7 +516,7 @@ class DiscoverableFargateService(Construct):
             )
         task_role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
+                actions=INSTANCE_READ_ACTIONS,
                 resources=Lazy.list(_ListProducer(service_arns)),
             )
         )

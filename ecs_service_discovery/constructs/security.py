@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import cast
 
 import jsii
-from aws_cdk import Aws, CfnResource, IAspect
+from aws_cdk import Aspects, Aws, CfnResource, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
@@ -111,6 +111,14 @@ class CdkProviderFunctionFindings:
 
     Functions the user or this library creates are left alone.
     """
+
+    @classmethod
+    def add_to_providers_of(cls, stack: Stack) -> None:
+        """Add the aspect to each custom resource provider ``stack`` holds now (the VPC's, say)
+        rather than to the whole stack, which aws-cdk-lib would call back for every construct."""
+        for child in stack.node.children:
+            if child.node.id.startswith(_PROVIDER_PREFIX):
+                Aspects.of(child).add(cls())
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnResource) or node.cfn_resource_type != _LAMBDA_FUNCTION:

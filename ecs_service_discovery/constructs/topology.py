@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
+from ecs_service_discovery.constructs.fargate_service import INSTANCE_READ_ACTIONS, DiscoverableFargateService
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
 from ecs_service_discovery.validation import check_int_range, fail, require_type
@@ -214,7 +214,7 @@ class ServiceTopology(Construct):
                 roles=[reader.task_definition.task_role],
                 statements=[
                     iam.PolicyStatement(
-                        actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
+                        actions=INSTANCE_READ_ACTIONS,
                         resources=[s.cloud_map_service.service_arn for s in readable],
                     )
                 ],

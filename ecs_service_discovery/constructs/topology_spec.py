@@ -46,9 +46,9 @@ from ecs_service_discovery.constructs.fargate_service import env_prefix
 from ecs_service_discovery.constructs.options import ServiceScaling
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
-    FARGATE_CPU_MEMORY,
     MAX_TASKS_PER_SERVICE,
     check_dns_label,
+    check_fargate_size,
     check_int_range,
     check_port,
     check_scaling,
@@ -119,7 +119,7 @@ class ServiceSpec:
                 raise fail(f"{where}source", self.source, "expected a folder path")
             object.__setattr__(self, "source", Path(self.source))
         check_port(f"{where}port", self.port)
-        _check_fargate_size(where, self.cpu, self.memory)
+        check_fargate_size(self.cpu, self.memory, cpu_parameter=f"{where}cpu", memory_parameter=f"{where}memory")
         check_int_range(f"{where}desired_count", self.desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
         if self.scaling is not None:
             if not isinstance(self.scaling, ServiceScaling):
@@ -366,18 +366,6 @@ def _scaling_from_value(value: Any, prefix: str) -> ServiceScaling | None:
             raise fail(f"{where}.{key}", item, "expected a whole number")
     # Checked with the service (ServiceSpec), which knows the desired_count min_capacity defaults to.
     return ServiceScaling(**kwargs)
-
-
-def _check_fargate_size(where: str, cpu: Any, memory: Any) -> None:
-    if isinstance(cpu, bool) or cpu not in FARGATE_CPU_MEMORY:
-        raise fail(f"{where}cpu", cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
-    choices = FARGATE_CPU_MEMORY[cpu]
-    if isinstance(memory, bool) or memory not in choices:
-        raise fail(
-            f"{where}memory",
-            memory,
-            f"with cpu={cpu} Fargate accepts {choices[0]}-{choices[-1]} MiB in steps of {choices[1] - choices[0]}",
-        )
 
 
 def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed: set[str]) -> None:

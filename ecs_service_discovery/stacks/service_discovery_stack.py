@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aspects, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
@@ -72,11 +72,9 @@ class DiscoveryPlatformStack(Stack):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
-        # Only on the provider the VPC adds (restrictDefaultSecurityGroup): an aspect on the whole
-        # stack is called back from Node.js for every construct, a second per 5,000 constructs.
-        for child in self.node.children:
-            if child.node.id.startswith("Custom::"):
-                Aspects.of(child).add(CdkProviderFunctionFindings())
+        # The provider the VPC adds (restrictDefaultSecurityGroup); an aspect on the whole stack
+        # would be called back from Node.js for every construct, a second per 5,000 constructs.
+        CdkProviderFunctionFindings.add_to_providers_of(self)
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.namespace = DiscoveryNamespace(self, "Namespace", vpc=self.vpc, name=namespace_name)
 

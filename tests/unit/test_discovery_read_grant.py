@@ -11,6 +11,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
 
 from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ServiceDiscoveryStack, ValidationError
+from tests.helpers import as_list
 
 _IMAGE = "public.ecr.aws/docker/library/python:3.11-slim"
 
@@ -79,8 +80,7 @@ def test_seed_worker_was_not_granted_anything_in_cloud_map(seed_stack, seed_temp
 def test_no_write_or_wildcard_action_is_granted_in_the_seed(seed_template):
     for policy in seed_template.find_resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            for action in actions:
+            for action in as_list(statement["Action"]):
                 if action.startswith("servicediscovery:"):
                     assert action in {
                         "servicediscovery:ListServices",

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from ecs_service_discovery import SocialNetworkStack, ValidationError, load_topology
 from ecs_service_discovery.stacks.social_network_stack import SOCIAL_NETWORK_TOPOLOGY
+from tests.helpers import as_list
 
 CALLEES = ["auth", "user", "timeline", "feed", "messenger", "worker"]
 EVERYONE = ["backend", *CALLEES]
@@ -129,10 +130,9 @@ def test_only_the_backend_may_read_the_namespace(social_template: Template) -> N
     }
     for policy in social_template.find_resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if "servicediscovery:ListInstances" not in actions:
+            if "servicediscovery:ListInstances" not in as_list(statement["Action"]):
                 continue
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources = as_list(statement["Resource"])
             for role in policy["Properties"]["Roles"]:
                 readers.setdefault(roles[role["Ref"]], set()).update(r["Fn::GetAtt"][0] for r in resources)
     assert readers == {"backend": {service_ids[name] for name in CALLEES}}

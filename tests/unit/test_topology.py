@@ -24,6 +24,7 @@ from ecs_service_discovery import (
     load_topology,
 )
 from ecs_service_discovery.constructs import parse_topology
+from tests.helpers import as_list
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
@@ -354,20 +355,15 @@ class Synthesized:
         owners = self.service_of_security_group()
         found: list[tuple[str, int, str, str, int]] = []
         for index in range(len(self.templates)):
-            for _, rule in self.resources(index, "AWS::EC2::SecurityGroupIngress"):
-                p = rule["Properties"]
-                source, target = (
-                    owners[self.resolve(index, p["SourceSecurityGroupId"])],
-                    owners[self.resolve(index, p["GroupId"])],
-                )
-                found.append(("ingress", index, source, target, p["FromPort"]))
-            for _, rule in self.resources(index, "AWS::EC2::SecurityGroupEgress"):
-                p = rule["Properties"]
-                source, target = (
-                    owners[self.resolve(index, p["GroupId"])],
-                    owners[self.resolve(index, p["DestinationSecurityGroupId"])],
-                )
-                found.append(("egress", index, source, target, p["FromPort"]))
+            for kind, resource_type, source_key, target_key in (
+                ("ingress", "AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId", "GroupId"),
+                ("egress", "AWS::EC2::SecurityGroupEgress", "GroupId", "DestinationSecurityGroupId"),
+            ):
+                for _, rule in self.resources(index, resource_type):
+                    p = rule["Properties"]
+                    source = owners[self.resolve(index, p[source_key])]
+                    target = owners[self.resolve(index, p[target_key])]
+                    found.append((kind, index, source, target, p["FromPort"]))
         return found
 
 
@@ -456,13 +452,8 @@ def _read_grants(synthesized: Synthesized) -> dict[str, set[str]]:
             for role in policy["Properties"]["Roles"]:
                 reader = roles.get(synthesized.resolve(index, role))
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                    if reader and "servicediscovery:ListInstances" in actions:
-                        resources = (
-                            statement["Resource"]
-                            if isinstance(statement["Resource"], list)
-                            else [statement["Resource"]]
-                        )
+                    if reader and "servicediscovery:ListInstances" in as_list(statement["Action"]):
+                        resources = as_list(statement["Resource"])
                         grants.setdefault(reader, set()).update(names[synthesized.resolve(index, r)] for r in resources)
     return grants
 
