@@ -21,10 +21,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _cli_env() -> dict[str, str]:
+def _cli_env(*, ci: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["CDK_DISABLE_VERSION_CHECK"] = "1"
+    # With CI=true (set by most CI systems) the CLI writes its messages to stdout instead of
+    # stderr: pin the mode so that the assertions on each stream hold on a laptop and in CI.
+    env.pop("CI", None)
+    if ci:
+        env["CI"] = "true"
     return env
 
 
@@ -53,6 +58,23 @@ def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[subprocess.Comp
         "Supply a stack id (ServiceDiscovery, SocialNetwork) to display its template.",
     ], result.stderr
     assert result.stdout.strip() == "", result.stdout
+
+
+def test_cli_in_ci_mode_prints_the_same_lines_on_stdout(
+    cli_synth: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    # GIVEN the assembly the fixture synthesized, used as the app (no second run of app.py)
+    _, out_dir = cli_synth
+    # WHEN the CLI runs as a CI system runs it
+    command = [str(CDK_BIN), "synth", "--quiet", "--app", str(out_dir), "--output", str(tmp_path / "cdk.out")]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=_cli_env(ci=True), capture_output=True, text=True, timeout=120)
+    # THEN the same two lines go to stdout and nothing to stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Successfully synthesized to {out_dir}",
+        "Supply a stack id (ServiceDiscovery, SocialNetwork) to display its template.",
+    ], result.stdout
+    assert result.stderr == "", result.stderr
 
 
 def test_cli_writes_the_template_and_manifest(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
