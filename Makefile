@@ -74,7 +74,7 @@ browser:
 STACK ?= ServiceDiscovery
 WORKERS ?=
 demo: $(STAMP)
-	$(BIN)/python -m ecs_service_discovery.local.demo --stack $(STACK) $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/python -m ecs_discovery_tools.local.demo --stack $(STACK) $(if $(WORKERS),--workers $(WORKERS))
 
 # Synth benchmark (benchmarks/README.md): wall time and peak memory of synthesizing an empty app, a
 # plain aws-cdk-lib backend/worker, this library's backend/worker stack and topologies of 10, 50 and

@@ -8,7 +8,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from ecs_service_discovery import ServiceDiscoveryStack, SocialNetworkStack, ValidationError
+from ecs_service_discovery import ValidationError
+from stacks import ServiceDiscoveryStack, SocialNetworkStack
 
 
 def build(app: cdk.App) -> None:

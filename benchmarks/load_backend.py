@@ -27,8 +27,8 @@ from pathlib import Path
 
 import requests
 
-from ecs_service_discovery.local.app_process import GunicornProcess, free_port
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer
+from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKER_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")

@@ -44,28 +44,16 @@ if TYPE_CHECKING:
     from ecs_service_discovery.errors import (
         ValidationError as ValidationError,
     )
-    from ecs_service_discovery.stacks import (
-        DiscoveryPlatformStack as DiscoveryPlatformStack,
-    )
-    from ecs_service_discovery.stacks import (
-        ServiceDiscoveryStack as ServiceDiscoveryStack,
-    )
-    from ecs_service_discovery.stacks import (
-        SocialNetworkStack as SocialNetworkStack,
-    )
 
 _EXPORTS = {
     "DiscoverableFargateService": "ecs_service_discovery.constructs",
     "DiscoveryNamespace": "ecs_service_discovery.constructs",
-    "DiscoveryPlatformStack": "ecs_service_discovery.stacks",
     "DnsRecords": "ecs_service_discovery.constructs",
     "LogEncryptionKey": "ecs_service_discovery.constructs",
     "ScalingSpec": "ecs_service_discovery.constructs",
-    "ServiceDiscoveryStack": "ecs_service_discovery.stacks",
     "ServiceScaling": "ecs_service_discovery.constructs",
     "ServiceSpec": "ecs_service_discovery.constructs",
     "ServiceTopology": "ecs_service_discovery.constructs",
-    "SocialNetworkStack": "ecs_service_discovery.stacks",
     "TopologySpec": "ecs_service_discovery.constructs",
     "ValidationError": "ecs_service_discovery.errors",
     "load_topology": "ecs_service_discovery.constructs",
@@ -74,15 +62,12 @@ _EXPORTS = {
 __all__ = [
     "DiscoverableFargateService",
     "DiscoveryNamespace",
-    "DiscoveryPlatformStack",
     "DnsRecords",
     "LogEncryptionKey",
     "ScalingSpec",
-    "ServiceDiscoveryStack",
     "ServiceScaling",
     "ServiceSpec",
     "ServiceTopology",
-    "SocialNetworkStack",
     "TopologySpec",
     "ValidationError",
     "load_topology",

@@ -19,7 +19,7 @@ if (VENV_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(st
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
-from ecs_service_discovery import ServiceDiscoveryStack, SocialNetworkStack  # noqa: E402
+from stacks import ServiceDiscoveryStack, SocialNetworkStack  # noqa: E402
 from tests.helpers import LibraryDefaultsStack  # noqa: E402
 
 

@@ -6,7 +6,7 @@ validation is a gate of its own, not part of what the library costs).
 
 import aws_cdk as cdk
 
-from ecs_service_discovery import ServiceDiscoveryStack
+from stacks import ServiceDiscoveryStack
 
 app = cdk.App()
 ServiceDiscoveryStack(app, "ServiceDiscovery")

@@ -15,7 +15,8 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 
-from ecs_service_discovery import DiscoveryPlatformStack, ServiceSpec, ServiceTopology, TopologySpec
+from ecs_service_discovery import ServiceSpec, ServiceTopology, TopologySpec
+from stacks import DiscoveryPlatformStack
 
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 REGISTRY_IMAGE = "public.ecr.aws/docker/library/nginx:1.27"

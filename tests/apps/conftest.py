@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ecs_service_discovery.local.app_process import free_port
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer, SrvRecord
+from ecs_discovery_tools.local.app_process import free_port
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 from tests.apps.harness import (
     DEAD_HOSTS,
     NAMESPACE,

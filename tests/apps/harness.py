@@ -19,7 +19,7 @@ from types import ModuleType
 
 import requests
 
-from ecs_service_discovery.local.app_process import GunicornProcess, free_port
+from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKEND_DIR = REPO_ROOT / "services" / "flask-backend"

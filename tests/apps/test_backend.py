@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer, SrvRecord
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 from tests.apps.harness import (
     DEAD_HOSTS,
     SPARE_HOSTS,

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 from tests.apps.harness import (
     BACKEND_DIR,
     DEAD_HOSTS,

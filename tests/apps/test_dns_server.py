@@ -10,7 +10,7 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from ecs_service_discovery.cli.main import main
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer, SrvRecord
+from ecs_discovery_tools.cli.main import main
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 
 REGION = "eu-west-1"
 # Every subprocess of these tests is bounded by this.

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ecs_service_discovery.cli import ExitCode
+from ecs_discovery_tools.cli import ExitCode
 from tests.cli.conftest import (
     DUMMY_CREDENTIALS,
     REGION,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from ecs_service_discovery.cli import ExitCode
+from ecs_discovery_tools.cli import ExitCode
 from tests.cli.conftest import REGION, run_cli
 
 

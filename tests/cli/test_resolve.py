@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecs_service_discovery.cli import ExitCode
+from ecs_discovery_tools.cli import ExitCode
 from tests.cli.conftest import run_cli
 
 

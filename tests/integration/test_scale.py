@@ -14,7 +14,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from ecs_service_discovery import DiscoveryPlatformStack, ServiceSpec, ServiceTopology
+from ecs_service_discovery import ServiceSpec, ServiceTopology
+from stacks import DiscoveryPlatformStack
 from ecs_service_discovery.constructs import DEFAULT_SERVICES_PER_STACK
 
 SERVICES = 200

@@ -10,7 +10,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
 
-from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ServiceDiscoveryStack, ValidationError
+from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ValidationError
+from stacks import ServiceDiscoveryStack
 from tests.helpers import as_list
 
 _IMAGE = "public.ecr.aws/docker/library/python:3.11-slim"

@@ -17,7 +17,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
-from ecs_service_discovery import ServiceDiscoveryStack
+from stacks import ServiceDiscoveryStack
 from tests.helpers import LibraryDefaultsStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

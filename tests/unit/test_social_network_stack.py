@@ -9,8 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from ecs_service_discovery import SocialNetworkStack, ValidationError, load_topology
-from ecs_service_discovery.stacks.social_network_stack import SOCIAL_NETWORK_TOPOLOGY
+from ecs_service_discovery import ValidationError, load_topology
+from stacks import SocialNetworkStack
+from stacks.social_network_stack import SOCIAL_NETWORK_TOPOLOGY
 from tests.helpers import as_list
 
 CALLEES = ["auth", "user", "timeline", "feed", "messenger", "worker"]

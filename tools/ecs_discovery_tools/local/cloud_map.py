@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from ecs_service_discovery.local.dns_server import LoopbackDnsServer, SrvRecord
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 
 __all__ = ["DUMMY_CREDENTIALS", "LocalCloudMap", "RegisteredService", "RegistryDnsPublisher"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
-from ecs_service_discovery.local.app_process import GunicornProcess, free_port
+from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
 from tests.demo.conftest import REPO_ROOT, Demo, http_get, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")

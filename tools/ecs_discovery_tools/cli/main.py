@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ecs_service_discovery.cli.errors import CliError, ExitCode
+from ecs_discovery_tools.cli.errors import CliError, ExitCode
 
 PROG = "ecs-discovery"
 
@@ -96,13 +96,13 @@ def _version() -> str:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from ecs_service_discovery.cli import cloudmap
+    from ecs_discovery_tools.cli import cloudmap
 
     return cloudmap.make_client(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
 
 
 def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_service_discovery.cli import cloudmap
+    from ecs_discovery_tools.cli import cloudmap
 
     namespaces = cloudmap.list_namespaces(_client(args))
     if args.json:
@@ -113,7 +113,7 @@ def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_service_discovery.cli import cloudmap
+    from ecs_discovery_tools.cli import cloudmap
 
     client = _client(args)
     namespace = cloudmap.find_namespace(client, args.namespace)
@@ -144,7 +144,7 @@ def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_service_discovery.cli import cloudmap
+    from ecs_discovery_tools.cli import cloudmap
 
     client = _client(args)
     namespace = cloudmap.find_namespace(client, args.namespace)
@@ -170,7 +170,7 @@ def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_resolve(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_service_discovery.cli import dns_lookup
+    from ecs_discovery_tools.cli import dns_lookup
 
     resolution = dns_lookup.resolve(args.name, nameserver=args.nameserver, timeout=args.timeout)
     if args.json:

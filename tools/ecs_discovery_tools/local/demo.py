@@ -1,6 +1,6 @@
 """Run a stack's services on this machine, with no AWS account and no Docker: ``make demo``.
 
-    python -m ecs_service_discovery.local.demo [--stack ServiceDiscovery] [--workers 3]
+    python -m ecs_discovery_tools.local.demo [--stack ServiceDiscovery] [--workers 3]
 
 The CDK app is synthesized (as ``cdk synth`` would) and the stack's template read: every
 ECS service registered in Cloud Map runs as ``DesiredCount`` real gunicorn processes of
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_service_discovery.local.app_process import GunicornProcess
-from ecs_service_discovery.local.assembly import AssemblyError, ServiceSpec, StackSpec, read_stack, synthesize
+from ecs_discovery_tools.local.app_process import GunicornProcess
+from ecs_discovery_tools.local.assembly import AssemblyError, ServiceSpec, StackSpec, read_stack, synthesize
 
 __all__ = ["DemoError", "LocalDeployment", "main"]
 
@@ -146,8 +146,8 @@ class LocalDeployment:
     region: str = REGION
 
     def __post_init__(self) -> None:
-        from ecs_service_discovery.local.cloud_map import LocalCloudMap
-        from ecs_service_discovery.local.dns_server import LoopbackDnsServer
+        from ecs_discovery_tools.local.cloud_map import LocalCloudMap
+        from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 
         self.cloud_map = LocalCloudMap(region=self.region)
         self.dns_server = LoopbackDnsServer(default_ttl=10, max_answers=8)
@@ -162,7 +162,7 @@ class LocalDeployment:
     # -- start ---------------------------------------------------------------------
 
     def start(self) -> LocalDeployment:
-        from ecs_service_discovery.local.cloud_map import RegistryDnsPublisher
+        from ecs_discovery_tools.local.cloud_map import RegistryDnsPublisher
 
         for name in self.task_counts:
             if not any(service.name == name for service in self.stack.services):
@@ -212,7 +212,7 @@ class LocalDeployment:
         return self.task_counts.get(service.name, service.desired_count)
 
     def _pseudo(self) -> dict[str, str]:
-        from ecs_service_discovery.local.cloud_map import ACCOUNT_ID
+        from ecs_discovery_tools.local.cloud_map import ACCOUNT_ID
 
         return {
             "AWS::Region": self.region,
@@ -242,7 +242,7 @@ class LocalDeployment:
         return refs
 
     def task_environment(self, service: ServiceSpec) -> dict[str, str]:
-        from ecs_service_discovery.local.cloud_map import DUMMY_CREDENTIALS
+        from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
 
         refs, pseudo = self._refs(), self._pseudo()
         environment = {
@@ -423,7 +423,7 @@ def _task_counts(pairs: Sequence[str], workers: int | None) -> dict[str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ecs_service_discovery.local.demo",
+        prog="python -m ecs_discovery_tools.local.demo",
         description="Run a CDK stack's discoverable services on this machine: no AWS account, no Docker.",
     )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with cdk.json (default: .)")

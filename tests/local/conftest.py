@@ -1,5 +1,5 @@
 """Fixtures for the local run's tests: the app synthesized once, demos run as a user runs them
-(``python -m ecs_service_discovery.local.demo`` in its own process group), stopped by signal."""
+(``python -m ecs_discovery_tools.local.demo`` in its own process group), stopped by signal."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import boto3
 import pytest
 import requests
 
-from ecs_service_discovery.local.assembly import synthesize
-from ecs_service_discovery.local.cloud_map import DUMMY_CREDENTIALS
+from ecs_discovery_tools.local.assembly import synthesize
+from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK = "ServiceDiscovery"
@@ -112,7 +112,7 @@ def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str 
     state_path = work_dir / "state.json"
     output_path = work_dir / "demo-output.log"
     command = [
-        sys.executable, "-m", "ecs_service_discovery.local.demo",
+        sys.executable, "-m", "ecs_discovery_tools.local.demo",
         "--assembly", str(assembly_dir),
         "--stack", stack,
         "--log-dir", str(work_dir / "logs"),

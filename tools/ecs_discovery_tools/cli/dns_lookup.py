@@ -16,7 +16,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from ecs_service_discovery.cli.errors import CliError, ExitCode
+from ecs_discovery_tools.cli.errors import CliError, ExitCode
 
 
 @dataclass(frozen=True)

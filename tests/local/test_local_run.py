@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ecs_service_discovery.cli.main import main as cli_main
-from ecs_service_discovery.local.assembly import read_stack, stack_names
-from ecs_service_discovery.local.demo import DemoError, resolve_value
+from ecs_discovery_tools.cli.main import main as cli_main
+from ecs_discovery_tools.local.assembly import read_stack, stack_names
+from ecs_discovery_tools.local.demo import DemoError, resolve_value
 from tests.demo.conftest import (
     REPO_ROOT,
     Demo,
@@ -154,7 +154,7 @@ def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
 
 def test_unknown_stack_is_one_clear_error(assembly_dir):
     completed = subprocess.run(
-        [sys.executable, "-m", "ecs_service_discovery.local.demo", "--assembly", str(assembly_dir), "--stack", "Nope"],
+        [sys.executable, "-m", "ecs_discovery_tools.local.demo", "--assembly", str(assembly_dir), "--stack", "Nope"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 

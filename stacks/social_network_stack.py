@@ -8,10 +8,10 @@ from typing import Any
 from constructs import Construct
 
 from ecs_service_discovery.constructs import DiscoverableFargateService, ServiceTopology, load_topology
-from ecs_service_discovery.stacks.service_discovery_stack import DiscoveryPlatformStack
+from stacks.service_discovery_stack import DiscoveryPlatformStack
 
 #: The topology file the stack deploys by default (in the repository, next to services/).
-SOCIAL_NETWORK_TOPOLOGY = Path(__file__).resolve().parents[2] / "topologies" / "social-network.yaml"
+SOCIAL_NETWORK_TOPOLOGY = Path(__file__).resolve().parents[1] / "topologies" / "social-network.yaml"
 
 
 class SocialNetworkStack(DiscoveryPlatformStack):

@@ -18,7 +18,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from ecs_service_discovery.cli.errors import CliError, ExitCode
+from ecs_discovery_tools.cli.errors import CliError, ExitCode
 
 # Codes AWS uses for "slow down"; botocore retries them and they reach us only when the
 # attempts are used up.

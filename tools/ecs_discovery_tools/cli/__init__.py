@@ -3,7 +3,7 @@
 Needs the ``cli`` extra: ``pip install 'ecs-service-discovery[cli]'`` (boto3, dnspython).
 """
 
-from ecs_service_discovery.cli.errors import CliError, ExitCode
-from ecs_service_discovery.cli.main import main, run
+from ecs_discovery_tools.cli.errors import CliError, ExitCode
+from ecs_discovery_tools.cli.main import main, run
 
 __all__ = ["CliError", "ExitCode", "main", "run"]

@@ -20,7 +20,7 @@ from ecs_service_discovery.constructs import (
 from ecs_service_discovery.validation import check_dns_name, fail
 
 #: The repository's container apps (services/<name>/), built by ``ContainerImage.from_asset``.
-SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 
 
 def service_image(folder: str, services_dir: Path | None = None) -> ecs.ContainerImage:
