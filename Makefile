@@ -18,7 +18,9 @@ CDK := node_modules/.bin/cdk
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
+# The three distributions of this repository are installed editable: the library (pyproject.toml),
+# the tools (tools/) and the discovery client (services/discovery-client/).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/pyproject.toml $(wildcard services/discovery-client/pyproject.toml) package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
