@@ -12,27 +12,20 @@ is visible to the app.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+
+from tests.integration.clean_venv import SUBPROCESS_TIMEOUT, declared_requirements, make_clean_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = REPO_ROOT / "examples" / "consumer-app"
 CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-PROJECT_BIN = Path(sys.prefix) / "bin"
 # Differs from the app's placeholder, so the template shows that the context reached it.
 SHARED_NAMESPACE_ID = "ns-0a1b2c3d4e5f6a7b8"
-SUBPROCESS_TIMEOUT = 300
 
 pytestmark = pytest.mark.skipif(
     not CDK_BIN.exists(), reason="run `make install` first: node_modules/.bin/cdk is missing"
@@ -48,46 +41,15 @@ class ConsumerSynth:
     template: dict[str, Any]
 
 
-def _requirement_names() -> set[str]:
+def _requirement_names() -> list[str]:
     """The library's runtime requirements and build backend, and the example's named requirements."""
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    specs = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    specs = declared_requirements(REPO_ROOT / "pyproject.toml", build=True)
     for line in (EXAMPLE_DIR / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         # Paths (the library itself) and pip options are not names to borrow.
         if line and not line.startswith((".", "/", "-")):
             specs.append(line)
-    return {Requirement(spec).name for spec in specs}
-
-
-def _closure(names: Iterable[str]) -> dict[str, metadata.Distribution]:
-    """The installed distributions ``names`` need, following their requirements for this interpreter."""
-    found: dict[str, metadata.Distribution] = {}
-    pending = list(names)
-    while pending:
-        name = canonicalize_name(pending.pop())
-        if name in found:
-            continue
-        distribution = metadata.distribution(name)
-        found[name] = distribution
-        for spec in distribution.requires or []:
-            requirement = Requirement(spec)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
-    return found
-
-
-def _borrow(distributions: Iterable[metadata.Distribution], target: Path) -> None:
-    """Symlink each distribution's top-level modules and metadata from the project venv into ``target``."""
-    target.mkdir()
-    for distribution in distributions:
-        assert distribution.files is not None, f"{distribution.metadata['Name']} has no RECORD"
-        site = Path(str(distribution.locate_file("")))
-        tops = {file.parts[0] for file in distribution.files if file.parts[0] not in ("..", "__pycache__")}
-        for top in sorted(tops):
-            if top.endswith(".pth") or (target / top).exists():
-                continue
-            (target / top).symlink_to(site / top)
+    return specs
 
 
 def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -97,27 +59,12 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Co
 @pytest.fixture(scope="module")
 def consumer(tmp_path_factory: pytest.TempPathFactory) -> ConsumerSynth:
     root = tmp_path_factory.mktemp("consumer-app")
-    venv = root / "venv"
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["VIRTUAL_ENV"] = str(venv)
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(PROJECT_BIN), env.get("PATH", "")])
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-
-    # GIVEN a new venv of the project's Python, holding only the borrowed dependency closure. It
-    # gets no pip of its own: Python 3.11's ensurepip would also put an old setuptools into it.
-    created = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root, env=env)
-    assert created.returncode == 0, created.stderr
-    python = venv / "bin" / "python"
-    purelib_code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    purelib = Path(_run([str(python), "-c", purelib_code], cwd=root, env=env).stdout.strip())
-    borrowed = root / "borrowed"
-    _borrow(_closure(_requirement_names()).values(), borrowed)
-    (purelib / "_borrowed_dependencies.pth").write_text(f"{borrowed}\n")
+    # GIVEN a new venv of the project's Python, holding only the borrowed dependency closure
+    clean = make_clean_venv(root, _requirement_names())
+    venv, python, purelib, env = clean.root / "venv", clean.python, clean.purelib, clean.env
 
     # WHEN the README's install command runs in the example's folder for that venv, without any index
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "--isolated", "--disable-pip-version-check"]
-    offline = ["--no-index", "--no-build-isolation", "--quiet"]
-    install = _run([*pip, "install", *offline, "-r", "requirements.txt"], cwd=EXAMPLE_DIR, env=env)
+    install = clean.pip_install("-r", "requirements.txt", cwd=EXAMPLE_DIR)
     assert install.returncode == 0, install.stdout + install.stderr
     probe_code = (
         "import importlib.util, json, ecs_service_discovery, importlib.metadata as m\n"
