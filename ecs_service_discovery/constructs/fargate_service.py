@@ -19,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IValidation
 
+from ecs_service_discovery.constructs.health_check import default_health_check_command
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.errors import ValidationError
@@ -72,20 +73,6 @@ def _seconds(seconds: int) -> Duration:
 def env_prefix(service_name: str) -> str:
     """``"flask-worker"`` -> ``"FLASK_WORKER"``: the prefix of a callee's variables in a caller."""
     return service_name.upper().replace("-", "_")
-
-
-def default_health_check_command(port: int, path: str) -> list[str]:
-    """An HTTP GET of ``path`` from inside the container, without needing curl.
-
-    Slim images rarely ship curl, so try the image's python3 first, then curl,
-    then wget; any non-zero exit marks the task unhealthy.
-    """
-    url = f"http://127.0.0.1:{port}{path}"
-    probe = f"import urllib.request; urllib.request.urlopen('{url}', timeout=3)"
-    return [
-        "CMD-SHELL",
-        f'python3 -c "{probe}" || curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url}',
-    ]
 
 
 class DiscoverableFargateService(Construct):
