@@ -22,8 +22,11 @@ import requests
 from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BACKEND_DIR = REPO_ROOT / "services" / "flask-backend"
-WORKER_DIR = REPO_ROOT / "services" / "flask-worker"
+SERVICES_DIR = REPO_ROOT / "services"
+BACKEND_DIR = SERVICES_DIR / "flask-backend"
+WORKER_DIR = SERVICES_DIR / "flask-worker"
+# Code both apps share: gunicorn.conf.py, graceful_stop.py, request_log.py.
+COMMON_DIR = SERVICES_DIR / "common"
 
 NAMESPACE = "corp"
 WORKER_NAME = f"worker.{NAMESPACE}"
@@ -44,8 +47,10 @@ BACKEND_TEST_ENV = {
     "UPSTREAM_READ_TIMEOUT": "1.0",
     "UPSTREAM_MAX_ATTEMPTS": "3",
     "UPSTREAM_DEADLINE": "2.5",
+    "STOP_DRAIN_SECONDS": "1",
 }
-WORKER_TEST_ENV = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"}
+# A stopped app serves 1 s more (instead of the default 15 s for a 10 s DNS TTL), then refuses.
+WORKER_TEST_ENV = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4", "STOP_DRAIN_SECONDS": "1"}
 # Every HTTP call a test makes is bounded by this; the backend's own bounds are far below it.
 CLIENT_TIMEOUT = 15.0
 
@@ -148,12 +153,20 @@ class HangingServer:
 
 
 class StaticHttpServer:
-    """A "task" whose app answers every GET with one fixed response (a broken or odd worker)."""
+    """A "task" whose app answers every GET with one response (a broken or odd worker).
+
+    ``status`` may be changed while it runs; ``paths`` lists the request targets it was sent.
+    """
 
     def __init__(self, host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.status = status
+        self.paths: list[str] = []
+        fake = self
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # http.server's naming
-                self.send_response(status)
+                fake.paths.append(self.path)
+                self.send_response(fake.status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -1,7 +1,6 @@
 """Request ids, one JSON log line per request, and JSON error responses for a Flask app.
 
-This file is identical in every service image (each image is built from its own
-directory, so it is copied rather than shared); tests/apps checks the copies match.
+Shared by every service app (services/common/, copied into each image beside the app).
 """
 
 from __future__ import annotations
