@@ -1,0 +1,1 @@
+"""Fixtures of the pack's tests; the helpers are in tests/nag/findings.py."""
