@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import ipaddress
 import os
 import signal
@@ -21,7 +22,7 @@ import urllib.request
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
 __all__ = ["GunicornProcess", "free_port"]
 
@@ -53,7 +54,8 @@ def free_port(hosts: Sequence[str]) -> int:
 
 
 class GunicornProcess:
-    """``gunicorn -c gunicorn.conf.py app:app`` started in ``app_dir`` with BIND_HOST/PORT set."""
+    """``gunicorn -c ../common/gunicorn.conf.py app:app`` started in ``app_dir`` with BIND_HOST/PORT set
+    (``-c gunicorn.conf.py`` for an app folder without a ``common`` folder beside it)."""
 
     def __init__(
         self,
@@ -64,6 +66,7 @@ class GunicornProcess:
         env: Mapping[str, str] | None = None,
         output: IO[bytes] | None = None,
         python: str = sys.executable,
+        die_with_parent: bool = False,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"{host} is not a loopback address")
@@ -81,7 +84,16 @@ class GunicornProcess:
         }
         self.output = output
         self.python = python
+        # Linux: the kernel SIGKILLs the server when the thread that started it ends, so a
+        # local run killed with SIGKILL leaves no task behind. Start it from a long-lived thread.
+        self.die_with_parent = die_with_parent and sys.platform == "linux"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def config_file(self) -> str:
+        """The shared gunicorn.conf.py the images run (``../common/``), else one in the app's folder."""
+        if (self.app_dir.parent / "common" / "gunicorn.conf.py").is_file():
+            return "../common/gunicorn.conf.py"
+        return "gunicorn.conf.py"
 
     @property
     def base_url(self) -> str:
@@ -94,14 +106,18 @@ class GunicornProcess:
         return self.process.pid
 
     def start(self) -> Self:
+        global _LIBC_FOR_CHILD
+        if self.die_with_parent and _LIBC_FOR_CHILD is None:
+            _LIBC_FOR_CHILD = _libc()  # loaded here, never in the forked child
         self.process = subprocess.Popen(
-            [self.python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+            [self.python, "-m", "gunicorn", "-c", self.config_file(), "app:app"],
             cwd=self.app_dir,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self.output if self.output is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self.output is not None else subprocess.DEVNULL,
             start_new_session=True,  # own process group: signals reach the master and its workers
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         _running.add(self)
         return self
@@ -161,6 +177,24 @@ class GunicornProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: no imports, no locks, one system call.
+    _LIBC_FOR_CHILD.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_LIBC_FOR_CHILD: Any = None
 
 
 @atexit.register

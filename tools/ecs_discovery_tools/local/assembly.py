@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Mapping
@@ -21,13 +20,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AssemblyError", "ServiceSpec", "StackSpec", "read_stack", "stack_names", "synthesize"]
+__all__ = [
+    "AssemblyError",
+    "ClientAlias",
+    "HealthCheckSpec",
+    "ServiceConnectEntry",
+    "ServiceSpec",
+    "StackSpec",
+    "read_stack",
+    "stack_names",
+    "synthesize",
+]
 
 # CDK's context key that makes asset manifests point at the source folders instead of copies.
 _DISABLE_ASSET_STAGING = "aws:cdk:disable-asset-staging"
 _SYNTH_TIMEOUT_S = 300
-# The URL the library's default container health check probes (default_health_check_command).
-_HEALTH_URL = re.compile(r"http://127\.0\.0\.1:\d+(/[^\s'\"|]*)")
+# ECS's defaults where the template leaves a value out (ECS API reference: HealthCheck,
+# ContainerDefinition.stopTimeout, DeploymentConfiguration).
+_HEALTH_DEFAULTS = {"Interval": 30, "Timeout": 5, "Retries": 3, "StartPeriod": 0}
+_FARGATE_STOP_TIMEOUT_S = 30
+_DEFAULT_MINIMUM_HEALTHY_PERCENT = 100
+_DEFAULT_MAXIMUM_PERCENT = 200
 
 
 class AssemblyError(Exception):
@@ -35,29 +48,65 @@ class AssemblyError(Exception):
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
-    """One ECS service registered in Cloud Map, as the template defines it."""
+class HealthCheckSpec:
+    """A container health check as the task definition gives it (ECS's defaults filled in)."""
 
-    name: str  # the Cloud Map service name: <name>.<namespace>
+    command: tuple[str, ...]  # ("CMD-SHELL", "line") or ("CMD", "exe", "arg", ...)
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float
+
+
+@dataclass(frozen=True)
+class ClientAlias:
+    """A Service Connect client alias: the name and port callers use."""
+
+    dns_name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ServiceConnectEntry:
+    """One entry of an ECS service's ServiceConnectConfiguration.Services."""
+
+    port_name: str
+    discovery_name: str  # the Cloud Map service Service Connect registers (API-only, no DNS)
+    container_port: int
+    client_aliases: tuple[ClientAlias, ...]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One ECS service that is discoverable (Cloud Map DNS, Service Connect or both), as the template defines it."""
+
+    name: str  # the Cloud Map service name (<name>.<namespace>), else the first Service Connect discovery name
     ecs_logical_id: str
-    cloud_map_logical_id: str
+    cloud_map_logical_id: str | None  # None: Service Connect only
     task_definition_logical_id: str
-    dns_config: Mapping[str, Any]  # the template's DnsConfig, NamespaceId left out
+    family: str  # the task definition's Family (what ECS writes to ECS_TASK_DEFINITION_FAMILY)
+    dns_config: Mapping[str, Any] | None  # the template's DnsConfig, NamespaceId left out; None: no DNS discovery
     health_check_custom_config: Mapping[str, Any] | None
     container_name: str
     container_port: int
     environment: Mapping[str, Any]  # CloudFormation values: strings or intrinsic functions
     desired_count: int
     app_dir: Path
-    health_check_path: str
+    health_check: HealthCheckSpec | None  # None: the container defines none (ECS: health UNKNOWN)
+    stop_timeout: float
+    minimum_healthy_percent: int
+    maximum_percent: int
+    health_check_grace_period: float
+    service_connect: tuple[ServiceConnectEntry, ...] = ()
 
     @property
     def has_srv(self) -> bool:
-        return any(record.get("Type") == "SRV" for record in self.dns_config.get("DnsRecords", []))
+        return any(record.get("Type") == "SRV" for record in (self.dns_config or {}).get("DnsRecords", []))
 
     @property
     def ttl(self) -> int:
-        return min((int(record.get("TTL", 0)) for record in self.dns_config.get("DnsRecords", [])), default=60)
+        records = (self.dns_config or {}).get("DnsRecords", [])
+        return min((int(record.get("TTL", 0)) for record in records), default=60)
 
 
 @dataclass(frozen=True)
@@ -170,15 +219,91 @@ def _image_dir(image: Any, images: Mapping[str, Any], assembly_dir: Path, servic
         asset = images.get(tag)
         if asset is not None and "directory" in asset.get("source", {}):
             directory = Path(asset["source"]["directory"])
-            return directory if directory.is_absolute() else assembly_dir / directory
+            directory = directory if directory.is_absolute() else assembly_dir / directory
+            # One build context for several images (file=...): the app is the Dockerfile's folder.
+            docker_file = asset["source"].get("dockerFile")
+            if isinstance(docker_file, str) and "/" in docker_file:
+                return directory / Path(docker_file).parent
+            return directory
     raise AssemblyError(
         f"service {service!r} runs image {json.dumps(image)}, which is not built from a folder "
         "(ContainerImage.from_asset); the local run can only start images it can build"
     )
 
 
+def _number(value: Any, default: float, where: str) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise AssemblyError(f"{where} is {json.dumps(value)[:80]}, which the local run cannot read as a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise AssemblyError(f"{where} is {str(value)[:80]!r}, not a number") from None
+
+
+def _health_check(container: Mapping[str, Any], where: str) -> HealthCheckSpec | None:
+    health = container.get("HealthCheck")
+    if not health:
+        return None
+    command = health.get("Command")
+    if (
+        not isinstance(command, list)
+        or len(command) < 2
+        or command[0] not in ("CMD", "CMD-SHELL")
+        or not all(isinstance(part, str) for part in command)
+    ):
+        raise AssemblyError(
+            f'{where}: HealthCheck.Command {json.dumps(command)[:120]} is not ["CMD", ...] or ["CMD-SHELL", ...]'
+        )
+    values = {
+        key: _number(health.get(key), default, f"{where}: HealthCheck.{key}")
+        for key, default in _HEALTH_DEFAULTS.items()
+    }
+    return HealthCheckSpec(
+        command=tuple(command),
+        interval=values["Interval"],
+        timeout=values["Timeout"],
+        retries=int(values["Retries"]),
+        start_period=values["StartPeriod"],
+    )
+
+
+def _service_connect(
+    properties: Mapping[str, Any], containers: list[dict[str, Any]], ecs_id: str
+) -> tuple[ServiceConnectEntry, ...]:
+    config = properties.get("ServiceConnectConfiguration") or {}
+    if not config.get("Enabled"):
+        return ()
+    named_ports = {
+        mapping["Name"]: int(mapping["ContainerPort"])
+        for container in containers
+        for mapping in container.get("PortMappings") or []
+        if isinstance(mapping.get("Name"), str) and "ContainerPort" in mapping
+    }
+    entries = []
+    for service in config.get("Services") or []:
+        port_name = service.get("PortName")
+        if port_name not in named_ports:
+            raise AssemblyError(f"ECS service {ecs_id}: Service Connect port name {port_name!r} names no port mapping")
+        aliases = tuple(
+            ClientAlias(str(alias["DnsName"]), int(alias["Port"]))
+            for alias in service.get("ClientAliases") or []
+            if isinstance(alias.get("DnsName"), str)
+        )
+        entries.append(
+            ServiceConnectEntry(
+                port_name=port_name,
+                discovery_name=str(service.get("DiscoveryName") or port_name),
+                container_port=named_ports[port_name],
+                client_aliases=aliases,
+            )
+        )
+    return tuple(entries)
+
+
 def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
-    """The namespace and the Cloud Map-registered ECS services of ``stack_name``."""
+    """The namespace and the discoverable ECS services of ``stack_name``, with their task definitions."""
     template, images = _stack_files(assembly_dir, stack_name)
     resources = template.get("Resources", {})
 
@@ -195,46 +320,73 @@ def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
     for ecs_id, ecs_service in sorted(_by_type(resources, "AWS::ECS::Service").items()):
         properties = ecs_service.get("Properties", {})
         registries = properties.get("ServiceRegistries") or []
-        if not registries:
-            continue  # not discoverable: nothing to run for service discovery
-        registry = registries[0]
-        cloud_map_id = _get_att_target(registry.get("RegistryArn"), "Arn")
-        if cloud_map_id not in cloud_map:
-            raise AssemblyError(f"ECS service {ecs_id} is registered in a Cloud Map service outside the stack")
-        cloud_map_properties = cloud_map[cloud_map_id]["Properties"]
-        dns_config = dict(cloud_map_properties.get("DnsConfig", {}))
-        dns_config.pop("NamespaceId", None)
-
         task_definition_id = properties.get("TaskDefinition", {}).get("Ref")
         if task_definition_id not in task_definitions:
-            raise AssemblyError(f"ECS service {ecs_id} uses a task definition outside the stack")
-        containers = task_definitions[task_definition_id]["Properties"]["ContainerDefinitions"]
-        container_name = registry.get("ContainerName") or containers[0]["Name"]
+            if registries or properties.get("ServiceConnectConfiguration"):
+                raise AssemblyError(f"ECS service {ecs_id} uses a task definition outside the stack")
+            continue
+        task_definition = task_definitions[task_definition_id]["Properties"]
+        containers = task_definition["ContainerDefinitions"]
+        service_connect = _service_connect(properties, containers, ecs_id)
+        if not registries and not service_connect:
+            continue  # not discoverable: nothing to run for service discovery
+
+        cloud_map_id: str | None = None
+        dns_config: dict[str, Any] | None = None
+        custom_health: Mapping[str, Any] | None = None
+        registry: Mapping[str, Any] = {}
+        if registries:
+            registry = registries[0]
+            cloud_map_id = _get_att_target(registry.get("RegistryArn"), "Arn")
+            if cloud_map_id not in cloud_map:
+                raise AssemblyError(f"ECS service {ecs_id} is registered in a Cloud Map service outside the stack")
+            cloud_map_properties = cloud_map[cloud_map_id]["Properties"]
+            dns_config = dict(cloud_map_properties.get("DnsConfig", {}))
+            # Deprecated in the API; the service's own NamespaceId says where it lives.
+            dns_config.pop("NamespaceId", None)
+            custom_health = cloud_map_properties.get("HealthCheckCustomConfig")
+            name = cloud_map_properties["Name"]
+            container_name = registry.get("ContainerName") or containers[0]["Name"]
+        else:
+            name = service_connect[0].discovery_name
+            (container_name,) = {
+                container["Name"]
+                for container in containers
+                for mapping in container.get("PortMappings") or []
+                if mapping.get("Name") == service_connect[0].port_name
+            }
         (container,) = [item for item in containers if item["Name"] == container_name]
         port = registry.get("ContainerPort") or (container.get("PortMappings") or [{}])[0].get("ContainerPort")
         if not port:
             raise AssemblyError(f"container {container_name} of {ecs_id} exposes no port")
-        name = cloud_map_properties["Name"]
-        command = " ".join((container.get("HealthCheck") or {}).get("Command", []))
-        health_path = _HEALTH_URL.search(command)
+        deployment = properties.get("DeploymentConfiguration") or {}
+        where = f"container {container_name} of {ecs_id}"
         services.append(
             ServiceSpec(
                 name=name,
                 ecs_logical_id=ecs_id,
                 cloud_map_logical_id=cloud_map_id,
                 task_definition_logical_id=task_definition_id,
+                family=str(task_definition.get("Family") or task_definition_id),
                 dns_config=dns_config,
-                health_check_custom_config=cloud_map_properties.get("HealthCheckCustomConfig"),
+                health_check_custom_config=custom_health,
                 container_name=container_name,
                 container_port=int(port),
                 environment={item["Name"]: item["Value"] for item in container.get("Environment", [])},
                 desired_count=int(properties.get("DesiredCount", 1)),
                 app_dir=_image_dir(container.get("Image"), images, assembly_dir, name),
-                health_check_path=health_path.group(1) if health_path else "/health",
+                health_check=_health_check(container, where),
+                stop_timeout=_number(container.get("StopTimeout"), _FARGATE_STOP_TIMEOUT_S, f"{where}: StopTimeout"),
+                minimum_healthy_percent=int(
+                    _number(deployment.get("MinimumHealthyPercent"), _DEFAULT_MINIMUM_HEALTHY_PERCENT, ecs_id)
+                ),
+                maximum_percent=int(_number(deployment.get("MaximumPercent"), _DEFAULT_MAXIMUM_PERCENT, ecs_id)),
+                health_check_grace_period=_number(properties.get("HealthCheckGracePeriodSeconds"), 0, ecs_id),
+                service_connect=service_connect,
             )
         )
     if not services:
-        raise AssemblyError(f"stack {stack_name!r} has no ECS service registered in Cloud Map")
+        raise AssemblyError(f"stack {stack_name!r} has no ECS service registered in Cloud Map or Service Connect")
     return StackSpec(
         stack_name=stack_name,
         namespace_name=namespace["Properties"]["Name"],

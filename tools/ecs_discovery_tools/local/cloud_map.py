@@ -15,10 +15,12 @@ Requires boto3, moto[server] and dnslib.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,9 @@ from moto.server import ThreadedMotoServer
 
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 
-__all__ = ["DUMMY_CREDENTIALS", "LocalCloudMap", "RegisteredService", "RegistryDnsPublisher"]
+__all__ = ["DUMMY_CREDENTIALS", "AliasTarget", "LocalCloudMap", "RegisteredService", "RegistryDnsPublisher"]
+
+logger = logging.getLogger(__name__)
 
 #: Credentials the local run hands to every client of the local API; moto accepts any.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -90,10 +94,21 @@ class LocalCloudMap:
         self,
         name: str,
         namespace_id: str,
-        dns_config: Mapping[str, Any],
+        dns_config: Mapping[str, Any] | None,
         health_check_custom_config: Mapping[str, Any] | None,
     ) -> RegisteredService:
-        kwargs: dict[str, Any] = {"Name": name, "DnsConfig": {**dns_config, "NamespaceId": namespace_id}}
+        """CreateService as CloudFormation calls it for AWS::ServiceDiscovery::Service.
+
+        The namespace goes in the top-level ``NamespaceId``; ``DnsConfig`` carries only the
+        records and routing policy (its ``NamespaceId`` is deprecated in the API). Without
+        ``dns_config`` the service is API-only (``Type: HTTP``), as Service Connect creates it:
+        no DNS records, found through DiscoverInstances.
+        """
+        kwargs: dict[str, Any] = {"Name": name, "NamespaceId": namespace_id}
+        if dns_config is not None:
+            kwargs["DnsConfig"] = {key: value for key, value in dns_config.items() if key != "NamespaceId"}
+        else:
+            kwargs["Type"] = "HTTP"
         if health_check_custom_config is not None:
             kwargs["HealthCheckCustomConfig"] = dict(health_check_custom_config)
         service = self.client.create_service(**kwargs)["Service"]
@@ -101,13 +116,22 @@ class LocalCloudMap:
 
     # -- what ECS does for each task ---------------------------------------------
 
-    def register_task(self, service_id: str, *, ipv4: str, port: int | None, attributes: Mapping[str, str]) -> str:
-        """RegisterInstance as ECS does when a task starts; returns the instance (task) ID."""
-        task_id = uuid.uuid4().hex
+    def register_task(
+        self,
+        service_id: str,
+        *,
+        ipv4: str,
+        port: int | None,
+        attributes: Mapping[str, str],
+        instance_id: str | None = None,
+        client: Any = None,
+    ) -> str:
+        """RegisterInstance as ECS does for a task (the instance ID is the task ID); returns that ID."""
+        task_id = instance_id or uuid.uuid4().hex
         registered = {"AWS_INSTANCE_IPV4": ipv4, **attributes}
         if port is not None:
             registered["AWS_INSTANCE_PORT"] = str(port)
-        self.client.register_instance(ServiceId=service_id, InstanceId=task_id, Attributes=registered)
+        (client or self.client).register_instance(ServiceId=service_id, InstanceId=task_id, Attributes=registered)
         return task_id
 
     def set_health(self, service_id: str, task_id: str, *, healthy: bool, client: Any = None) -> None:
@@ -126,8 +150,46 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[st
     return items
 
 
+# Cloud Map's rules for what RegisterInstance accepts in a DNS service, applied per instance
+# here so that one bad instance is skipped rather than stopping every other service's updates.
+_PORT = re.compile(r"[0-9]{1,5}")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_MAX_TTL_S = 2_147_483_647  # RFC 2181: a TTL is an unsigned 31-bit number
+
+
+def _instance_records(instance: Mapping[str, Any], service_name: str) -> tuple[str, int | None, str]:
+    """(address, port or None, SRV target name) of a registered instance; ValueError says what is wrong."""
+    attributes = instance.get("Attributes") or {}
+    address_text = attributes.get("AWS_INSTANCE_IPV4")
+    if not isinstance(address_text, str) or not address_text:
+        raise ValueError("no AWS_INSTANCE_IPV4")
+    try:
+        address = str(ipaddress.IPv4Address(address_text))
+    except ValueError:
+        raise ValueError(f"AWS_INSTANCE_IPV4 {address_text[:40]!r} is not an IPv4 address") from None
+    port: int | None = None
+    port_text = attributes.get("AWS_INSTANCE_PORT")
+    if port_text is not None:
+        # ASCII digits only: int() would also take "٣" (and "²".isdigit() is True).
+        if not isinstance(port_text, str) or not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
+            raise ValueError(f"AWS_INSTANCE_PORT {str(port_text)[:40]!r} is not a port number (1-65535)")
+        port = int(port_text)
+    instance_id = str(instance.get("Id", ""))
+    if not _LABEL.fullmatch(instance_id):
+        raise ValueError(f"instance ID {instance_id[:70]!r} cannot be a DNS label (1-63 letters, digits, '-', '_')")
+    return address, port, f"{instance_id}.{service_name}"
+
+
 class RegistryDnsPublisher:
-    """Keeps a loopback DNS server in step with a Cloud Map namespace, polling its API."""
+    """Keeps a loopback DNS server in step with a Cloud Map namespace, polling its API.
+
+    Each service is published on its own: an instance the registry holds but DNS cannot
+    carry (a non-numeric port, an address that is not IPv4, an ID too long for a label) is
+    skipped and reported once through ``on_problem``; a service whose records cannot be
+    read keeps its last published records, as Route 53 keeps answering. ``aliases`` maps a
+    Service Connect client alias (a DNS name) to the Cloud Map service whose healthy
+    instances it resolves to.
+    """
 
     def __init__(
         self,
@@ -136,61 +198,106 @@ class RegistryDnsPublisher:
         dns_server: LoopbackDnsServer,
         *,
         interval: float = 1.0,
+        aliases: Mapping[str, AliasTarget] | None = None,
+        on_problem: Callable[[str], None] | None = None,
     ) -> None:
         self.cloud_map = cloud_map
         self.namespace = namespace
         self.dns_server = dns_server
         self.interval = interval
+        self.aliases = dict(aliases or {})
+        self.on_problem = on_problem or (lambda message: logger.warning("%s", message))
         self.last_error: str | None = None
         self._published: set[str] = set()
+        self._reported: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = cloud_map.new_client()
 
     def publish_once(self) -> dict[str, list[str]]:
-        """Read the registry and publish it; returns each service name's published A records."""
+        """Read the registry and publish it; returns each published name's A records."""
         with self._lock:
-            records = self._records()
+            records, kept = self._records()
             published: dict[str, list[str]] = {}
             for name, (addresses, srv, ttl) in records.items():
-                self.dns_server.set_records(name, a=addresses, srv=srv, ttl=ttl)
+                try:
+                    self.dns_server.set_records(name, a=addresses, srv=srv, ttl=ttl)
+                except (ValueError, TypeError) as error:
+                    self._problem(f"set_records {name}", f"DNS records of {name} not published: {error}")
+                    kept.add(name)
+                    continue
                 published[name] = addresses
-            for stale in self._published - set(records):
+            for stale in self._published - set(published) - kept:
                 self.dns_server.remove(stale)
-            self._published = set(records)
+            self._published = set(published) | (kept & self._published)
             return published
 
-    def _records(self) -> dict[str, tuple[list[str], list[SrvRecord], int]]:
+    def _problem(self, key: str, message: str) -> None:
+        if key not in self._reported:  # once per problem, not once per second
+            self._reported.add(key)
+            self.on_problem(message)
+
+    def _records(self) -> tuple[dict[str, tuple[list[str], list[SrvRecord], int]], set[str]]:
         client = self._client
         records: dict[str, tuple[list[str], list[SrvRecord], int]] = {}
-        services = _pages(client, "list_services", "Services")
+        kept: set[str] = set()  # names whose last records stay: their service could not be read
+        # The server filters by namespace; ServiceSummary carries no NamespaceId to check again.
+        services = _pages(
+            client,
+            "list_services",
+            "Services",
+            Filters=[{"Name": "NAMESPACE_ID", "Values": [self.namespace.id], "Condition": "EQ"}],
+        )
+        healthy_by_name: dict[str, list[tuple[str, int | None]]] = {}
         for service in services:
-            dns_config = service.get("DnsConfig") or {}
-            if (service.get("NamespaceId") or dns_config.get("NamespaceId")) != self.namespace.id:
-                continue
-            ttl = min((int(record.get("TTL", 60)) for record in dns_config.get("DnsRecords", [])), default=60)
-            types = {record.get("Type") for record in dns_config.get("DnsRecords", [])}
-            instances = _pages(client, "list_instances", "Instances", ServiceId=service["Id"])
-            health = client.get_instances_health_status(ServiceId=service["Id"]).get("Status", {}) if instances else {}
-            healthy = [item for item in instances if health.get(item["Id"], "HEALTHY") == "HEALTHY"]
-            # Route 53 answers with every record when none is healthy, rather than with nothing.
-            answering = healthy or instances
+            if service.get("NamespaceId") not in (None, self.namespace.id):
+                continue  # moto ignores the filter; AWS would not have returned it
             service_name = f"{service['Name']}.{self.namespace.name}"
-            addresses, srv = [], []
+            try:
+                answering = self._answering_instances(client, service)
+            except Exception as error:  # one service's failure must not stop the others
+                self._problem(f"read {service_name}", f"cannot read the instances of {service_name}: {error}")
+                kept.update(
+                    name for name in self._published if name == service_name or name.endswith("." + service_name)
+                )
+                continue
+            endpoints: list[tuple[str, int | None]] = []
+            srv: list[SrvRecord] = []
+            dns_config = service.get("DnsConfig") or {}
+            dns_records = dns_config.get("DnsRecords") or []
+            types = {record.get("Type") for record in dns_records}
+            ttl = min((_ttl(record.get("TTL")) for record in dns_records), default=60)
             for instance in answering:
-                attributes = instance.get("Attributes", {})
-                address = attributes.get("AWS_INSTANCE_IPV4")
-                if not address:
+                try:
+                    address, port, task_name = _instance_records(instance, service_name)
+                except ValueError as error:
+                    self._problem(
+                        f"instance {service['Id']}/{instance.get('Id')}/{error}",
+                        f"instance {str(instance.get('Id'))[:70]!r} of {service_name} skipped in DNS: {error}",
+                    )
                     continue
-                task_name = f"{instance['Id']}.{service_name}"
-                if "A" in types:
-                    addresses.append(address)
-                if "SRV" in types and attributes.get("AWS_INSTANCE_PORT"):
-                    srv.append(SrvRecord(task_name, int(attributes["AWS_INSTANCE_PORT"])))
+                endpoints.append((address, port))
+                if "SRV" in types and port is not None:
+                    srv.append(SrvRecord(task_name, port))
                     records[task_name] = ([address], [], ttl)
-            records[service_name] = (addresses, srv, ttl)
-        return records
+            healthy_by_name[str(service["Name"])] = endpoints
+            if types:  # an API-only (HTTP) service has no DNS records
+                addresses = [address for address, _ in endpoints] if "A" in types else []
+                records[service_name] = (addresses, srv, ttl)
+        for alias, target in self.aliases.items():
+            if target.service_name in healthy_by_name:
+                addresses = [address for address, _ in healthy_by_name[target.service_name]]
+                records[alias] = (addresses, [], target.ttl)
+        return records, kept
+
+    @staticmethod
+    def _answering_instances(client: Any, service: Mapping[str, Any]) -> list[dict[str, Any]]:
+        instances = _pages(client, "list_instances", "Instances", ServiceId=service["Id"])
+        health = client.get_instances_health_status(ServiceId=service["Id"]).get("Status", {}) if instances else {}
+        healthy = [item for item in instances if health.get(item["Id"], "HEALTHY") == "HEALTHY"]
+        # Route 53 answers with every record when none is healthy, rather than with nothing.
+        return healthy or instances
 
     def start(self) -> RegistryDnsPublisher:
         self.publish_once()
@@ -211,3 +318,19 @@ class RegistryDnsPublisher:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _ttl(value: Any) -> int:
+    try:
+        ttl = int(value)
+    except (TypeError, ValueError):
+        return 60
+    return min(max(ttl, 0), _MAX_TTL_S)
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where a Service Connect client alias points: a Cloud Map service of the namespace, and the TTL to answer with."""
+
+    service_name: str
+    ttl: int = 10

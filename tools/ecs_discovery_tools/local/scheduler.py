@@ -1,0 +1,770 @@
+"""ECS's service scheduler, played on loopback: tasks, container health checks, deployments, scaling.
+
+Each ECS service of the stack gets a :class:`ServiceScheduler` that keeps ``desired_count``
+tasks of its primary task definition revision running, as the ECS service scheduler does:
+
+* A task is a gunicorn process on its own 127.0.0.x address. Its container health check
+  is the task definition's own command (``CMD-SHELL`` through ``/bin/sh -c``, ``CMD`` by
+  exec), run every ``Interval`` with ``Timeout``, ``Retries`` and ``StartPeriod`` as Docker
+  runs it for the ECS agent (:class:`HealthChecker`). The one change: the literal
+  ``127.0.0.1`` in the command becomes the task's address, because here every task shares
+  the host's loopback instead of having its own network namespace.
+* A task enters Cloud Map (and so DNS) once its health check passes (at once when the
+  container has none, as ECS registers a RUNNING task), is marked UNHEALTHY there when the
+  check fails ``Retries`` times, and is then replaced unless the service's health check
+  grace period still runs.
+* A task that exits, or turns unhealthy, is stopped and replaced. Replacements of tasks
+  that never became healthy back off exponentially, bounded (ECS's service throttle logic).
+* A deployment (``deploy``) registers a new revision and replaces the tasks within the
+  service's ``minimumHealthyPercent``/``maximumPercent``; ``scale`` changes the desired count.
+* Every stop runs in this order: deregister from Cloud Map, wait the DNS TTL plus a drain
+  interval (so callers' cached answers expire), SIGTERM, SIGKILL after the container's
+  ``stopTimeout``. Real ECS does not wait between deregistering and SIGTERM (see
+  docs/local-run.md); ``drain_seconds=None`` gives ECS's order to rehearse that.
+
+Everything a user would read in the ECS console's service events goes to an
+:class:`EventLog`: printed, kept in memory and appended to a JSON Lines file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from ecs_discovery_tools.local.app_process import GunicornProcess
+from ecs_discovery_tools.local.assembly import HealthCheckSpec, ServiceSpec
+
+__all__ = [
+    "EventLog",
+    "HealthChecker",
+    "LocalTask",
+    "ServiceScheduler",
+    "Timings",
+    "probe_command",
+    "run_probe",
+]
+
+# Bounds: a service never runs more tasks than this, whatever is asked.
+MAX_TASKS_PER_SERVICE = 50
+_PROBE_OUTPUT_BYTES = 2000
+# The ECS task states the local run goes through (ECS API reference, Task.lastStatus).
+PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = "PENDING", "RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"
+HEALTHY, UNHEALTHY, UNKNOWN = "HEALTHY", "UNHEALTHY", "UNKNOWN"
+# The literal loopback address of a health check command: not when part of a longer number.
+_LOOPBACK = re.compile(r"(?<![0-9.])127\.0\.0\.1(?![0-9])")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long the local run waits for what. ``None`` keeps the template's value.
+
+    The health check, grace period, TTL and stop timeout overrides exist for tests and
+    benchmarks (they shorten a minutes-long rolling deployment to seconds); a user's local
+    run keeps the template's values.
+    """
+
+    health_interval: float | None = None
+    health_timeout: float | None = None
+    health_start_period: float | None = None
+    health_retries: int | None = None
+    grace_period: float | None = None
+    dns_ttl: int | None = None
+    stop_timeout: float | None = None
+    # Extra wait after the DNS TTL before SIGTERM, for a caller to notice the change.
+    # None: ECS's own order (SIGTERM right after deregistration).
+    drain_seconds: float | None = 2.0
+    # Bounded exponential backoff of replacements of tasks that never became healthy.
+    restart_backoff_base: float = 1.0
+    restart_backoff_max: float = 60.0
+
+    def health_check(self, health: HealthCheckSpec | None) -> HealthCheckSpec | None:
+        if health is None:
+            return None
+        return replace(
+            health,
+            interval=health.interval if self.health_interval is None else self.health_interval,
+            timeout=health.timeout if self.health_timeout is None else self.health_timeout,
+            start_period=health.start_period if self.health_start_period is None else self.health_start_period,
+            retries=health.retries if self.health_retries is None else self.health_retries,
+        )
+
+
+# -- the event log --------------------------------------------------------------------
+
+
+class EventLog:
+    """ECS-like service events: printed, kept (bounded) in memory and appended to a JSON Lines file."""
+
+    def __init__(self, path: Path | None = None, *, echo: IO[str] | None = None, limit: int = 10_000) -> None:
+        self.path = path
+        self.echo = echo if echo is not None else sys.stdout
+        self._events: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._sequence = itertools.count(1)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+
+    def add(self, event: str, service: str, message: str, **fields: Any) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        with self._lock:
+            record = {
+                "seq": next(self._sequence),
+                "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "service": service,
+                "event": event,
+                "message": message,
+                **{key: value for key, value in fields.items() if value is not None},
+            }
+            self._events.append(record)
+            if self.path is not None:
+                with open(self.path, "a", encoding="utf-8") as output:
+                    output.write(json.dumps(record) + "\n")
+            self._changed.notify_all()
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stdout must not stop the run
+            print(f"[local run] {now:%H:%M:%S} (service {service}) {message}", file=self.echo, flush=True)
+        return record
+
+    def since(self, sequence: int = 0, *, service: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                dict(event)
+                for event in self._events
+                if event["seq"] > sequence and (service is None or event["service"] == service)
+            ]
+
+    def wait(self, sequence: int, timeout: float) -> None:
+        """Block until an event after ``sequence`` exists or ``timeout`` passes (long polling)."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._events) and self._events[-1]["seq"] > sequence, timeout)
+
+
+# -- container health checks -----------------------------------------------------------
+
+
+def probe_command(command: tuple[str, ...], address: str) -> list[str]:
+    """The argv that runs a task definition's health check command for the task on ``address``.
+
+    ``CMD-SHELL`` runs its string with ``/bin/sh -c`` and ``CMD`` execs its arguments, as
+    Docker does. Only the literal loopback address changes: inside a container 127.0.0.1
+    is the task's own loopback; here the task listens on ``address`` of the shared one.
+    """
+    kind, *arguments = command
+    arguments = [_LOOPBACK.sub(address, argument) for argument in arguments]
+    if kind == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(arguments)]
+    if kind == "CMD":
+        return arguments
+    raise ValueError(f"health check command kind {kind!r} is not CMD or CMD-SHELL")
+
+
+def run_probe(argv: list[str], *, timeout: float, env: Mapping[str, str], cwd: Path | None = None) -> tuple[bool, str]:
+    """Run one health check: (passed, why) where passed means exit code 0 within ``timeout``."""
+    try:
+        process = subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a timed-out check is killed with everything it started
+        )
+    except OSError as error:
+        return False, f"cannot run the health check: {error}"
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return False, f"timed out after {timeout:g} s"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what the check left running in the background
+            os.killpg(process.pid, signal.SIGKILL)
+    tail = output[-_PROBE_OUTPUT_BYTES:].decode("utf-8", "replace").strip().splitlines()
+    if process.returncode == 0:
+        return True, "exit 0"
+    return False, f"exit {process.returncode}" + (f": {tail[-1][:200]}" if tail else "")
+
+
+class HealthChecker:
+    """Docker's health check loop for one container, as the ECS agent configures it.
+
+    The first check runs one ``interval`` after the container starts. A check that exits
+    0 within ``timeout`` passes; ``retries`` failures in a row make the container
+    UNHEALTHY; failures within ``start_period`` do not count until a check has passed.
+    """
+
+    def __init__(
+        self,
+        health: HealthCheckSpec,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        on_change: Callable[[str, str], None],
+    ) -> None:
+        self.health = health
+        self.argv = argv
+        self.env = dict(env)
+        self.cwd = cwd
+        self.on_change = on_change
+        self.status = UNKNOWN
+        self.failures = 0
+        self.last_output = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="health-check", daemon=True)
+
+    def start(self) -> HealthChecker:
+        self._thread.start()
+        return self
+
+    def signal_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.health.timeout + 5)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        passed_once = False
+        while not self._stop.wait(self.health.interval):
+            passed, why = run_probe(self.argv, timeout=self.health.timeout, env=self.env, cwd=self.cwd)
+            if self._stop.is_set():
+                return
+            self.last_output = why
+            if passed:
+                passed_once = True
+                self.failures = 0
+                self._set(HEALTHY, why)
+                continue
+            if not passed_once and time.monotonic() - started < self.health.start_period:
+                continue  # Docker: failures during the start period do not count
+            self.failures += 1
+            if self.failures >= self.health.retries:
+                self._set(UNHEALTHY, f"{self.failures} failed checks in a row, last: {why}")
+
+    def _set(self, status: str, why: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.on_change(status, why)
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+@dataclass
+class Revision:
+    """A task definition revision as the local run registered it: the template's plus overrides."""
+
+    number: int
+    spec: ServiceSpec
+    environment_overrides: dict[str, str] = field(default_factory=dict[str, str])
+
+    def label(self) -> str:
+        return f"{self.spec.family}:{self.number}"
+
+
+@dataclass
+class LocalTask:
+    task_id: str
+    service: str
+    revision: Revision
+    host: str
+    port: int
+    process: GunicornProcess
+    log_path: Path
+    started_at: float
+    last_status: str = PENDING
+    desired_status: str = RUNNING
+    health: str = UNKNOWN
+    registered: bool = False
+    ever_healthy: bool = False
+    unhealthy_since: float | None = None
+    stopped_reason: str | None = None
+    exit_code: int | None = None
+    checker: HealthChecker | None = None
+
+    @property
+    def url(self) -> str:
+        return self.process.base_url
+
+    @property
+    def serving(self) -> bool:
+        """Counts as healthy for the scheduler: registered and not failing its check."""
+        return self.desired_status == RUNNING and self.registered and self.health != UNHEALTHY
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "address": self.host,
+            "port": self.port,
+            "url": self.url,
+            "pid": self.process.pid if self.process.process is not None else None,
+            "revision": self.revision.label(),
+            "last_status": self.last_status,
+            "desired_status": self.desired_status,
+            "health": self.health,
+            "registered": self.registered,
+            "stopped_reason": self.stopped_reason,
+            "exit_code": self.exit_code,
+        }
+
+
+class Registry(Protocol):
+    """What a scheduler needs of Cloud Map (the stand-in) and of the address pool."""
+
+    def register(self, task: LocalTask) -> None: ...
+    def set_health(self, task: LocalTask, healthy: bool) -> None: ...
+    def deregister(self, task: LocalTask) -> None: ...
+    def allocate_address(self, port: int) -> str: ...
+    def release_address(self, host: str) -> None: ...
+    def task_environment(self, revision: Revision) -> dict[str, str]: ...
+
+
+class ServiceScheduler:
+    """ECS's service scheduler for one service: desired count, replacement, deployments, drain order."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        *,
+        desired_count: int,
+        registry: Registry,
+        events: EventLog,
+        timings: Timings,
+        log_dir: Path,
+        gunicorn_workers: int = 1,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.name = spec.name
+        self.registry = registry
+        self.events = events
+        self.timings = timings
+        self.log_dir = log_dir
+        self.gunicorn_workers = gunicorn_workers
+        self.on_change = on_change
+        self.revisions = [Revision(1, spec)]
+        self.desired_count = _check_count(desired_count)
+        self.tasks: list[LocalTask] = []  # every task not yet STOPPED
+        self.stopped: deque[LocalTask] = deque(maxlen=100)
+        self._lock = threading.RLock()
+        self._shutting_down = threading.Event()
+        self._stop_threads: list[threading.Thread] = []
+        self._failed_starts = 0
+        self._next_start_at = 0.0
+        self._steady = False
+        self._deploying: Revision | None = None
+
+    # -- what the control channel asks ---------------------------------------------
+
+    @property
+    def primary(self) -> Revision:
+        return self.revisions[-1]
+
+    def scale(self, count: int) -> None:
+        with self._lock:
+            count = _check_count(count)
+            previous, self.desired_count = self.desired_count, count
+            self._steady = False
+        self.events.add(
+            "service_scaled", self.name, f"desired count changed from {previous} to {count}.", desired_count=count
+        )
+
+    def deploy(self, spec: ServiceSpec | None = None, environment: Mapping[str, str] | None = None) -> Revision:
+        """Register a new revision (the template's ``spec`` if given, plus ``environment``) and roll it out."""
+        with self._lock:
+            base = self.primary
+            overrides = {**base.environment_overrides, **(environment or {})}
+            revision = Revision(base.number + 1, spec or base.spec, overrides)
+            self.revisions.append(revision)
+            # ECS: a new task definition returns a throttled service to normal at once.
+            self._failed_starts, self._next_start_at, self._steady = 0, 0.0, False
+            self._deploying = revision
+        self.events.add(
+            "deployment_started",
+            self.name,
+            f"deployment started: task definition {revision.label()} replaces "
+            f"{base.label()} (minimumHealthyPercent {revision.spec.minimum_healthy_percent}, "
+            f"maximumPercent {revision.spec.maximum_percent}).",
+            revision=revision.label(),
+        )
+        return revision
+
+    def stop_task(self, task_id: str, reason: str = "Task stopped by user (local run control)") -> bool:
+        with self._lock:
+            for task in self.tasks:
+                if task.task_id == task_id and task.desired_status == RUNNING:
+                    self._begin_stop(task, reason)
+                    return True
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            running = [task for task in self.tasks if task.desired_status == RUNNING]
+            return {
+                "desired_count": self.desired_count,
+                "running_count": sum(task.last_status == RUNNING for task in running),
+                "healthy_count": sum(task.serving for task in running),
+                "primary_revision": self.primary.label(),
+                "steady": self._steady,
+                "tasks": [task.describe() for task in self.tasks],
+            }
+
+    # -- the scheduler loop ------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """One pass of the scheduler: notice exits and health, then start and stop tasks."""
+        if self._shutting_down.is_set():
+            return
+        now = time.monotonic()
+        with self._lock:
+            for task in [task for task in self.tasks if task.desired_status == RUNNING]:
+                self._follow(task, now)
+            self._balance(now)
+
+    def _follow(self, task: LocalTask, now: float) -> None:
+        if not task.process.is_running():
+            task.exit_code = task.process.process.returncode if task.process.process is not None else None
+            if not task.ever_healthy:
+                self._note_failed_start(task)
+            self._begin_stop(task, f"Essential container in task exited (exit code {task.exit_code})", drain=False)
+            return
+        if task.last_status == PENDING:
+            task.last_status = RUNNING  # the process started: the container is running
+            if task.checker is None:  # no health check: ECS registers a RUNNING task
+                self._register(task)
+        if task.health == HEALTHY and not task.registered:
+            self._register(task)
+        if task.health == UNHEALTHY:
+            grace = self._grace_period(task)
+            if now - task.started_at >= grace:
+                if not task.ever_healthy:
+                    self._note_failed_start(task)
+                self._begin_stop(task, "Task failed container health checks")
+
+    def _grace_period(self, task: LocalTask) -> float:
+        if self.timings.grace_period is not None:
+            return self.timings.grace_period
+        return task.revision.spec.health_check_grace_period
+
+    def _balance(self, now: float) -> None:
+        running = [task for task in self.tasks if task.desired_status == RUNNING]
+        primary = [task for task in running if task.revision is self.primary]
+        old = [task for task in running if task.revision is not self.primary]
+        spec = self.primary.spec
+        desired = self.desired_count
+        minimum_healthy = math.ceil(desired * spec.minimum_healthy_percent / 100)
+        maximum = max(math.floor(desired * spec.maximum_percent / 100), 1 if desired else 0)
+        serving = sum(task.serving for task in running)
+
+        # Scale in: the primary revision has more tasks than desired (ECS does not hold
+        # minimumHealthyPercent against a lower desired count).
+        surplus = len(primary) - desired
+        for task in sorted(primary, key=_stop_order)[: max(surplus, 0)]:
+            self._begin_stop(task, "Scaling activity initiated by (local run control) to scale in")
+            serving -= task.serving
+
+        # Start new tasks of the primary revision, within maximumPercent.
+        primary_count = min(len(primary), desired)
+        room = maximum - (primary_count + len(old))
+        wanted = min(desired - primary_count, room)
+        if wanted > 0 and now >= self._next_start_at:
+            for _ in range(wanted):
+                self._start_task(self.primary)
+            primary_count += wanted
+
+        # Stop old revisions' tasks while enough tasks stay healthy (minimumHealthyPercent):
+        # those not serving first (they cost nothing), then as many serving ones as allowed.
+        for task in sorted(old, key=_stop_order):
+            if not task.serving:
+                self._begin_stop(task, f"Task replaced by deployment of {self.primary.label()}")
+            elif serving - 1 >= minimum_healthy:
+                self._begin_stop(task, f"Task replaced by deployment of {self.primary.label()}")
+                serving -= 1
+
+        self._note_steady(primary, old)
+
+    def _note_steady(self, primary: list[LocalTask], old: list[LocalTask]) -> None:
+        steady = (
+            not old
+            and len(primary) == self.desired_count
+            and all(task.serving for task in primary)
+            and all(task.desired_status == RUNNING for task in self.tasks)
+        )
+        if steady and not self._steady:
+            self._steady = True
+            if self._deploying is not None:
+                self.events.add(
+                    "deployment_completed",
+                    self.name,
+                    f"deployment completed: {self._deploying.label()} runs {self.desired_count} healthy task(s).",
+                    revision=self._deploying.label(),
+                )
+                self._deploying = None
+            self.events.add(
+                "steady_state",
+                self.name,
+                f"has reached a steady state: {self.desired_count} task(s) of {self.primary.label()} healthy.",
+                revision=self.primary.label(),
+                desired_count=self.desired_count,
+            )
+            self.on_change()
+        elif not steady:
+            self._steady = False
+
+    # -- a task's life -------------------------------------------------------------
+
+    def _start_task(self, revision: Revision) -> LocalTask:
+        spec = revision.spec
+        host = self.registry.allocate_address(spec.container_port)
+        task_id = uuid.uuid4().hex
+        log_path = self.log_dir / f"{self.name}-{task_id[:8]}-{host}.log"
+        environment = self.registry.task_environment(revision)
+        with open(log_path, "ab") as output:  # the child keeps its own descriptor
+            process = GunicornProcess(
+                spec.app_dir,
+                host=host,
+                port=spec.container_port,
+                env={**environment, "GUNICORN_WORKERS": str(self.gunicorn_workers)},
+                output=output,
+                die_with_parent=True,  # started by the scheduler thread, which lives as long as the run
+            )
+            task = LocalTask(
+                task_id, self.name, revision, host, spec.container_port, process, log_path, time.monotonic()
+            )
+            self.tasks.append(task)  # recorded before it starts: stopped whatever happens next
+            try:
+                process.start()
+            except OSError as error:
+                task.stopped_reason = f"CannotStartContainerError: {error}"
+                self.tasks.remove(task)
+                self.registry.release_address(host)
+                self._note_failed_start(task)
+                raise
+        health = self.timings.health_check(spec.health_check)
+        if health is not None:
+            task.checker = HealthChecker(
+                health,
+                probe_command(health.command, host),
+                env=_probe_environment(environment, host, spec.container_port),
+                cwd=spec.app_dir,
+                on_change=lambda status, why: self._on_health(task, status, why),
+            ).start()
+        self.events.add(
+            "task_started",
+            self.name,
+            f"has started 1 tasks: (task {task_id}) on {host}:{spec.container_port}, {revision.label()}.",
+            task_id=task_id,
+            address=host,
+            revision=revision.label(),
+        )
+        self.on_change()
+        return task
+
+    def _on_health(self, task: LocalTask, status: str, why: str) -> None:
+        with self._lock:
+            if task.desired_status != RUNNING:
+                return
+            task.health = status
+            if status == HEALTHY:
+                task.ever_healthy = True
+                task.unhealthy_since = None
+                self._failed_starts = 0  # the service starts tasks successfully again
+                self.events.add(
+                    "task_healthy", self.name, f"(task {task.task_id}) is healthy: {why}.", task_id=task.task_id
+                )
+                if task.registered:
+                    self.registry.set_health(task, True)
+                else:
+                    self._register(task)
+            else:
+                task.unhealthy_since = time.monotonic()
+                self.events.add(
+                    "task_unhealthy", self.name, f"(task {task.task_id}) is unhealthy: {why}.", task_id=task.task_id
+                )
+                if task.registered:
+                    # ECS reports the status to Cloud Map (custom health check): out of DNS.
+                    self.registry.set_health(task, False)
+        self.on_change()
+
+    def _register(self, task: LocalTask) -> None:
+        self.registry.register(task)
+        task.registered = True
+        self.events.add(
+            "task_registered",
+            self.name,
+            f"registered (task {task.task_id}) {task.host}:{task.port} in Cloud Map.",
+            task_id=task.task_id,
+            address=task.host,
+        )
+        self.on_change()
+
+    def _begin_stop(self, task: LocalTask, reason: str, *, drain: bool = True) -> None:
+        """Take ``task`` out of the service; the drain and the signals run in their own thread."""
+        if task.desired_status != RUNNING:
+            return
+        task.desired_status = STOPPED
+        task.stopped_reason = reason
+        task.last_status = DEACTIVATING
+        self.events.add(
+            "task_stopping",
+            self.name,
+            f"stopping (task {task.task_id}): {reason}.",
+            task_id=task.task_id,
+            reason=reason,
+        )
+        thread = threading.Thread(
+            target=self._stop_flow, args=(task, drain), name=f"stop-{task.task_id[:8]}", daemon=True
+        )
+        self._stop_threads = [item for item in self._stop_threads if item.is_alive()]
+        self._stop_threads.append(thread)
+        thread.start()
+        self.on_change()
+
+    def _note_failed_start(self, task: LocalTask) -> None:
+        # ECS's service throttle logic, bounded: each replacement of a task that never
+        # became healthy waits twice as long as the last, up to restart_backoff_max.
+        self._failed_starts += 1
+        delay = min(
+            self.timings.restart_backoff_base * 2 ** (self._failed_starts - 1), self.timings.restart_backoff_max
+        )
+        self._next_start_at = time.monotonic() + delay
+        if self._failed_starts >= 2:
+            self.events.add(
+                "service_throttled",
+                self.name,
+                f"is unable to consistently start tasks successfully: next start in {delay:g} s "
+                f"({self._failed_starts} tasks in a row never became healthy).",
+                delay_s=delay,
+            )
+
+    def _stop_flow(self, task: LocalTask, drain: bool) -> None:
+        spec = task.revision.spec
+        stop_timeout = self.timings.stop_timeout if self.timings.stop_timeout is not None else spec.stop_timeout
+        killed = False
+        try:
+            if task.registered:
+                with contextlib.suppress(Exception):  # the registry is in this process; the stop goes on
+                    self.registry.deregister(task)
+                task.registered = False
+                self.events.add(
+                    "task_deregistered",
+                    self.name,
+                    f"deregistered (task {task.task_id}) {task.host}:{task.port} from Cloud Map.",
+                    task_id=task.task_id,
+                )
+                self.on_change()
+                ttl = self.timings.dns_ttl if self.timings.dns_ttl is not None else spec.ttl
+                if drain and self.timings.drain_seconds is not None and task.process.is_running():
+                    wait = ttl + self.timings.drain_seconds
+                    self.events.add(
+                        "task_draining",
+                        self.name,
+                        f"(task {task.task_id}) draining {wait:g} s (DNS TTL {ttl} s + "
+                        f"{self.timings.drain_seconds:g} s) before SIGTERM.",
+                        task_id=task.task_id,
+                        drain_s=wait,
+                    )
+                    self._shutting_down.wait(wait)
+            if task.checker is not None:
+                task.checker.stop()
+            task.last_status = STOPPING
+            if task.process.is_running():
+                self.events.add(
+                    "task_sigterm",
+                    self.name,
+                    f"sent SIGTERM to (task {task.task_id}); SIGKILL after the {stop_timeout:g} s stop timeout.",
+                    task_id=task.task_id,
+                )
+                task.process.terminate()
+                try:
+                    task.process.wait(timeout=stop_timeout)
+                except subprocess.TimeoutExpired:
+                    killed = True
+            task.process.stop(grace=0)  # SIGKILL to the group: whatever is left
+            if task.exit_code is None and task.process.process is not None:
+                task.exit_code = task.process.process.returncode
+        finally:
+            with self._lock:
+                task.last_status = STOPPED
+                if task in self.tasks:
+                    self.tasks.remove(task)
+                self.stopped.append(task)
+                self.registry.release_address(task.host)
+        how = f"SIGKILL after the {stop_timeout:g} s stop timeout" if killed else f"exit code {task.exit_code}"
+        self.events.add(
+            "task_stopped",
+            self.name,
+            f"has stopped 1 running tasks: (task {task.task_id}) {task.stopped_reason} ({how}).",
+            task_id=task.task_id,
+            reason=task.stopped_reason,
+            exit_code=task.exit_code,
+            killed=killed,
+        )
+        self.on_change()
+
+    def shutdown(self, grace: float) -> None:
+        """Stop everything now (the local run ends): SIGTERM, then SIGKILL after ``grace``; no drain."""
+        self._shutting_down.set()
+        with self._lock:
+            tasks = list(self.tasks)
+        for task in tasks:
+            if task.checker is not None:
+                task.checker.signal_stop()  # stop probing at once; joined below
+            task.process.terminate()
+        deadline = time.monotonic() + grace
+        for task in tasks:
+            if task.process.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    task.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            task.process.stop(grace=0)
+        for task in tasks:
+            if task.checker is not None:
+                task.checker.stop()
+        for thread in self._stop_threads:
+            thread.join(timeout=5)
+
+
+def _stop_order(task: LocalTask) -> tuple[int, int, float]:
+    # Tasks not serving go first; among the others, the youngest (as ECS keeps the longest-running).
+    return (int(task.serving), int(task.ever_healthy), -task.started_at)
+
+
+def _check_count(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TASKS_PER_SERVICE:
+        raise ValueError(f"desired count {count!r} is not valid: expected 0-{MAX_TASKS_PER_SERVICE}")
+    return count
+
+
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+def _probe_environment(environment: Mapping[str, str], host: str, port: int) -> dict[str, str]:
+    """What a health check sees: the container's environment, the host's PATH (this Python first), no proxy."""
+    python_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join([python_dir, os.environ.get("PATH", "/usr/bin:/bin")])
+    probe = {key: value for key, value in environment.items() if key.lower() not in _PROXY_VARIABLES}
+    probe.update({"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "BIND_HOST": host, "PORT": str(port)})
+    return probe
+
+
+def iter_tasks(schedulers: Iterable[ServiceScheduler]) -> list[LocalTask]:
+    return [task for scheduler in schedulers for task in list(scheduler.tasks)]
