@@ -71,8 +71,14 @@ snapshot-update: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-# The stack's services on this machine: no AWS account, no Docker. Ctrl-C stops everything.
-# make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack of app.py.
+# The stack's services on this machine, run as ECS runs them: no AWS account, no Docker. Ctrl-C
+# stops everything. make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack
+# of app.py. A task joins Cloud Map and DNS once the task definition's health check passes; dead or
+# unhealthy tasks are replaced. While it runs, from another shell (docs/local-run.md):
+#   ecs-discovery local status | events --follow
+#   ecs-discovery local deploy worker [--env MESSAGE=v2] [--reread]   rolling deployment
+#   ecs-discovery local scale worker=5                                 and back: scale worker=2
+#   ecs-discovery local stop-task TASK_ID                              ECS StopTask
 STACK ?= ServiceDiscovery
 WORKERS ?=
 demo: $(STAMP)

@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--nameserver", help="ask this server (IP[:port], e.g. 127.0.0.1:5353) instead of the system resolver"
     )
     resolve.add_argument("--timeout", type=_positive_float, default=3.0, help="seconds per lookup (default: 3)")
+    # `ecs-discovery local ...`: the local run's control channel (tools/ecs_discovery_tools/local/control.py).
+    from ecs_discovery_tools.local import control
+
+    control.add_parser(commands)
     return parser
 
 
@@ -190,7 +194,14 @@ _COMMANDS = {
     "services": cmd_services,
     "instances": cmd_instances,
     "resolve": cmd_resolve,
+    "local": lambda args, out: _local_command(args, out),
 }
+
+
+def _local_command(args: argparse.Namespace, out: TextIO) -> None:
+    from ecs_discovery_tools.local.control import cmd_local
+
+    cmd_local(args, out)
 
 
 # -- output ----------------------------------------------------------------------
