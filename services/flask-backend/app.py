@@ -6,16 +6,11 @@ import json
 import os
 
 import request_log
-from discovery import (
-    CallResult,
-    DiscoveryClient,
-    DiscoveryError,
-    DiscoverySettings,
-    dns_name_from_env,
-)
 from discovery_page import discovery_page
 from flask import Flask, g, jsonify
 from flask.json.provider import DefaultJSONProvider
+
+from ecs_discovery_client import CallResult, DiscoveryClient, DiscoveryError
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
 # Bodies of non-JSON answers are shown, but only this much of them.
@@ -33,8 +28,10 @@ request_log.install(app, SERVICE_NAME)
 # GET /services and /api/services: every service of the namespace, from Cloud Map and DNS.
 app.register_blueprint(discovery_page)
 
-# Built once per gunicorn worker process: the DNS cache and connection pools live here.
-worker = DiscoveryClient(*dns_name_from_env("WORKER", os.environ), settings=DiscoverySettings.from_environ(os.environ))
+# Built once per gunicorn worker process: the DNS cache and connection pools live here. WORKER_HOST
+# (or WORKER_SERVICE + NAMESPACE), WORKER_PORT, DNS_* and UPSTREAM_* configure it; a value that is
+# malformed or cannot meet UPSTREAM_DEADLINE stops the worker at start-up with a message naming it.
+worker = DiscoveryClient.from_environ("WORKER", os.environ)
 
 
 def _describe_answer(result: CallResult) -> dict:

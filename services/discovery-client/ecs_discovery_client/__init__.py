@@ -1,0 +1,47 @@
+"""ecs-discovery-client: call services found by Cloud Map DNS, with what a service mesh proxy would add.
+
+    from ecs_discovery_client import DiscoveryClient
+
+    worker = DiscoveryClient.from_environ("worker")  # WORKER_HOST / WORKER_PORT, DNS_* and UPSTREAM_*
+    result = worker.call("/jobs")                     # CallResult: status, body, address, attempts, ...
+
+With requests (``pip install ecs-discovery-client[requests]``)::
+
+    from ecs_discovery_client.requests_adapter import discovery_session
+
+    session = discovery_session()
+    session.get("http://worker.corp:8080/jobs")
+"""
+
+from ecs_discovery_client._client import IDEMPOTENT_METHODS, AttemptEvent, CallResult, DiscoveryClient
+from ecs_discovery_client._config import DiscoverySettings, ServiceTarget, dns_name_from_env, env_prefix
+from ecs_discovery_client._errors import (
+    AttemptFailure,
+    ConfigurationError,
+    DiscoveryError,
+    ResolutionError,
+    UnreachableError,
+)
+from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "AttemptEvent",
+    "AttemptFailure",
+    "CallResult",
+    "ConfigurationError",
+    "Deadline",
+    "DiscoveryClient",
+    "DiscoveryError",
+    "DiscoverySettings",
+    "Endpoint",
+    "ResolutionError",
+    "Resolver",
+    "ServiceTarget",
+    "UnreachableError",
+    "__version__",
+    "dns_name_from_env",
+    "env_prefix",
+]

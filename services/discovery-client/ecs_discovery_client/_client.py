@@ -1,0 +1,456 @@
+"""Call a service by its Cloud Map name: failover across its addresses within one deadline per call."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
+from typing import Any
+
+import urllib3
+import urllib3.exceptions
+import urllib3.response
+
+from ecs_discovery_client._config import DiscoverySettings, ServiceTarget
+from ecs_discovery_client._errors import AttemptFailure, ResolutionError, UnreachableError
+from ecs_discovery_client._pool import AttemptState, ConnectionPools, attempt_state
+from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
+
+__all__ = ["AttemptEvent", "CallResult", "DiscoveryClient"]
+
+logger = logging.getLogger("ecs_discovery_client")
+
+# RFC 9110 section 9.2.2: a request with one of these methods may be sent again after a failure
+# that might have happened after the server received it. Others are only retried when the
+# connection could not be made (nothing was sent).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AttemptEvent:
+    """One attempt of a call, for the ``on_attempt`` hook: where it went, how it ended, how long it took."""
+
+    dns_name: str
+    address: str
+    port: int
+    attempt: int  # 1-based, within the call
+    outcome: str  # "ok" (an HTTP answer, whatever its status) or the failure: "connection refused", ...
+    status: int | None  # the HTTP status when outcome is "ok"
+    elapsed: float  # seconds, this attempt only
+    fresh_connection: bool  # the attempt opened a new connection (False: a pooled keep-alive one)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """An HTTP answer from one of the service's addresses (any status: a 500 is an answer too)."""
+
+    dns_name: str
+    address: str
+    port: int
+    status: int
+    body: bytes
+    content_type: str
+    attempts: int
+    failures: tuple[AttemptFailure, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    reason: str = ""
+    elapsed: float = 0.0  # seconds, the whole call including DNS
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _AttemptError(Exception):
+    def __init__(self, reason: str, *, sent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent  # the request may have reached the server
+
+
+@dataclass
+class _Raw:
+    status: int
+    reason: str
+    headers: urllib3.HTTPHeaderDict
+    body: bytes
+
+
+class DiscoveryClient:
+    """Calls one service, ``<service>.<namespace>``, on one of its current addresses.
+
+    Thread-safe: make one per service and process, and share it between request threads. Each
+    call has one deadline (``settings.deadline``) from the moment it starts, covering the wait for a
+    shared DNS lookup, the lookup, and every attempt's connect, send and whole body. Attempts go to
+    the answer's addresses from a random start, recently failed ones last; an address is tried a
+    second time in a call only after a jittered backoff. When every cached address has failed the
+    name is looked up again before its TTL runs out.
+
+    ``on_attempt`` is called after every attempt with an :class:`AttemptEvent` (exceptions it raises
+    are logged and ignored); the ``ecs_discovery_client`` logger has the same at DEBUG level.
+    """
+
+    def __init__(
+        self,
+        dns_name: str,
+        port: int | None = None,
+        settings: DiscoverySettings | None = None,
+        resolver: Resolver | None = None,
+        *,
+        on_attempt: Callable[[AttemptEvent], None] | None = None,
+    ) -> None:
+        self.settings = settings or (resolver.settings if resolver is not None else DiscoverySettings())
+        self.dns_name = dns_name.strip().rstrip(".").lower()
+        if port is not None and (type(port) is not int or not 0 < port < 65536):  # a bool is not a port
+            raise ValueError(f"port must be 1-65535 or None (SRV), got {port!r}")
+        self.port = port
+        self.resolver = resolver or Resolver(self.settings)
+        self.on_attempt = on_attempt
+        self._pools = ConnectionPools(max_age=self.settings.pool_max_age, maxsize=self.settings.pool_size)
+        self._lock = threading.Lock()
+        self._failed_until: dict[Endpoint, float] = {}
+        self._known: tuple[Endpoint, ...] = ()
+
+    @classmethod
+    def from_environ(
+        cls,
+        service: str,
+        environ: Mapping[str, str] | None = None,
+        *,
+        resolver: Resolver | None = None,
+        on_attempt: Callable[[AttemptEvent], None] | None = None,
+    ) -> DiscoveryClient:
+        """The client for peer ``service`` (``worker``), configured as :class:`ServiceTarget` and
+        :meth:`DiscoverySettings.from_environ` read ``environ`` (default: ``os.environ``)."""
+        environ = os.environ if environ is None else environ
+        target = ServiceTarget.from_environ(service, environ)
+        settings = resolver.settings if resolver is not None else DiscoverySettings.from_environ(environ)
+        return cls(target.dns_name, target.port, settings, resolver, on_attempt=on_attempt)
+
+    # -- addresses ----------------------------------------------------------------
+
+    def endpoints(self, deadline: Deadline | None = None) -> tuple[Endpoint, ...]:
+        """The service's current addresses (cached for the answer's TTL, capped)."""
+        endpoints = self.resolver.resolve(self.dns_name, self.port, deadline=deadline)
+        self._note_answer(endpoints)
+        return endpoints
+
+    def _note_answer(self, endpoints: tuple[Endpoint, ...]) -> None:
+        if endpoints == self._known:
+            return
+        with self._lock:
+            self._known = endpoints
+        # Keep-alive connections to tasks that have left DNS are closed, not reused.
+        closed = self._pools.keep_only(endpoints)
+        if closed:
+            logger.debug("%s: closed the connections of %d address(es) no longer in DNS", self.dns_name, closed)
+
+    def _relookup_if_all_failed(
+        self, endpoints: tuple[Endpoint, ...], failed: set[Endpoint], deadline: Deadline
+    ) -> tuple[Endpoint, ...] | None:
+        """A new answer when every address of ``endpoints`` failed (in this call or recently), else None."""
+        now = time.monotonic()
+        with self._lock:
+            penalized = {endpoint for endpoint, until in self._failed_until.items() if until > now}
+        if not all(endpoint in failed or endpoint in penalized for endpoint in endpoints):
+            return None
+        try:
+            fresh = self.resolver.refresh(
+                self.dns_name, self.port, deadline=deadline, older_than=self.settings.relookup_interval
+            )
+        except ResolutionError as error:
+            # The cached answer stays usable; the call goes on with it.
+            logger.debug("%s: looking the name up again after every address failed: %s", self.dns_name, error)
+            return None
+        self._note_answer(fresh)
+        return fresh
+
+    def _attempt_order(self, endpoints: tuple[Endpoint, ...], exclude: set[Endpoint]) -> list[Endpoint]:
+        # Recently failed addresses go last (still tried: when every task looks bad, one may be back).
+        # Each group is rotated from its own random start so calls spread evenly over healthy tasks,
+        # not onto whichever follows a dead one in the answer.
+        now = time.monotonic()
+        with self._lock:
+            for endpoint in [endpoint for endpoint, until in self._failed_until.items() if until <= now]:
+                del self._failed_until[endpoint]
+            penalized = [endpoint for endpoint in endpoints if endpoint in self._failed_until]
+        healthy = [endpoint for endpoint in endpoints if endpoint not in penalized and endpoint not in exclude]
+        return _rotated_randomly(healthy) + _rotated_randomly([e for e in penalized if e not in exclude])
+
+    def _mark(self, endpoint: Endpoint, failed: bool) -> None:
+        if failed:
+            with self._lock:
+                self._failed_until[endpoint] = time.monotonic() + self.settings.failure_penalty
+        elif endpoint in self._failed_until:
+            with self._lock:
+                self._failed_until.pop(endpoint, None)
+
+    # -- calls --------------------------------------------------------------------
+
+    def call(self, path: str = "/", headers: Mapping[str, str] | None = None) -> CallResult:
+        """GET ``path``; see :meth:`request`."""
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        path: str = "/",
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        deadline: Deadline | None = None,
+        decode_content: bool = True,
+    ) -> CallResult:
+        """Send one request to the service, failing over between its addresses on network errors.
+
+        Returns the first HTTP answer, whatever its status. Raises :class:`ResolutionError` when DNS
+        gives no address, :class:`UnreachableError` (with every failed attempt) when no address
+        answered within ``settings.max_attempts`` attempts and the deadline. Requests with a method
+        that is not idempotent (POST, PATCH) are sent again only when the connection failed.
+        """
+        deadline = deadline or Deadline(self.settings.deadline)
+        started = time.monotonic()
+        method = method.upper()
+        if not path.startswith("/"):
+            path = "/" + path
+        resend_allowed = method in IDEMPOTENT_METHODS
+        endpoints = self.endpoints(deadline)
+        failures: list[AttemptFailure] = []
+        failed_in_call: set[Endpoint] = set()
+        tried: set[Endpoint] = set()
+        relooked = False
+        first_byte_timeout: float | None = self.settings.effective_first_byte_timeout if resend_allowed else None
+        order = self._attempt_order(endpoints, exclude=set())
+        position = 0
+        repeats = 0
+        for attempt in range(1, self.settings.max_attempts + 1):
+            if deadline.expired:
+                break
+            if not relooked:
+                fresh = self._relookup_if_all_failed(endpoints, failed_in_call, deadline)
+                if fresh is not None:
+                    relooked = True
+                    endpoints = fresh
+                    # Addresses new in the answer first, then the rest as usual.
+                    order = self._attempt_order(fresh, exclude=tried) + self._attempt_order(fresh, exclude=set())
+                    order = list(dict.fromkeys(order))
+                    position = 0
+            if position >= len(order):
+                position = 0  # every address tried in this call: go round again (after a backoff)
+            endpoint = order[position]
+            position += 1
+            if endpoint in tried:
+                # Full jitter (Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
+                cap = min(self.settings.backoff_max, self.settings.backoff_base * 2**repeats)
+                repeats += 1
+                time.sleep(min(random.uniform(0, cap), deadline.remaining()))
+                if deadline.expired:
+                    break
+            tried.add(endpoint)
+            request_headers = dict(headers or {})
+            if not any(name.lower() == "host" for name in request_headers):
+                request_headers["Host"] = f"{self.dns_name}:{endpoint.port}"
+            attempt_started = time.monotonic()
+            state = AttemptState(first_byte_timeout=first_byte_timeout)
+            try:
+                raw = self._attempt(endpoint, method, path, request_headers, body, deadline, state, decode_content)
+            except _AttemptError as error:
+                self._report(endpoint, attempt, error.reason, None, attempt_started, state.fresh)
+                failures.append(AttemptFailure(endpoint.address, endpoint.port, error.reason))
+                failed_in_call.add(endpoint)
+                self._mark(endpoint, failed=True)
+                if state.first_byte_applied and error.reason == "read timeout":
+                    # A service slow everywhere is still reached: the rest of the call waits longer.
+                    first_byte_timeout = None
+                if error.sent and not resend_allowed:
+                    break
+                continue
+            self._report(endpoint, attempt, "ok", raw.status, attempt_started, state.fresh)
+            self._mark(endpoint, failed=False)
+            return CallResult(
+                dns_name=self.dns_name,
+                address=endpoint.address,
+                port=endpoint.port,
+                status=raw.status,
+                body=raw.body,
+                content_type=raw.headers.get("Content-Type", ""),
+                attempts=attempt,
+                failures=tuple(failures),
+                headers=raw.headers,
+                reason=raw.reason,
+                elapsed=time.monotonic() - started,
+            )
+        tried_text = ", ".join(f"{failure.address}:{failure.port} {failure.error}" for failure in failures)
+        if deadline.expired:
+            what = f"deadline of {deadline.seconds:g} s reached"
+            detail = f"no address of {self.dns_name} answered ({what}; tried {tried_text or 'none'})"
+        else:
+            detail = f"no address of {self.dns_name} answered (tried {tried_text})"
+        raise UnreachableError(self.dns_name, detail, tuple(failures))
+
+    def _report(
+        self, endpoint: Endpoint, attempt: int, outcome: str, status: int | None, started: float, fresh: bool
+    ) -> None:
+        event = AttemptEvent(
+            self.dns_name, endpoint.address, endpoint.port, attempt, outcome, status, time.monotonic() - started, fresh
+        )
+        logger.debug(
+            "%s attempt %d to %s: %s%s in %.3f s",
+            event.dns_name,
+            event.attempt,
+            endpoint.netloc,
+            outcome,
+            f" {status}" if status is not None else "",
+            event.elapsed,
+        )
+        if self.on_attempt is not None:
+            try:
+                self.on_attempt(event)
+            except Exception:
+                logger.exception("%s: the on_attempt hook raised; ignored", self.dns_name)
+
+    def _attempt(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        deadline: Deadline,
+        state: AttemptState,
+        decode_content: bool,
+    ) -> _Raw:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise _AttemptError("deadline reached", sent=False)
+        timeout = urllib3.Timeout(
+            connect=min(self.settings.connect_timeout, remaining), read=min(self.settings.read_timeout, remaining)
+        )
+        token = attempt_state.set(state)
+        try:
+            response = self._urlopen(endpoint, method, path, headers, body, timeout, decode_content)
+        except urllib3.exceptions.NewConnectionError as error:  # refused, unreachable, ...
+            raise _AttemptError(_describe_network_error(error, "connection failed"), sent=False) from None
+        except urllib3.exceptions.ConnectTimeoutError:
+            raise _AttemptError("connect timeout", sent=False) from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise _AttemptError("read timeout", sent=True) from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise _AttemptError(_describe_network_error(error, type(error).__name__), sent=True) from None
+        finally:
+            attempt_state.reset(token)
+        try:
+            content = self._read_body(response, deadline, decode_content)
+        except _AttemptError:
+            response.close()  # half-read: the connection cannot be reused
+            raise
+        except urllib3.exceptions.ReadTimeoutError:
+            response.close()
+            raise _AttemptError("read timeout", sent=True) from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            response.close()
+            raise _AttemptError(_describe_network_error(error, type(error).__name__), sent=True) from None
+        finally:
+            response.release_conn()
+        return _Raw(response.status, response.reason or "", response.headers, content)
+
+    def _urlopen(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: urllib3.Timeout,
+        decode_content: bool,
+    ) -> urllib3.response.BaseHTTPResponse:
+        for _ in range(2):
+            pool = self._pools.get(endpoint)
+            try:
+                return pool.urlopen(
+                    method,
+                    path,
+                    body=body,
+                    headers=headers,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    timeout=timeout,
+                    preload_content=False,
+                    decode_content=decode_content,
+                    release_conn=False,
+                )
+            except urllib3.exceptions.ClosedPoolError:
+                continue  # closed by another thread as the address left DNS and came back: a new pool
+        raise _AttemptError("connection pool closed", sent=False)
+
+    def _read_body(self, response: urllib3.response.BaseHTTPResponse, deadline: Deadline, decode: bool) -> bytes:
+        """The whole body, each read bounded by the read timeout AND the call's deadline."""
+        limit = self.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise _AttemptError("deadline reached while reading the body", sent=True)
+            # urllib3 hands the connection back to the pool at the end of the body: fetch it each time.
+            connection: Any = response.connection
+            sock = getattr(connection, "sock", None)
+            clipped = remaining < self.settings.read_timeout
+            if sock is not None:
+                sock.settimeout(min(self.settings.read_timeout, remaining))
+            try:
+                chunk = response.read1(_READ_CHUNK, decode_content=decode)
+            except urllib3.exceptions.ReadTimeoutError:
+                if clipped:
+                    raise _AttemptError("deadline reached while reading the body", sent=True) from None
+                raise
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise _AttemptError(f"response larger than {limit} bytes", sent=True)
+            chunks.append(chunk)
+
+    def close(self) -> None:
+        """Close every pooled connection (the client stays usable: new calls connect again)."""
+        self._pools.close()
+        with self._lock:
+            self._known = ()
+
+
+def _rotated_randomly(endpoints: list[Endpoint]) -> list[Endpoint]:
+    if not endpoints:
+        return []
+    start = random.randrange(len(endpoints))
+    return endpoints[start:] + endpoints[:start]
+
+
+def _describe_network_error(error: BaseException, fallback: str) -> str:
+    """A short name for the OS-level cause buried in urllib3's wrappers."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset"
+        if isinstance(current, RemoteDisconnected):
+            return "connection closed"
+        if isinstance(current, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError):
+            pass
+        elif isinstance(current, TimeoutError):
+            return "timeout"
+        pending.extend([current.__cause__, current.__context__])
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return fallback

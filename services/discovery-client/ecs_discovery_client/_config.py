@@ -1,0 +1,275 @@
+"""Settings, from code or from the environment variables the CDK constructs set, checked at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ecs_discovery_client._errors import ConfigurationError
+
+__all__ = ["DiscoverySettings", "ServiceTarget", "dns_name_from_env", "env_prefix"]
+
+# One DNS label: letters, digits, hyphen and underscore (SRV-style owner names such as _http._tcp).
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_MAX_NAME_LENGTH = 253
+# What a value looks like in an error message: short, printable.
+_SHOWN_CHARS = 40
+
+# Environment variable of each field that can be set from the environment (DiscoverySettings.from_environ).
+_ENV_NAMES: dict[str, str] = {
+    "nameservers": "DNS_NAMESERVERS",
+    "dns_timeout": "DNS_TIMEOUT",
+    "dns_lifetime": "DNS_LIFETIME",
+    "max_ttl": "DNS_MAX_TTL",
+    "connect_timeout": "UPSTREAM_CONNECT_TIMEOUT",
+    "first_byte_timeout": "UPSTREAM_FIRST_BYTE_TIMEOUT",
+    "read_timeout": "UPSTREAM_READ_TIMEOUT",
+    "max_attempts": "UPSTREAM_MAX_ATTEMPTS",
+    "deadline": "UPSTREAM_DEADLINE",
+    "pool_max_age": "UPSTREAM_POOL_MAX_AGE",
+    "max_body_bytes": "UPSTREAM_MAX_BODY_BYTES",
+}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _parse_nameserver(text: str, variable: str) -> tuple[str, int]:
+    """``10.0.0.2``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1``: an IP address and a port (default 53)."""
+    item = text.strip()
+    host, port_text = item, ""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ConfigurationError(variable, f"{_shown(item)} is not IP[:port] or [IPv6]:port")
+        port_text = rest.removeprefix(":")
+    elif item.count(":") == 1:
+        host, port_text = item.split(":")
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ConfigurationError(
+            variable, f"{_shown(item)} is not an IP address: nameservers are given as IP[:port], comma-separated"
+        ) from None
+    port = 53
+    if port_text or item.endswith(":"):
+        if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
+            raise ConfigurationError(variable, f"bad port in {_shown(item)}: expected 1-65535")
+        port = int(port_text)
+    return address, port
+
+
+def _check_dns_name(value: str, variable: str) -> str:
+    name = value.strip()
+    if len(name) > _MAX_NAME_LENGTH or not _DNS_NAME.fullmatch(name):
+        raise ConfigurationError(
+            variable, f"{_shown(value)} is not a DNS name (labels of letters, digits, - and _, at most 63 each)"
+        )
+    return name.rstrip(".").lower()
+
+
+def _check_port(text: str, variable: str) -> int:
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 5 or not 0 < int(value) < 65536:
+        raise ConfigurationError(variable, f"{_shown(text)} is not a TCP port: expected 1-65535")
+    return int(value)
+
+
+def env_prefix(service: str) -> str:
+    """``user-service`` -> ``USER_SERVICE``: the prefix ``connect_to`` gives a peer's variables."""
+    return service.strip().upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """How to look names up and how patiently to call what they point to. Times are in seconds.
+
+    The defaults fit service-to-service calls inside a VPC, where a connect takes well under a
+    millisecond: 0.5 s without a connection, or without the first byte of an answer on a new
+    connection, already means the task is gone or stopping. Every combination is checked when the
+    settings are made (:class:`ConfigurationError` names the variable): nothing may be longer than
+    the call's ``deadline`` can hold.
+    """
+
+    #: Nameservers as ``(IP, port)``; empty: the system resolver (``/etc/resolv.conf``, the VPC resolver).
+    nameservers: tuple[tuple[str, int], ...] = ()
+    #: One query to one nameserver.
+    dns_timeout: float = 1.0
+    #: One lookup, retries and SRV target lookups included. Must leave the deadline room to connect.
+    dns_lifetime: float = 2.0
+    #: An answer is cached for its TTL but never longer than this (a TTL of 2^31-1 must not pin addresses).
+    max_ttl: float = 60.0
+    #: Connecting to one address.
+    connect_timeout: float = 0.5
+    #: Waiting for the first byte of the answer on a NEW connection; None: the connect timeout.
+    #: A task whose server is stopping may complete connections it never answers (gunicorn's gthread
+    #: worker keeps its socket open for up to 2 s after SIGTERM), so a short wait here moves the call to
+    #: the next address quickly. After one such timeout the rest of the call waits ``read_timeout``, so a
+    #: service that is slow everywhere is still reached. Set it to ``read_timeout`` to turn it off.
+    first_byte_timeout: float | None = None
+    #: Between two bytes of one answer (and for the first byte on a reused connection).
+    read_timeout: float = 3.0
+    #: HTTP attempts per call, across the addresses of the answer.
+    max_attempts: int = 3
+    #: The whole call, from the moment it starts: waiting for a shared lookup, the lookup, every
+    #: connect, send and the whole body.
+    deadline: float = 5.0
+    #: A pooled keep-alive connection older than this is closed instead of reused.
+    pool_max_age: float = 30.0
+    #: Idle keep-alive connections kept per address.
+    pool_size: int = 10
+    #: A larger answer fails the attempt instead of filling memory.
+    max_body_bytes: int = 1024 * 1024
+    #: An address that just failed is tried after the others for this long, so a dead task costs
+    #: one call a failed attempt rather than a share of all calls.
+    failure_penalty: float = 10.0
+    #: Full-jitter backoff before trying an address a second time in one call: a random wait in
+    #: [0, min(backoff_max, backoff_base * 2**n)] (none before the first try of each address).
+    backoff_base: float = 0.05
+    backoff_max: float = 0.5
+    #: When every cached address has failed, the name is looked up again before its TTL runs out,
+    #: but not sooner than this after the answer arrived (so a dead service does not flood DNS).
+    relookup_interval: float = 1.0
+    #: Names of the variables these settings came from, for error messages.
+    source: Mapping[str, str] = field(default_factory=dict[str, str], compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    @property
+    def effective_first_byte_timeout(self) -> float:
+        first_byte = self.connect_timeout if self.first_byte_timeout is None else self.first_byte_timeout
+        return min(first_byte, self.read_timeout)
+
+    def _name(self, field_name: str) -> str:
+        return self.source.get(field_name, field_name)
+
+    def _positive(self, field_name: str) -> float:
+        value: object = getattr(self, field_name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ConfigurationError(self._name(field_name), f"{_shown(value)} is not a number > 0 (seconds)")
+        return float(value)
+
+    def _count(self, field_name: str) -> int:
+        value: object = getattr(self, field_name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(self._name(field_name), f"{_shown(value)} is not a whole number >= 1")
+        return value
+
+    def _check(self) -> None:
+        for name in ("dns_timeout", "dns_lifetime", "max_ttl", "connect_timeout", "read_timeout", "deadline"):
+            self._positive(name)
+        for name in ("pool_max_age", "failure_penalty", "backoff_base", "backoff_max", "relookup_interval"):
+            self._positive(name)
+        if self.first_byte_timeout is not None:
+            self._positive("first_byte_timeout")
+        for name in ("max_attempts", "pool_size", "max_body_bytes"):
+            self._count(name)
+        for item in self.nameservers:
+            _parse_nameserver(f"[{item[0]}]:{item[1]}", self._name("nameservers"))
+
+        deadline = f"{self._name('deadline')} ({self.deadline:g} s)"
+        if self.dns_timeout > self.dns_lifetime:
+            raise ConfigurationError(
+                self._name("dns_timeout"),
+                f"{self.dns_timeout:g} s is longer than {self._name('dns_lifetime')} ({self.dns_lifetime:g} s), "
+                "the time for a whole lookup",
+            )
+        if self.dns_lifetime + self.connect_timeout > self.deadline:
+            raise ConfigurationError(
+                self._name("dns_lifetime"),
+                f"{self.dns_lifetime:g} s plus {self._name('connect_timeout')} ({self.connect_timeout:g} s) "
+                f"is longer than {deadline}: a lookup that takes its whole lifetime would leave no time to "
+                "connect, and the call could not end by its deadline",
+            )
+        if self.read_timeout > self.deadline:
+            raise ConfigurationError(
+                self._name("read_timeout"),
+                f"{self.read_timeout:g} s is longer than {deadline}: one silent address would use the "
+                "whole deadline and no other address would be tried",
+            )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> DiscoverySettings:
+        """Settings from ``DNS_*`` and ``UPSTREAM_*`` variables (see the docs' table); unset means the default.
+
+        Raises :class:`ConfigurationError` naming the variable when a value is malformed or the
+        values together cannot meet ``UPSTREAM_DEADLINE``.
+        """
+        values: dict[str, object] = {}
+        for field_name, variable in _ENV_NAMES.items():
+            raw = environ.get(variable, "").strip()
+            if not raw:
+                continue
+            if field_name == "nameservers":
+                items = [item for item in raw.split(",") if item.strip()]
+                values[field_name] = tuple(_parse_nameserver(item, variable) for item in items)
+            elif field_name in ("max_attempts", "max_body_bytes"):
+                if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+                    raise ConfigurationError(variable, f"{_shown(raw)} is not a whole number >= 1")
+                values[field_name] = int(raw)
+            else:
+                try:
+                    values[field_name] = float(raw)
+                except ValueError:
+                    raise ConfigurationError(variable, f"{_shown(raw)} is not a number (seconds)") from None
+        values.update(overrides)
+        source = {name: _ENV_NAMES.get(name, name) for name in (field.name for field in dataclasses.fields(cls))}
+        return cls(**values, source=source)  # pyright: ignore[reportArgumentType]
+
+    def replace(self, **changes: object) -> DiscoverySettings:
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)  # pyright: ignore[reportArgumentType]
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A peer service: its DNS name and, if the caller knows it, its port (None: ask SRV)."""
+
+    dns_name: str
+    port: int | None = None
+
+    @classmethod
+    def from_environ(cls, service: str, environ: Mapping[str, str]) -> ServiceTarget:
+        """The peer ``service`` (``worker`` or its prefix ``WORKER``) from the variables ``connect_to`` sets.
+
+        ``<PREFIX>_HOST`` (``worker.corp``) wins; otherwise ``<PREFIX>_SERVICE`` (default: the service
+        name in lower case) joined to ``NAMESPACE``. ``<PREFIX>_PORT`` unset means: the port from the
+        SRV records. A malformed value is a :class:`ConfigurationError` naming the variable.
+        """
+        prefix = env_prefix(service)
+        if not prefix or not re.fullmatch(r"[A-Z0-9_]+", prefix):
+            raise ConfigurationError("service", f"{_shown(service)} is not a service name or variable prefix")
+        host_variable = f"{prefix}_HOST"
+        host = environ.get(host_variable, "").strip()
+        if host:
+            dns_name = _check_dns_name(host, host_variable)
+        else:
+            service_variable = f"{prefix}_SERVICE"
+            raw_service = environ.get(service_variable, "").strip()
+            service_label = _check_dns_name(raw_service or prefix.lower().replace("_", "-"), service_variable)
+            raw_namespace = environ.get("NAMESPACE", "").strip()
+            if not raw_namespace:
+                raise ConfigurationError(
+                    host_variable, f"not set, and neither is NAMESPACE: cannot name the {service_label} service"
+                )
+            dns_name = f"{service_label}.{_check_dns_name(raw_namespace, 'NAMESPACE')}"
+            if len(dns_name) > _MAX_NAME_LENGTH:
+                raise ConfigurationError("NAMESPACE", f"{_shown(dns_name)} is longer than 253 characters")
+        port_variable = f"{prefix}_PORT"
+        port_text = environ.get(port_variable, "")
+        port = _check_port(port_text, port_variable) if port_text.strip() else None
+        return cls(dns_name, port)
+
+
+def dns_name_from_env(prefix: str, environ: Mapping[str, str]) -> tuple[str, int | None]:
+    """``(dns_name, port)`` of a peer, as :meth:`ServiceTarget.from_environ` finds them."""
+    target = ServiceTarget.from_environ(prefix, environ)
+    return target.dns_name, target.port

@@ -1,0 +1,292 @@
+"""Cloud Map names to addresses: A and SRV lookups, cached for their TTL (capped), shared between threads."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import cast
+
+import dns.exception
+import dns.name
+import dns.nameserver
+import dns.rdata
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from ecs_discovery_client._config import DiscoverySettings
+from ecs_discovery_client._errors import ResolutionError
+
+__all__ = ["Deadline", "Endpoint", "Resolver"]
+
+# Distinct (name, port) answers kept; beyond this the oldest go first. A service calls a handful of names.
+_MAX_CACHED_NAMES = 1024
+
+
+class Deadline:
+    """A point in time (``time.monotonic()``) by which something must be done."""
+
+    __slots__ = ("expires_at", "seconds")
+
+    def __init__(self, seconds: float, *, started_at: float | None = None) -> None:
+        self.seconds = seconds
+        self.expires_at = (time.monotonic() if started_at is None else started_at) + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.expires_at
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One address of a service: a task's IP and the port to call it on."""
+
+    address: str
+    port: int
+
+    @property
+    def netloc(self) -> str:
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    endpoints: tuple[Endpoint, ...]
+    received_at: float  # time.monotonic()
+    expires_at: float
+
+
+_Key = tuple[str, int | None]
+
+
+class Resolver:
+    """Resolves ``<service>.<namespace>`` to :class:`Endpoint` s; thread-safe, share one per process.
+
+    With a port, the name's A records are used with that port. Without one, its SRV records are
+    (Cloud Map writes ``1 1 <port> <instance>.<service>.<namespace>`` per task), their targets'
+    addresses taken from the additional section or looked up; a name with no SRV records falls
+    back to its A records on ``srv_fallback_port`` (80). An IP address is used as it is, without DNS.
+
+    An answer is cached for its TTL, capped at ``settings.max_ttl``, and never served after that.
+    Threads that need a name while it is being looked up wait for that one lookup, each no longer
+    than its own deadline.
+    """
+
+    def __init__(
+        self,
+        settings: DiscoverySettings | None = None,
+        *,
+        dns_resolver: dns.resolver.Resolver | None = None,
+        srv_fallback_port: int | None = 80,
+    ) -> None:
+        self.settings = settings or DiscoverySettings()
+        if dns_resolver is None:
+            if self.settings.nameservers:
+                dns_resolver = dns.resolver.Resolver(configure=False)
+                dns_resolver.nameservers = [
+                    dns.nameserver.Do53Nameserver(address, port) for address, port in self.settings.nameservers
+                ]
+            else:
+                dns_resolver = dns.resolver.Resolver()  # /etc/resolv.conf: the VPC resolver in a task
+            dns_resolver.timeout = self.settings.dns_timeout
+            dns_resolver.lifetime = self.settings.dns_lifetime
+        self._dns = dns_resolver
+        self.srv_fallback_port = srv_fallback_port
+        self._lock = threading.Lock()
+        self._answers: dict[_Key, _Answer] = {}
+        self._in_flight: dict[_Key, Future[_Answer]] = {}
+
+    # -- public ------------------------------------------------------------------
+
+    def resolve(self, name: str, port: int | None = None, *, deadline: Deadline | None = None) -> tuple[Endpoint, ...]:
+        """The current endpoints of ``name`` (from the cache while the TTL lasts), never empty.
+
+        Raises :class:`ResolutionError` (``nxdomain``, ``no_records``, ``dns_timeout``, ``dns_error``,
+        ``bad_name``) when DNS gives no usable answer within ``deadline`` (default: ``settings.deadline``).
+        """
+        return self._get(_normalize(name), port, deadline or Deadline(self.settings.deadline), None).endpoints
+
+    def refresh(
+        self, name: str, port: int | None = None, *, deadline: Deadline | None = None, older_than: float = 0.0
+    ) -> tuple[Endpoint, ...]:
+        """Like :meth:`resolve`, but looks the name up again if the cached answer is ``older_than`` s or more."""
+        return self._get(_normalize(name), port, deadline or Deadline(self.settings.deadline), older_than).endpoints
+
+    def answer_age(self, name: str, port: int | None = None) -> float | None:
+        """Seconds since the cached answer for ``name`` arrived; None when nothing valid is cached."""
+        with self._lock:
+            answer = self._answers.get((_normalize(name), port))
+        now = time.monotonic()
+        if answer is None or now >= answer.expires_at:
+            return None
+        return now - answer.received_at
+
+    def invalidate(self, name: str, port: int | None = None) -> None:
+        """Forget the cached answer for ``name``: the next call looks it up."""
+        with self._lock:
+            self._answers.pop((_normalize(name), port), None)
+
+    # -- cache and shared lookups ---------------------------------------------------
+
+    def _get(self, name: str, port: int | None, deadline: Deadline, older_than: float | None) -> _Answer:
+        key: _Key = (name, port)
+        if _is_ip_address(name):
+            now = time.monotonic()
+            return _Answer((Endpoint(name, port or self.srv_fallback_port or 80),), now, now)
+        with self._lock:
+            answer = self._answers.get(key)
+            now = time.monotonic()
+            if (
+                answer is not None
+                and now < answer.expires_at
+                and (older_than is None or now - answer.received_at < older_than)
+            ):
+                return answer
+            lookup = self._in_flight.get(key)
+            owner = lookup is None
+            if lookup is None:
+                lookup = self._in_flight[key] = Future()
+        if not owner:
+            # Another thread is looking the name up: wait for it, but only until our own deadline.
+            try:
+                return lookup.result(timeout=deadline.remaining())
+            except TimeoutError:
+                detail = f"deadline reached while waiting for the DNS lookup of {name}"
+                raise ResolutionError(name, "dns_timeout", detail) from None
+            except ResolutionError as error:
+                # A copy: one exception object raised in several threads would share its traceback.
+                raise ResolutionError(error.dns_name, error.failure, error.detail) from None
+        try:
+            answer = self._lookup(name, port, deadline)
+        except BaseException as error:
+            with self._lock:
+                del self._in_flight[key]
+            lookup.set_exception(error)
+            raise
+        with self._lock:
+            self._answers[key] = answer
+            del self._in_flight[key]
+            if len(self._answers) > _MAX_CACHED_NAMES:
+                oldest = min(self._answers, key=lambda cached: self._answers[cached].received_at)
+                del self._answers[oldest]
+        lookup.set_result(answer)
+        return answer
+
+    # -- DNS ---------------------------------------------------------------------
+
+    def _lookup(self, name: str, port: int | None, deadline: Deadline) -> _Answer:
+        try:
+            qname = dns.name.from_text(name)  # absolute: no search domain from resolv.conf is ever appended
+        except dns.exception.DNSException as error:
+            raise ResolutionError(name, "bad_name", f"{name!r} is not a DNS name: {error}") from None
+        # The lookup may take the whole DNS lifetime, but never more than the call has left.
+        lookup_deadline = min(deadline.expires_at, time.monotonic() + self.settings.dns_lifetime)
+        if port is not None:
+            rrset = self._query(name, qname, dns.rdatatype.A, lookup_deadline)
+            endpoints = tuple(dict.fromkeys(Endpoint(_address(rdata), port) for rdata in _items(rrset)))
+            ttl = rrset.ttl
+        else:
+            try:
+                endpoints, ttl = self._lookup_srv(name, qname, lookup_deadline)
+            except ResolutionError as error:
+                if error.failure != "no_records" or self.srv_fallback_port is None:
+                    raise
+                rrset = self._query(name, qname, dns.rdatatype.A, lookup_deadline)
+                endpoints = tuple(
+                    dict.fromkeys(Endpoint(_address(rdata), self.srv_fallback_port) for rdata in _items(rrset))
+                )
+                ttl = rrset.ttl
+        if not endpoints:
+            raise ResolutionError(name, "no_records", f"{name} has no usable records")
+        received_at = time.monotonic()
+        # The TTL counts from when the answer arrived, and is capped.
+        return _Answer(endpoints, received_at, received_at + min(float(ttl), self.settings.max_ttl))
+
+    def _lookup_srv(self, name: str, qname: dns.name.Name, deadline: float) -> tuple[tuple[Endpoint, ...], int]:
+        answer = self._resolve(name, qname, dns.rdatatype.SRV, deadline)
+        rrset = _rrset(name, answer, f"{name} SRV")
+        ttl = rrset.ttl
+        # Cloud Map's SRV targets are per-task names whose A records may come in the additional
+        # section; the others are looked up.
+        additional: dict[dns.name.Name, list[str]] = {}
+        for extra in answer.response.additional:
+            if extra.rdtype == dns.rdatatype.A:
+                additional.setdefault(extra.name, []).extend(_address(rdata) for rdata in _items(extra))
+                ttl = min(ttl, extra.ttl)
+        # Priority and weight are not used: Cloud Map writes 1 and 1 for every task.
+        endpoints: list[Endpoint] = []
+        for srv in _items(rrset):
+            target: dns.name.Name = getattr(srv, "target")  # noqa: B009 (dnspython's SRV rdata is untyped)
+            srv_port: int = getattr(srv, "port")  # noqa: B009
+            addresses = additional.get(target)
+            if addresses is None:
+                try:
+                    target_rrset = self._query(name, target, dns.rdatatype.A, deadline)
+                except ResolutionError as error:
+                    if error.failure in ("dns_timeout", "dns_error"):
+                        raise
+                    continue  # a target removed since the SRV answer: skip that task
+                addresses = [_address(rdata) for rdata in _items(target_rrset)]
+                ttl = min(ttl, target_rrset.ttl)
+            endpoints.extend(Endpoint(address, srv_port) for address in addresses)
+        return tuple(dict.fromkeys(endpoints)), ttl
+
+    def _query(
+        self, name: str, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, deadline: float
+    ) -> dns.rrset.RRset:
+        asked = f"{qname.to_text(omit_final_dot=True)} {rdtype.name}"
+        return _rrset(name, self._resolve(name, qname, rdtype, deadline), asked)
+
+    def _resolve(
+        self, name: str, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, deadline: float
+    ) -> dns.resolver.Answer:
+        asked = f"{qname.to_text(omit_final_dot=True)} {rdtype.name}"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ResolutionError(name, "dns_timeout", f"DNS lookup of {asked} timed out (deadline reached)")
+        try:
+            return self._dns.resolve(qname, rdtype, search=False, lifetime=remaining)
+        except dns.resolver.NXDOMAIN:
+            raise ResolutionError(name, "nxdomain", f"{asked}: the name does not exist (NXDOMAIN)") from None
+        except dns.resolver.NoAnswer:
+            raise ResolutionError(name, "no_records", f"{asked}: no records") from None
+        except dns.exception.Timeout:
+            raise ResolutionError(name, "dns_timeout", f"DNS lookup of {asked} timed out") from None
+        except dns.resolver.NoNameservers as error:
+            raise ResolutionError(name, "dns_error", f"no nameserver answered {asked}: {error}") from None
+        except dns.exception.DNSException as error:
+            raise ResolutionError(name, "dns_error", f"DNS lookup of {asked} failed: {error}") from None
+
+
+def _rrset(name: str, answer: dns.resolver.Answer, asked: str) -> dns.rrset.RRset:
+    if answer.rrset is None:
+        # resolve() raises NoAnswer first (raise_on_no_answer defaults to True).
+        raise ResolutionError(name, "no_records", f"{asked}: no records")
+    return answer.rrset
+
+
+def _items(rrset: dns.rrset.RRset) -> list[dns.rdata.Rdata]:
+    return list(cast(Iterable[dns.rdata.Rdata], rrset))
+
+
+def _address(rdata: dns.rdata.Rdata) -> str:
+    return str(getattr(rdata, "address"))  # noqa: B009 (A rdata is untyped in dnspython)
+
+
+def _normalize(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

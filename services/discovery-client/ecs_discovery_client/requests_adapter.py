@@ -1,0 +1,188 @@
+"""requests integration: ``session.get("http://worker.corp:8080/x")`` resolved and called through the client.
+
+Needs the ``requests`` extra: ``pip install ecs-discovery-client[requests]``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+import requests.exceptions
+import urllib3
+from requests.models import PreparedRequest, Response
+
+from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient
+from ecs_discovery_client._config import DiscoverySettings
+from ecs_discovery_client._errors import DiscoveryError
+from ecs_discovery_client._resolver import Deadline, Resolver
+
+__all__ = ["DiscoveryAdapter", "DiscoveryRequestError", "discovery_session"]
+
+
+class DiscoveryRequestError(requests.exceptions.ConnectionError):
+    """The service could not be resolved or reached; ``discovery_error`` says which name and addresses failed.
+
+    A ``requests.ConnectionError``, so code that already catches requests' errors handles it.
+    """
+
+    def __init__(self, error: DiscoveryError, request: PreparedRequest) -> None:
+        super().__init__(str(error), request=request)
+        self.discovery_error = error
+
+
+class DiscoveryAdapter(requests.adapters.HTTPAdapter):
+    """An ``http://`` adapter that sends each request through a :class:`DiscoveryClient` for its host.
+
+    The URL's host is looked up as a Cloud Map name (an IP address is used as it is). With a port
+    in the URL the name's A records are used with it; without one, its SRV records give the port.
+    Every request gets the client's behaviour: one deadline per call (``settings.deadline``, or
+    less when the request passes ``timeout=``: a number or the sum of a ``(connect, read)`` pair),
+    failover, TTL-bounded caching, keep-alive connections of bounded age. The body is read whole
+    within the deadline (``stream=True`` is accepted but the body is already in memory) and is
+    limited to ``settings.max_body_bytes``. Proxies are not used: these are calls inside a VPC.
+
+    ``response.discovery`` is the :class:`CallResult` (address, attempts, failed attempts).
+    Failures raise :class:`DiscoveryRequestError`, a ``requests.ConnectionError``.
+    """
+
+    def __init__(
+        self,
+        settings: DiscoverySettings | None = None,
+        resolver: Resolver | None = None,
+        *,
+        on_attempt: Callable[[AttemptEvent], None] | None = None,
+    ) -> None:
+        super().__init__(max_retries=0)
+        if settings is None:
+            settings = resolver.settings if resolver is not None else DiscoverySettings.from_environ(os.environ)
+        self.settings = settings
+        self.resolver = resolver or Resolver(settings)
+        self.on_attempt = on_attempt
+        self._clients: dict[tuple[str, int | None], DiscoveryClient] = {}
+        self._clients_lock = threading.Lock()
+
+    def client_for(self, host: str, port: int | None) -> DiscoveryClient:
+        """The (shared) client for one host and port; port None: from SRV."""
+        key = (host.lower(), port)
+        client = self._clients.get(key)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = DiscoveryClient(host, port, self.settings, self.resolver, on_attempt=self.on_attempt)
+                    self._clients[key] = client
+        return client
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
+        url = urlsplit(request.url or "")
+        if url.scheme != "http":
+            raise requests.exceptions.InvalidURL(f"DiscoveryAdapter calls http:// URLs only, got {request.url!r}")
+        try:
+            port = url.port
+        except ValueError:
+            raise requests.exceptions.InvalidURL(f"bad port in {request.url!r}") from None
+        host = url.hostname
+        if not host:
+            raise requests.exceptions.InvalidURL(f"no host in {request.url!r}")
+        client = self.client_for(host, port)
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        headers = {str(name): str(value) for name, value in request.headers.items()}
+        headers.setdefault("Host", url.netloc.rpartition("@")[2])
+        deadline = Deadline(min(self.settings.deadline, _timeout_total(timeout)))
+        try:
+            result = client.request(
+                request.method or "GET",
+                path,
+                headers=headers,
+                body=_body_bytes(request.body),
+                deadline=deadline,
+                decode_content=False,  # requests decodes (gzip, ...) as it reads the response
+            )
+        except DiscoveryError as error:
+            raise DiscoveryRequestError(error, request) from error
+        return self._build(request, result)
+
+    def _build(self, request: PreparedRequest, result: CallResult) -> Response:
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(result.body),
+            headers=urllib3.HTTPHeaderDict(result.headers),
+            status=result.status,
+            reason=result.reason,
+            preload_content=False,
+            decode_content=True,
+            request_method=request.method,
+            request_url=request.url,
+        )
+        response = self.build_response(request, raw)
+        setattr(response, "discovery", result)  # noqa: B010 (documented extra attribute)
+        return response
+
+    def close(self) -> None:
+        super().close()
+        with self._clients_lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            client.close()
+
+
+def _timeout_total(timeout: object) -> float:
+    if timeout is None:
+        return float("inf")
+    if isinstance(timeout, tuple):
+        parts = cast(tuple[object, ...], timeout)
+        numbers = [float(part) for part in parts if isinstance(part, int | float)]
+        return sum(numbers) if len(numbers) == len(parts) else float("inf")
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    return float("inf")
+
+
+def _body_bytes(body: object) -> bytes | None:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytearray):
+        return bytes(body)
+    read = getattr(body, "read", None)
+    if callable(read):
+        data: object = read()
+        if isinstance(data, str):
+            return data.encode("utf-8")
+        if isinstance(data, bytes | bytearray):
+            return bytes(data)
+    raise TypeError(f"DiscoveryAdapter sends bytes, str or file bodies (sent again on failover), got {type(body)}")
+
+
+def discovery_session(
+    settings: DiscoverySettings | None = None,
+    *,
+    resolver: Resolver | None = None,
+    on_attempt: Callable[[AttemptEvent], None] | None = None,
+) -> requests.Session:
+    """A ``requests.Session`` whose ``http://`` URLs go through a :class:`DiscoveryAdapter`.
+
+    ``settings`` default: :meth:`DiscoverySettings.from_environ` of ``os.environ``. ``https://``
+    URLs keep requests' own adapter. The session ignores HTTP(S)_PROXY (``trust_env = False``):
+    service-to-service calls stay inside the VPC.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", DiscoveryAdapter(settings, resolver, on_attempt=on_attempt))
+    return session
