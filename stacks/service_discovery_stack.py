@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Stack
@@ -17,23 +16,8 @@ from ecs_service_discovery.constructs import (
     DiscoveryNamespace,
     LogEncryptionKey,
 )
-from ecs_service_discovery.validation import check_dns_name, fail
-
-#: The repository's container apps (services/<name>/), built by ``ContainerImage.from_asset``.
-SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
-
-
-def service_image(folder: str, services_dir: Path | None = None) -> ecs.ContainerImage:
-    """The image built from ``services/<folder>``; synth only hashes the folder, so needs no Docker."""
-    services_dir = services_dir or SERVICES_DIR
-    path = services_dir / folder
-    if not (path / "Dockerfile").is_file():
-        raise fail(
-            "services_dir",
-            str(services_dir),
-            f"expected a folder holding {folder}/Dockerfile (the repository's services/ folder)",
-        )
-    return ecs.ContainerImage.from_asset(str(path))
+from ecs_service_discovery.validation import check_dns_name
+from stacks.images import service_image
 
 
 class DiscoveryPlatformStack(Stack):

@@ -108,17 +108,20 @@ def test_cli_synthesizes_the_social_network_as_a_second_stack(
     assert len(assets["dockerImages"]) == 2
 
 
-def test_cli_stages_both_images_from_the_services_folders(
+def test_cli_stages_both_images_from_the_one_services_context(
     cli_synth: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, out_dir = cli_synth
     assets = json.loads((out_dir / "ServiceDiscovery.assets.json").read_text())
-    staged = [out_dir / a["source"]["directory"] for a in assets["dockerImages"].values()]
-    dockerfiles = sorted((path / "Dockerfile").read_text() for path in staged)
-    expected = sorted(
-        (REPO_ROOT / "services" / name / "Dockerfile").read_text() for name in ("flask-backend", "flask-worker")
-    )
-    assert dockerfiles == expected
+    # One build context (services/) per image, each with its own Dockerfile and only its own files.
+    staged = {a["source"]["dockerFile"]: out_dir / a["source"]["directory"] for a in assets["dockerImages"].values()}
+    assert sorted(staged) == ["flask-backend/Dockerfile", "flask-worker/Dockerfile"]
+    for dockerfile, context in staged.items():
+        assert (context / dockerfile).read_text() == (REPO_ROOT / "services" / dockerfile).read_text()
+        assert (context / "common" / "gunicorn.conf.py").is_file()
+    assert (staged["flask-backend/Dockerfile"] / "discovery-client" / "pyproject.toml").is_file()
+    assert not (staged["flask-worker/Dockerfile"] / "discovery-client").exists()
+    assert not (staged["flask-worker/Dockerfile"] / "flask-backend").exists()
 
 
 def test_cli_context_changes_the_namespace(tmp_path: Path) -> None:
