@@ -34,7 +34,9 @@ def instances_per_service_quota(resource: TemplateResource, *, max_instances: in
     if resource.resource_type == ECS_SERVICE:
         if not registries(resource):
             return NagRuleCompliance.NOT_APPLICABLE
-        count = number(resource.prop("DesiredCount"))
+        # CloudFormation: "if a desired count is not specified, a default value of 1 is used" (new services).
+        desired = resource.prop("DesiredCount")
+        count = 1.0 if desired is None else number(desired)
         if count is None:
             return NagRuleCompliance.NOT_APPLICABLE
         return NagRuleCompliance.NON_COMPLIANT if count > max_instances else NagRuleCompliance.COMPLIANT
