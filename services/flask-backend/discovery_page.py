@@ -30,9 +30,10 @@ from typing import Any
 import boto3
 import botocore.exceptions
 from botocore.config import Config
-from discovery import DiscoveryClient, DiscoveryError, DiscoverySettings
 from flask import Blueprint, Response, g, jsonify, render_template_string, request
 from markupsafe import Markup
+
+from ecs_discovery_client import DiscoveryClient, DiscoveryError, DiscoverySettings
 
 __all__ = ["discovery_page"]
 
