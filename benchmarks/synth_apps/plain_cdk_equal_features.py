@@ -19,9 +19,10 @@ the same properties:
   backend), gets the worker's DNS name in its environment, and may list the namespace's services
   and read the worker's instances for its /services page.
 
-The images are built from the same folders, with the same ``from_asset`` arguments, as the
-stack's (so the asset hashing is the same work). What it leaves out is not in the deployed
-system: the library's parameter checks, cdk-nag acknowledgements and checkov skip metadata.
+The images are built as the stack's are (one ``services/`` build context, the app's Dockerfile
+and its per-Dockerfile ignore file as the asset's exclude), so the asset hashing is the same
+work. What it leaves out is not in the deployed system: the library's parameter checks, cdk-nag
+acknowledgements and checkov skip metadata.
 """
 
 from pathlib import Path
@@ -46,6 +47,18 @@ HEALTH_CHECK = (
     'elif command -v curl >/dev/null 2>&1; then curl -fsSg --max-time 3 -o /dev/null "$url"; '
     'else wget -q -T 3 -O /dev/null "$url"; fi || exit 1'
 )
+
+
+def image(app: str) -> ecs.ContainerImage:
+    """``services/<app>``'s image from the services/ context, excluding what its ignore file lists."""
+    ignore_file = SERVICES_DIR / app / "Dockerfile.dockerignore"
+    lines = (line.strip() for line in ignore_file.read_text().splitlines())
+    return ecs.ContainerImage.from_asset(
+        str(SERVICES_DIR),
+        file=f"{app}/Dockerfile",
+        exclude=[line for line in lines if line and not line.startswith("#")],
+        ignore_mode=cdk.IgnoreMode.DOCKER,
+    )
 
 
 class PlainEqualFeaturesStack(cdk.Stack):
@@ -149,7 +162,7 @@ class PlainEqualFeaturesStack(cdk.Stack):
         linux_parameters.drop_capabilities(ecs.Capability.ALL)
         container = task_definition.add_container(
             folder,
-            image=ecs.ContainerImage.from_asset(str(SERVICES_DIR / folder)),
+            image=image(folder),
             port_mappings=[ecs.PortMapping(container_port=PORT)],
             environment={"SERVICE_NAME": name, "NAMESPACE": NAMESPACE, **environment},
             logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=log_group),
