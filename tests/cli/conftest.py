@@ -19,8 +19,9 @@ from moto.server import ThreadedMotoServer
 
 from ecs_discovery_tools.cli.main import main
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
+from tests.cloudmap_registry import REGION, Registry, aws_semantics, populate
 
-REGION = "eu-west-1"
+__all__ = ["REGION", "Registry"]
 # Every subprocess of these tests is bounded by this.
 SUBPROCESS_TIMEOUT = 60
 
@@ -60,51 +61,10 @@ def aws_env(monkeypatch, tmp_path) -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
-class Registry:
-    namespace_id: str
-    worker_id: str
-    backend_id: str
-
-
-def populate(client) -> Registry:
-    """Namespace ``corp`` with ``worker`` (two healthy tasks, one unhealthy) and ``backend``
-    (one task), registered as ECS registers tasks; and ``other`` with a service of its own."""
-    client.create_private_dns_namespace(Name="corp", Vpc="vpc-0123456789abcdef0")
-    client.create_private_dns_namespace(Name="other", Vpc="vpc-0fedcba9876543210")
-    namespaces = {item["Name"]: item["Id"] for item in client.list_namespaces()["Namespaces"]}
-    records = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]}
-
-    def service(name: str, namespace: str) -> str:
-        created = client.create_service(
-            Name=name,
-            DnsConfig={"NamespaceId": namespaces[namespace], **records},
-            HealthCheckCustomConfig={"FailureThreshold": 1},
-        )
-        return created["Service"]["Id"]
-
-    worker_id = service("worker", "corp")
-    backend_id = service("backend", "corp")
-    service("ledger", "other")
-    for task, address in (("task-a", "10.0.1.10"), ("task-b", "10.0.2.20"), ("task-c", "10.0.1.30")):
-        client.register_instance(
-            ServiceId=worker_id,
-            InstanceId=task,
-            Attributes={"AWS_INSTANCE_IPV4": address, "AWS_INSTANCE_PORT": "8080", "AVAILABILITY_ZONE": "eu-west-1a"},
-        )
-    client.update_instance_custom_health_status(ServiceId=worker_id, InstanceId="task-c", Status="UNHEALTHY")
-    client.register_instance(
-        ServiceId=backend_id,
-        InstanceId="task-d",
-        Attributes={"AWS_INSTANCE_IPV4": "10.0.2.40", "AWS_INSTANCE_PORT": "8080", "AVAILABILITY_ZONE": "eu-west-1b"},
-    )
-    return Registry(namespaces["corp"], worker_id, backend_id)
-
-
 @pytest.fixture
 def registry(aws_env) -> Iterator[Registry]:
-    """The registry in moto's in-process mock (a fresh one per test)."""
-    with mock_aws():
+    """The registry (tests/cloudmap_registry.py) in moto's in-process mock, a fresh one per test."""
+    with mock_aws(), aws_semantics():
         yield populate(boto3.client("servicediscovery", region_name=REGION))
 
 
@@ -125,11 +85,11 @@ def run_cli(*argv: str) -> CliRun:
 
 
 def run_cli_process(argv: list[str], env: dict[str, str], *, script: bool = False) -> CliRun:
-    """The CLI as a user runs it: ``python -m ecs_service_discovery`` or the installed console script."""
+    """The CLI as a user runs it: ``python -m ecs_discovery_tools`` or the installed console script."""
     command = (
         [str(Path(sys.executable).with_name("ecs-discovery"))]
         if script
-        else [sys.executable, "-m", "ecs_service_discovery"]
+        else [sys.executable, "-m", "ecs_discovery_tools"]
     )
     completed = subprocess.run(
         command + argv,
@@ -145,24 +105,25 @@ def run_cli_process(argv: list[str], env: dict[str, str], *, script: bool = Fals
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    """moto as a real HTTP server on loopback; yields its endpoint URL."""
+    """moto as a real HTTP server on loopback (corrected as tests/cloudmap_registry.py says); yields its URL."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        populate(
-            boto3.client(
-                "servicediscovery",
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+    with aws_semantics():
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            populate(
+                boto3.client(
+                    "servicediscovery",
+                    region_name=REGION,
+                    endpoint_url=endpoint,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                )
             )
-        )
-        yield endpoint
-    finally:
-        server.stop()
+            yield endpoint
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,12 @@ def test_module_entry_point_reads_the_endpoint_from_the_environment(moto_server,
     result = run_cli_process(["services", "--namespace", "corp", "--json"], env)
 
     assert result.code == ExitCode.OK, result.err
-    assert [service["name"] for service in json.loads(result.out)["services"]] == ["backend", "worker"]
+    assert [service["name"] for service in json.loads(result.out)["services"]] == [
+        "backend",
+        "legacy",
+        "mesh",
+        "worker",
+    ]
 
 
 def test_console_script_with_endpoint_region_and_profile_options(moto_server, tmp_path):
@@ -179,3 +184,81 @@ def test_unreachable_endpoint(aws_env, monkeypatch):
 
     assert result.code == ExitCode.AWS
     assert "cannot reach the Cloud Map API" in result.err and result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "error_endpoint", [(400, "AccessDeniedException", "denied\x1b[2J\x1b]0;owned\x07\nfake prompt $ ")], indirect=True
+)
+def test_aws_error_text_is_printed_escaped(error_endpoint):
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS
+    assert result.err.count("\n") == 1 and "\x1b" not in result.err and "\x07" not in result.err
+    assert "denied\\x1b[2J\\x1b]0;owned\\x07\\nfake prompt $" in result.err
+
+
+# -- malformed configuration: one line and exit code 3, never a traceback -------------------------
+
+BAD_ENDPOINTS = ["not a url", "http://[::1", "ftp://127.0.0.1:1", "http://", "http://127.0.0.1:99999", "http://a b"]
+
+
+@pytest.mark.parametrize("url", BAD_ENDPOINTS)
+def test_malformed_endpoint_url_option(aws_env, url):
+    result = run_cli("namespaces", "--endpoint-url", url)
+
+    assert result.code == ExitCode.AWS, result.err
+    assert result.err.startswith("ecs-discovery: error: --endpoint-url ") and result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("url", BAD_ENDPOINTS)
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_SERVICEDISCOVERY", "AWS_ENDPOINT_URL"])
+def test_malformed_endpoint_url_in_the_environment(aws_env, monkeypatch, variable, url):
+    monkeypatch.setenv(variable, url)
+
+    result = run_cli("services", "-n", "corp")
+
+    assert result.code == ExitCode.AWS
+    assert f"error: {variable} " in result.err and result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_MAX_ATTEMPTS", "abc"),
+        ("AWS_MAX_ATTEMPTS", "0"),
+        ("AWS_MAX_ATTEMPTS", "-1"),
+        ("AWS_MAX_ATTEMPTS", "1000000"),
+        ("AWS_MAX_ATTEMPTS", "2.5"),
+        ("AWS_REGION", "eu-west-1\n"),
+        ("AWS_REGION", "../../etc"),
+        ("AWS_DEFAULTS_MODE", "fastest"),
+        ("AWS_ACCOUNT_ID_ENDPOINT_MODE", "sometimes"),
+        ("AWS_REQUEST_CHECKSUM_CALCULATION", "never"),
+    ],
+)
+def test_malformed_aws_settings(aws_env, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+
+    result = run_cli("namespaces")
+
+    assert result.code == ExitCode.AWS, result.err
+    assert result.err.startswith("ecs-discovery: error: ") and result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"AWS_ENDPOINT_URL_SERVICEDISCOVERY": "not a url"},
+        {"AWS_MAX_ATTEMPTS": "abc"},
+        {"AWS_MAX_ATTEMPTS": "99999999999999999999"},
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:70000"},
+    ],
+)
+def test_malformed_settings_reach_the_shell_as_one_line(tmp_path, extra):
+    env = clean_aws_environ(tmp_path, **DUMMY_CREDENTIALS, **extra)
+
+    result = run_cli_process(["namespaces"], env)
+
+    assert result.code == ExitCode.AWS
+    assert result.err.startswith("ecs-discovery: error: ") and result.err.count("\n") == 1
+    assert "Traceback" not in result.err

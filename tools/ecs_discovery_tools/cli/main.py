@@ -24,11 +24,15 @@ from ecs_discovery_tools.cli.errors import CliError, ExitCode
 PROG = "ecs-discovery"
 
 _EPILOG = """\
-exit codes: 0 ok, 1 namespace/service/name not found, 2 usage error,
-  3 AWS error (no credentials or region, access denied, throttled, endpoint unreachable),
+exit codes: 0 ok, 1 namespace/service/name not found, 2 usage error (or an ambiguous name),
+  3 AWS error (configuration: a malformed --endpoint-url, region, profile or AWS_* setting;
+  no credentials or region, access denied, throttled, endpoint unreachable),
   4 DNS failure (timeout, no nameserver answered), 130 interrupted (Ctrl-C)
 AWS configuration is the usual one: --profile/AWS_PROFILE, --region/AWS_REGION, the
-credentials chain, AWS_ENDPOINT_URL_SERVICEDISCOVERY, AWS_MAX_ATTEMPTS (retries on throttling).
+credentials chain, AWS_ENDPOINT_URL_SERVICEDISCOVERY, AWS_MAX_ATTEMPTS (1-10, retries on throttling).
+Instances come from DiscoverInstances (servicediscovery:DiscoverInstances), or from ListInstances
+and GetInstancesHealthStatus when that is denied. Registry text is printed with control and escape
+characters escaped.
 """
 
 
@@ -91,7 +95,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("ecs-service-discovery")
+        return version("ecs-discovery-tools")
     except PackageNotFoundError:
         return "unknown"
 
@@ -99,16 +103,17 @@ def _version() -> str:
 # -- commands --------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _reader(args: argparse.Namespace) -> Any:
     from ecs_discovery_tools.cli import cloudmap
 
-    return cloudmap.make_client(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    return cloudmap.open_reader(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
 
 
 def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_discovery_tools.cli import cloudmap
+    from ecs_discovery_tools.cli.cloudmap import call
 
-    namespaces = cloudmap.list_namespaces(_client(args))
+    reader = _reader(args)
+    namespaces = call(reader.list_namespaces)
     if args.json:
         _print_json({"namespaces": [namespace.as_dict() for namespace in namespaces]}, out)
         return
@@ -117,23 +122,26 @@ def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_discovery_tools.cli import cloudmap
+    from ecs_discovery_tools.cli.cloudmap import call, printable
 
-    client = _client(args)
-    namespace = cloudmap.find_namespace(client, args.namespace)
-    services = cloudmap.list_services(client, namespace)
+    reader = _reader(args)
+    namespace = call(lambda: reader.find_namespace(args.namespace))
+    services = call(lambda: reader.list_services(namespace))
     if args.json:
         _print_json(
-            {"namespace": {"id": namespace.id, "name": namespace.name}, "services": [s.as_dict() for s in services]},
+            {
+                "namespace": {"id": namespace.id, "name": namespace.name, "type": namespace.type},
+                "services": [service.as_dict(namespace) for service in services],
+            },
             out,
         )
         return
     rows = [
         [
             s.name,
-            s.dns_name,
+            s.dns_name(namespace) or "- (API only)",
             _text(s.instance_count),
-            ", ".join(f"{kind} {ttl}s" for kind, ttl in s.dns_records) or "-",
+            ", ".join(f"{record.type} {_text(record.ttl)}s" for record in s.dns_records) or "-",
             s.health_check,
             s.id,
         ]
@@ -143,34 +151,54 @@ def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
         ["NAME", "DNS NAME", "INSTANCES", "RECORDS", "HEALTH CHECK", "ID"],
         rows,
         out,
-        empty=f"no services in namespace {namespace.name}",
+        empty=f"no services in namespace {printable(namespace.name)}",
     )
 
 
 def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_discovery_tools.cli import cloudmap
+    from ecs_discovery_tools.cli.cloudmap import call, printable
 
-    client = _client(args)
-    namespace = cloudmap.find_namespace(client, args.namespace)
-    service = cloudmap.find_service(client, namespace, args.service)
-    instances = cloudmap.list_instances(client, service)
+    reader = _reader(args)
+    namespace = call(lambda: reader.find_namespace(args.namespace))
+    service = call(lambda: reader.find_service(namespace, args.service))
+    listing = call(lambda: reader.list_instances(namespace, service))
+    instances = list(listing.instances)
     if args.healthy:
         instances = [instance for instance in instances if instance.health == "HEALTHY"]
+    dns_name = service.dns_name(namespace)
     if args.json:
         _print_json(
             {
                 "namespace": {"id": namespace.id, "name": namespace.name},
-                "service": {"id": service.id, "name": service.name, "dns_name": service.dns_name},
+                "service": {"id": service.id, "name": service.name, "dns_name": dns_name},
+                "source": listing.source,
+                "truncated": listing.truncated,
                 "instances": [instance.as_dict() for instance in instances],
             },
             out,
         )
         return
     rows = [
-        [i.id, i.ipv4 or "-", _text(i.port), i.health, i.attributes.get(cloudmap.ATTR_ZONE, "-")] for i in instances
+        [
+            i.id,
+            i.ipv4 or i.ipv6 or "-",
+            _text(i.port),
+            i.health,
+            i.availability_zone or "-",
+            i.task_definition_family or "-",
+        ]
+        for i in instances
     ]
     which = "healthy instances" if args.healthy else "instances"
-    _print_table(["ID", "ADDRESS", "PORT", "HEALTH", "ZONE"], rows, out, empty=f"no {which} of {service.dns_name}")
+    shown_name = dns_name or f"{service.name}.{namespace.name}"
+    _print_table(
+        ["ID", "ADDRESS", "PORT", "HEALTH", "ZONE", "TASK DEFINITION"],
+        rows,
+        out,
+        empty=f"no {which} of {printable(shown_name)}",
+    )
+    if listing.truncated:
+        print(f"(only the first {len(listing.instances)} instances: the API returns no more in one answer)", file=out)
 
 
 def cmd_resolve(args: argparse.Namespace, out: TextIO) -> None:
@@ -220,15 +248,19 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: Tex
     if not rows:
         print(f"({empty})", file=out)
         return
-    # Registry values are printed as given; control characters would corrupt the terminal.
-    cells = [[_printable(cell) for cell in row] for row in rows]
+    # Registry values are untrusted: escape and control characters are shown escaped, never sent raw.
+    from ecs_discovery_client.cloudmap import printable
+
+    cells = [[printable(cell, 120) for cell in row] for row in rows]
     widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
     for row in [list(headers), *cells]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
-def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else "?" for char in text)
+def _one_line(message: str) -> str:
+    # Messages are built from escaped parts; this is the last guard: no raw control character reaches
+    # the terminal, whatever a message quotes (backslashes already escaped are left as they are).
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
 
 
 # -- entry point -----------------------------------------------------------------
@@ -242,14 +274,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         _COMMANDS[args.command](args, stdout)
     except CliError as error:
-        print(f"{PROG}: error: {error.message}", file=err)
+        print(f"{PROG}: error: {_one_line(error.message)}", file=err)
         return int(error.exit_code)
     except ModuleNotFoundError as error:
-        if error.name not in ("boto3", "botocore", "dns"):
+        if error.name not in ("boto3", "botocore", "dns", "ecs_discovery_client"):
             raise
         print(
-            f"{PROG}: error: missing module {error.name!r}; install the CLI's dependencies: "
-            "pip install 'ecs-service-discovery[cli]'",
+            f"{PROG}: error: missing module {error.name!r}; install the CLI with its dependencies: "
+            "pip install ecs-discovery-tools",
             file=err,
         )
         return int(ExitCode.USAGE)
