@@ -262,6 +262,17 @@ def test_a_waiter_gives_up_at_its_own_deadline_while_the_shared_lookup_goes_on()
         assert owner_done.is_set()
 
 
+def test_the_lookup_is_inside_the_calls_deadline(dns: LoopbackDnsServer, unique_name: str) -> None:
+    # Issue 16: the deadline starts with the call, before the lookup, and the lookup gets only
+    # what is left of it: a call whose deadline has run out does not even ask DNS.
+    dns.set_records(unique_name, a=[DEAD[0]])
+    client = DiscoveryClient(unique_name, 8080, settings_for(dns))
+    with pytest.raises(ResolutionError) as raised:
+        client.request("GET", "/", deadline=Deadline(0.0))
+    assert raised.value.failure == "dns_timeout"
+    assert dns.queries(unique_name) == []
+
+
 def test_dns_failing_on_a_relookup_keeps_the_cached_answer(
     dns: LoopbackDnsServer, cluster: Cluster, unique_name: str
 ) -> None:
