@@ -15,7 +15,7 @@ from tests.integration.clean_venv import declared_requirements, make_clean_venv
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "services" / "discovery-client"
 
 PROBE = """
-import importlib.util, json, sys
+import importlib.util, json, pathlib, sys
 import ecs_discovery_client
 from ecs_discovery_client import DiscoveryClient, DiscoverySettings, Resolver
 names = {name: importlib.util.find_spec(name) is not None for name in ("aws_cdk", "constructs", "boto3", "requests")}
@@ -24,8 +24,8 @@ if names["requests"]:
     from ecs_discovery_client.requests_adapter import discovery_session
     adapter = type(discovery_session(DiscoverySettings()).get_adapter("http://worker.corp/")).__name__
 client = DiscoveryClient("worker.corp", 8080, DiscoverySettings(nameservers=(("127.0.0.1", 9),)))
-print(json.dumps({"file": ecs_discovery_client.__file__, "importable": names, "adapter": adapter,
-                  "typed": (Path := __import__("pathlib").Path)(ecs_discovery_client.__file__).with_name("py.typed").exists()}))
+typed = pathlib.Path(ecs_discovery_client.__file__).with_name("py.typed").exists()
+print(json.dumps({"file": ecs_discovery_client.__file__, "importable": names, "adapter": adapter, "typed": typed}))
 """
 
 
