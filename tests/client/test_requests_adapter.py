@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
+import requests.adapters
 
 from ecs_discovery_client import AttemptEvent, CallResult
 from ecs_discovery_client.requests_adapter import DiscoveryAdapter, DiscoveryRequestError, discovery_session
