@@ -22,7 +22,7 @@ after printing everything). The targets are printed as PASS/MISS; the script exi
 (it is a measurement, not a test) and 1 only when a synth fails or the peer is not equal.
 
     .venv/bin/python benchmarks/synth_benchmark.py [--runs 5] [--runs-large N] [--cases floor,backend,...]
-        [--jsii-calls] [--save-templates DIR] [--json FILE]
+        [--jsii-calls] [--save-templates DIR] [--json FILE] [--no-cfn-validation]
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ CLI_CONTEXT = {
 # Issue 11: the library's 2-service stack at most as slow as the same resources written by hand.
 EQUAL_PEER_WALL_TARGET = 1.0
 LARGE_TOPOLOGY_TARGET = 3.0
+# Extra variables for every app (--no-cfn-validation sets CDK_VALIDATION=false, as `cdk synth --no-validation`).
+APP_ENVIRONMENT: dict[str, str] = {}
 # Hidden first argument: run an app in this process, counting its jsii requests (see --jsii-calls).
 COUNT_CHILD_FLAG = "--count-jsii-child"
 
@@ -201,6 +203,7 @@ def synth_environment(outdir: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["CDK_OUTDIR"] = str(outdir)
     env["CDK_CONTEXT_JSON"] = json.dumps({**context, **CLI_CONTEXT})
+    env.update(APP_ENVIRONMENT)
     return env
 
 
@@ -423,6 +426,8 @@ def machine_lines() -> list[str]:
         f"- Python {platform.python_version()}, Node.js {node}, aws-cdk-lib {metadata.version('aws-cdk-lib')}, "
         f"constructs {metadata.version('constructs')}, jsii {metadata.version('jsii')}",
         f"- load average at start (1, 5, 15 min): {load_average()}",
+        "- aws-cdk-lib's built-in CloudFormation validation: "
+        + ("off (CDK_VALIDATION=false)" if APP_ENVIRONMENT.get("CDK_VALIDATION") == "false" else "on (the default)"),
     ]
 
 
@@ -517,6 +522,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--save-templates", type=Path, default=None, help="copy each case's templates of its first run to DIR/<case>/"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every run's figures to this JSON file")
+    parser.add_argument(
+        "--no-cfn-validation",
+        action="store_true",
+        help="run the apps with CDK_VALIDATION=false, which turns off aws-cdk-lib's built-in CloudFormation "
+        "template validation (as `cdk synth --no-validation` does, says aws-cdk-lib's AppProps)",
+    )
     args = parser.parse_args(argv)
     known = {case.key for case in CASES}
     args.cases = [key.strip() for key in args.cases.split(",") if key.strip()]
@@ -530,6 +541,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.no_cfn_validation:
+        APP_ENVIRONMENT["CDK_VALIDATION"] = "false"
     cases = [case for case in CASES if case.key in args.cases]
     runs_of = {case.key: (args.runs_large or args.runs) if case.large else args.runs for case in cases}
     header = machine_lines()
