@@ -123,6 +123,21 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]  # pyright: ignore[reportUnknownVariableType]
 
 
+def _tagged_services(cloud_map: dict[str, Any], condition: dict[str, Any]) -> set[str]:
+    """The Cloud Map services whose tags match every ``aws:ResourceTag/<key>`` of ``condition``."""
+    equals: dict[str, Any] = condition.get("StringEquals", {})
+    wanted: list[dict[str, Any]] = [
+        {"Key": key.removeprefix("aws:ResourceTag/"), "Value": value}
+        for key, value in equals.items()
+        if key.startswith("aws:ResourceTag/")
+    ]
+    if not wanted:
+        return set()
+    return {
+        service_id for service_id, props in cloud_map.items() if all(tag in props.get("Tags", []) for tag in wanted)
+    }
+
+
 def read_model(template: dict[str, Any], stack_name: str) -> Model:
     """The parts of the template the diagram shows."""
     (vpc_props,) = [props for _, props in _resources(template, "AWS::EC2::VPC")]
@@ -172,10 +187,13 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = _as_list(statement["Action"])
             if "servicediscovery:ListInstances" in actions:
+                # A namespace-wide grant names no service: it covers the services tagged with its namespace.
+                tagged = _tagged_services(cloud_map, statement.get("Condition", {}))
                 for role in policy.get("Roles", []):
                     readable.setdefault(str(_ref(role)), set()).update(
                         ref for ref in _refs_within(statement["Resource"]) if ref in cloud_map
                     )
+                    readable[str(_ref(role))].update(tagged)
 
     services: list[DiscoveredService] = []
     for ecs_id, props in _resources(template, "AWS::ECS::Service"):
@@ -206,7 +224,9 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
                 log_group_retention_days=log_groups.get(str(log_group)),
                 log_group_encrypted=str(log_group) in encrypted,
                 reads_registry_of=sorted(
-                    cloud_map[c]["Name"] for c in readable.get(str(_ref(task.get("TaskRoleArn"))), ())
+                    cloud_map[c]["Name"]
+                    for c in readable.get(str(_ref(task.get("TaskRoleArn"))), ())
+                    if c != cloud_map_id
                 ),
             )
         )

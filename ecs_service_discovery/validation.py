@@ -1,13 +1,16 @@
 """Plain-Python checks shared by every construct.
 
-Each check raises :class:`ValidationError` naming the parameter, the value and
-what is allowed, and lets unresolved CDK tokens through: their value is only
-known at deploy time.
+Each check raises :class:`ValidationError` naming the parameter, a short form of the value and
+what is allowed, and lets unresolved CDK tokens through: their value is only known at deploy
+time. Every pattern is matched against the whole value (``re.fullmatch``), so a trailing
+newline is never part of a valid name.
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_cdk import Duration, Token
@@ -17,7 +20,10 @@ from ecs_service_discovery.errors import ValidationError
 if TYPE_CHECKING:
     from ecs_service_discovery.constructs.options import ServiceScaling
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# ECS passes variables to the container runtime as NAME=value; names that a POSIX shell can use.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ENV_NAME_LENGTH = 255
 
 # Valid Fargate task sizes: CPU units -> memory (MiB) choices, from the ECS
 # developer guide's "Task CPU and memory" table. aws-cdk-lib does not check
@@ -35,20 +41,70 @@ FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
 MAX_TASKS_PER_SERVICE = 1000
 MAX_DNS_TTL_SECONDS = 2147483647
 
+#: Variables the library sets in every container, or the ECS agent sets in every Fargate task:
+#: ``environment`` and ``secrets`` may not override them, and ``connect_to`` never writes them.
+RESERVED_VARIABLES: dict[str, str] = {
+    "SERVICE_NAME": "set by the library to the service's name",
+    "NAMESPACE": "set by the library to the namespace's name",
+    "NAMESPACE_ID": "set by the library for a discovery read grant",
+    "AWS_REGION": "set by the library for a discovery read grant (and by ECS)",
+    "AWS_DEFAULT_REGION": "set by ECS in every Fargate task",
+    "AWS_EXECUTION_ENV": "set by ECS in every Fargate task",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "set by ECS for the task role's credentials",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "used by the AWS SDKs for container credentials",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "used by the AWS SDKs for container credentials",
+    "ECS_CONTAINER_METADATA_URI": "set by ECS (task metadata endpoint)",
+    "ECS_CONTAINER_METADATA_URI_V4": "set by ECS (task metadata endpoint)",
+}
+
+#: Variables the apps in services/ read to bind their server (gunicorn.conf.py): a variable that
+#: ``connect_to`` derives from a callee's name may never be one of them (a callee named ``bind``
+#: would set ``BIND_HOST`` to its DNS name). A user may still set them in ``environment``.
+APP_BIND_VARIABLES = ("BIND_HOST", "PORT")
+
+#: The suffixes of the variables connect_to gives a caller for each callee.
+PEER_VARIABLE_SUFFIXES = ("HOST", "SERVICE", "PORT")
+
+# Root is UID 0 whatever it is called, and any GID with UID 0 is still root.
+_ROOT_USER = re.compile(r"(?:0+|root)(?::.*)?")
+_USER = re.compile(r"(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31})(?::(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31}))?")
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 100
+_SHORT.maxother = 100
+_SHORT.maxlong = 40
+_SHORT.maxlist = 6
+_SHORT.maxtuple = 6
+_SHORT.maxdict = 6
+_SHORT.maxset = 6
+_SHORT.maxlevel = 3
+
+
+def short(value: Any) -> str:
+    """A bounded one-line form of ``value`` for an error message.
+
+    Small values read as their ``repr``; long strings, big numbers and large or deeply nested
+    lists and mappings are cut (``reprlib``), so a huge value is never rendered whole.
+    """
+    if isinstance(value, str) and len(value) > _SHORT.maxstring:
+        return f"{_SHORT.repr(value)} ({len(value)} characters)"
+    return _SHORT.repr(value)
+
+
+def invalid(parameter: str, value: Any, allowed: str) -> ValidationError:
+    """The error for ``parameter=value``, to raise: ``raise invalid("port", port, "expected ...")``."""
+    return ValidationError(f"{parameter}={short(value)} is not valid: {allowed}")
+
+
+#: Deprecated name of :func:`invalid` (it returns the error; the caller raises it).
+fail = invalid
+
 
 def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return False
-    # aws-cdk-lib encodes number tokens as negative doubles: a number >= 0 never is one, and
-    # deciding that here saves a call into Node.js per checked number.
-    if not isinstance(value, str) and value >= 0:
-        return False
     return Token.is_unresolved(value)
-
-
-def fail(parameter: str, value: Any, allowed: str) -> ValidationError:
-    return ValidationError(f"{parameter}={value!r} is not valid: {allowed}")
 
 
 def implements(value: Any, interface: type) -> bool:
@@ -59,7 +115,8 @@ def implements(value: Any, interface: type) -> bool:
     dynamic proxy) holds one delegate per interface.
     """
     for klass in type(value).__mro__:
-        if interface in getattr(klass, "__jsii_ifaces__", ()):
+        # A listed interface may extend ``interface`` (an IRole is an IGrantable).
+        if any(interface in getattr(iface, "__mro__", ()) for iface in getattr(klass, "__jsii_ifaces__", ())):
             return True
     proxy_class = interface.__jsii_proxy_class__()  # type: ignore[attr-defined]
     delegates = getattr(value, "_delegates", None) or [value]
@@ -70,24 +127,23 @@ def require_type(parameter: str, value: Any, kind: type, allowed: str) -> None:
     """``value`` must be an instance of ``kind``, or implement it when ``kind`` is a jsii interface."""
     if getattr(kind, "_is_protocol", False):
         if not implements(value, kind):
-            raise fail(parameter, value, allowed)
+            raise invalid(parameter, value, allowed)
     elif not isinstance(value, kind):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
 
 
 def check_dns_label(parameter: str, value: Any) -> None:
     """A single DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending with '-'."""
-    # A valid label cannot be a token ("${Token[...]}"), so the common case needs no call into Node.js.
-    if isinstance(value, str) and _DNS_LABEL.match(value):
+    if isinstance(value, str) and _DNS_LABEL.fullmatch(value):
         return
     if is_token(value):
         return
-    allowed = (
+    raise invalid(
+        parameter,
+        value,
         "expected a DNS label of 1-63 characters from a-z, 0-9 and '-', "
-        "starting and ending with a letter or digit (lower case; no dots or underscores)"
+        "starting and ending with a letter or digit (lower case; no dots or underscores)",
     )
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
-        raise fail(parameter, value, allowed)
 
 
 def check_dns_name(parameter: str, value: Any) -> None:
@@ -100,9 +156,9 @@ def check_dns_name(parameter: str, value: Any) -> None:
         "or digit, in lower case, without a trailing dot (for example 'corp' or 'prod.internal')"
     )
     if not isinstance(value, str) or not value or len(value) > 253:
-        raise fail(parameter, value, allowed)
-    if not all(_DNS_LABEL.match(label) for label in value.split(".")):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
+    if not all(_DNS_LABEL.fullmatch(label) for label in value.split(".")):
+        raise invalid(parameter, value, allowed)
 
 
 def check_int_range(parameter: str, value: Any, low: int, high: int, what: str = "") -> None:
@@ -110,29 +166,34 @@ def check_int_range(parameter: str, value: Any, low: int, high: int, what: str =
         return
     allowed = f"expected a whole number from {low} to {high}{what}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
     if not low <= value <= high:
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
 
 
 def check_port(parameter: str, value: Any) -> None:
     check_int_range(parameter, value, 1, 65535, " (a TCP port)")
 
 
+def check_bool(parameter: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise invalid(parameter, value, "expected True or False")
+
+
 def duration_seconds(parameter: str, value: Any, low: int, high: int) -> int | None:
     """Whole seconds of a Duration within [low, high]; None for a token."""
     allowed = f"expected a Duration of whole seconds from {low} to {high} seconds"
     if not isinstance(value, Duration):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
     if value.is_unresolved():
         return None
     millis = value.to_milliseconds()
     if millis % 1000:
-        raise fail(parameter, value.to_human_string(), allowed)
+        raise invalid(parameter, value.to_human_string(), allowed)
     seconds = int(millis // 1000)
     if not low <= seconds <= high:
         # Exact seconds: the human string rounds large values ("24855 days 3 hours").
-        raise fail(parameter, f"{seconds} seconds", allowed)
+        raise invalid(parameter, f"{seconds} seconds", allowed)
     return seconds
 
 
@@ -141,31 +202,70 @@ def check_fargate_size(
 ) -> None:
     if is_token(cpu) or is_token(memory_limit_mib):
         return
-    if cpu not in FARGATE_CPU_MEMORY or isinstance(cpu, bool):
-        raise fail(cpu_parameter, cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
+    if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu not in FARGATE_CPU_MEMORY:
+        raise invalid(cpu_parameter, cpu, f"expected one of the Fargate CPU sizes {sorted(FARGATE_CPU_MEMORY)}")
     choices = FARGATE_CPU_MEMORY[cpu]
-    if memory_limit_mib not in choices or isinstance(memory_limit_mib, bool):
+    if isinstance(memory_limit_mib, bool) or not isinstance(memory_limit_mib, int) or memory_limit_mib not in choices:
         ranges = "; ".join(
             f"cpu={c}: {m[0]}-{m[-1]} MiB in steps of {m[1] - m[0]}" for c, m in FARGATE_CPU_MEMORY.items()
         )
-        raise fail(
+        raise invalid(
             memory_parameter,
             memory_limit_mib,
             f"with cpu={cpu} Fargate accepts {', '.join(map(str, choices))} MiB (valid pairs: {ranges})",
         )
 
 
-def check_environment(parameter: str, value: Any) -> None:
+def check_env_name(parameter: str, name: Any) -> str:
+    """An environment variable name: ``[A-Za-z_][A-Za-z0-9_]*``, at most 255 characters, not reserved."""
+    if not isinstance(name, str) or len(name) > MAX_ENV_NAME_LENGTH or not _ENV_NAME.fullmatch(name):
+        raise invalid(
+            parameter,
+            name,
+            f"expected a variable name of at most {MAX_ENV_NAME_LENGTH} characters: a letter or '_', "
+            "then letters, digits or '_'",
+        )
+    if name in RESERVED_VARIABLES:
+        raise invalid(parameter, name, f"the variable is {RESERVED_VARIABLES[name]}")
+    return name
+
+
+def check_environment(parameter: str, value: Any) -> dict[str, str]:
+    """A mapping of variable names (see :func:`check_env_name`) to strings; returns a plain dict copy."""
     if value is None:
-        return
-    if not isinstance(value, dict):
-        raise fail(parameter, value, "expected a dict of environment variable names to string values")
-    variables = cast("dict[object, object]", value)
+        return {}
+    if not isinstance(value, Mapping):
+        raise invalid(parameter, value, "expected a mapping of environment variable names to strings")
+    variables = cast("Mapping[object, object]", value)
+    checked: dict[str, str] = {}
     for key, item in variables.items():
-        if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            raise fail(f"{parameter} key", key, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        name = check_env_name(f"{parameter} key", key)
         if not isinstance(item, str):
-            raise fail(f"{parameter}[{key!r}]", item, "expected a string value")
+            raise invalid(f"{parameter}[{short(name)}]", item, "expected a string (quote numbers and booleans)")
+        checked[name] = item
+    return checked
+
+
+def check_user(parameter: str, value: Any) -> None:
+    """A non-root ``user[:group]`` for the container, or None for the image's USER."""
+    if value is None or is_token(value):
+        return
+    allowed = (
+        "expected a non-root user as 'UID', 'UID:GID', 'name' or 'name:group' (for example '10001'), "
+        "or None for the image's USER; UID 0 and 'root' are refused (the library promises non-root containers)"
+    )
+    if not isinstance(value, str) or not _USER.fullmatch(value) or _ROOT_USER.fullmatch(value):
+        raise invalid(parameter, value, allowed)
+
+
+def env_prefix(service_name: str) -> str:
+    """``"flask-worker"`` -> ``"FLASK_WORKER"``: the prefix of a callee's variables in a caller."""
+    return service_name.upper().replace("-", "_")
+
+
+def peer_variables(prefix: str) -> list[str]:
+    """The variables ``connect_to`` gives a caller for a callee whose prefix is ``prefix``."""
+    return [f"{prefix}_{suffix}" for suffix in PEER_VARIABLE_SUFFIXES]
 
 
 def check_scaling(where: str, scaling: ServiceScaling, desired_count: Any) -> None:
@@ -177,7 +277,7 @@ def check_scaling(where: str, scaling: ServiceScaling, desired_count: Any) -> No
     if not is_token(min_capacity) and not is_token(scaling.max_capacity) and min_capacity > scaling.max_capacity:
         defaulted = " (min_capacity defaults to desired_count)" if scaling.min_capacity is None else ""
         field = where.rsplit(": ", 1)[-1]  # "scaling", without the service it belongs to
-        raise fail(
+        raise invalid(
             f"{where}.min_capacity",
             min_capacity,
             f"expected at most {field}.max_capacity={scaling.max_capacity}{defaulted}",

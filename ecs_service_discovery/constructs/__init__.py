@@ -1,8 +1,9 @@
 """Reusable constructs."""
 
 from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
-from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
+from ecs_service_discovery.constructs.namespace import DiscoveryNamespace, DiscoveryNamespaceBase
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
+from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps, ServiceOptions
 from ecs_service_discovery.constructs.security import CdkProviderFunctionFindings, LogEncryptionKey
 from ecs_service_discovery.constructs.topology import DEFAULT_SERVICES_PER_STACK, ServiceTopology
 from ecs_service_discovery.constructs.topology_spec import (
@@ -17,10 +18,13 @@ __all__ = [
     "DEFAULT_SERVICES_PER_STACK",
     "CdkProviderFunctionFindings",
     "DiscoverableFargateService",
+    "DiscoverableFargateServiceProps",
     "DiscoveryNamespace",
+    "DiscoveryNamespaceBase",
     "DnsRecords",
     "LogEncryptionKey",
     "ScalingSpec",
+    "ServiceOptions",
     "ServiceScaling",
     "ServiceSpec",
     "ServiceTopology",

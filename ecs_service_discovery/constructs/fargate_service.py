@@ -5,74 +5,52 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 
-import jsii
-from aws_cdk import Acknowledgment, CfnResource, Duration, IStableListProducer, Lazy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from ecs_service_discovery.constructs.health_check import default_health_check_command
-from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
+from ecs_service_discovery.constructs.namespace import (
+    DISCOVER_ACTIONS,
+    INSTANCE_READ_ACTIONS,
+    NAMESPACE_TAG,
+    DiscoveryNamespaceBase,
+    ServiceNames,
+    check_same_app,
+    cloud_map_namespace,
+    namespace_name,
+    namespace_vpc,
+    same_namespace,
+    same_vpc,
+)
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
+from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps
+from ecs_service_discovery.constructs.rule_placement import rules_stack
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
-    MAX_DNS_TTL_SECONDS,
-    MAX_TASKS_PER_SERVICE,
-    check_dns_label,
-    check_environment,
-    check_fargate_size,
-    check_int_range,
-    check_port,
-    check_scaling,
-    duration_seconds,
-    fail,
+    APP_BIND_VARIABLES,
+    RESERVED_VARIABLES,
+    env_prefix,
+    invalid,
+    peer_variables,
     require_type,
+    short,
 )
 
-# ECS container health check limits (ECS API reference, HealthCheck).
-_HC_INTERVAL = (5, 300)
-_HC_TIMEOUT = (2, 120)
-_HC_RETRIES = (1, 10)
-_HC_START_PERIOD = (0, 300)
-# ECS sends SIGKILL this long after SIGTERM at the most on Fargate.
-_MAX_STOP_TIMEOUT = 120
-#: What grant_discovery_read() allows on the services it names (ListServices needs "*" besides).
-INSTANCE_READ_ACTIONS = ["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"]
-# Order in which services are created in this process: connect_to between two stacks uses it.
-_CREATION_ORDER = itertools.count()
+# The documented defaults of DiscoverableFargateServiceProps' aws-cdk-lib-typed fields.
+DEFAULT_DNS_TTL_SECONDS = 10
+DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
+DEFAULT_STOP_TIMEOUT_SECONDS = 45
 
-# Every aws-cdk-lib object is a call into jsii's Node.js process, and a synth of many services makes
-# thousands of them: values that are the same for every service are made once, here. The defaults
-# are known to be valid, so __init__ does not check them again (each check is two more calls).
-_DEFAULT_DNS_TTL_SECONDS = 10
-_DEFAULT_DNS_TTL = Duration.seconds(_DEFAULT_DNS_TTL_SECONDS)
-_DEFAULT_GRACE_PERIOD = Duration.seconds(60)
-_DEFAULT_STOP_TIMEOUT = Duration.seconds(45)
-_DEFAULT_HC_INTERVAL = Duration.seconds(10)
-_DEFAULT_HC_TIMEOUT = Duration.seconds(5)
-_DEFAULT_HC_START_PERIOD = Duration.seconds(15)
-_LINUX = ecs.OperatingSystemFamily.LINUX
-_HTTPS = ec2.Port.tcp(443)
-_ANY_IPV4 = ec2.Peer.any_ipv4()
-
-
-@functools.cache
-def _seconds(seconds: int) -> Duration:
-    """``Duration.seconds(seconds)``, one object per value (Durations are immutable)."""
-    return Duration.seconds(seconds)
-
-
-def env_prefix(service_name: str) -> str:
-    """``"flask-worker"`` -> ``"FLASK_WORKER"``: the prefix of a callee's variables in a caller."""
-    return service_name.upper().replace("-", "_")
+__all__ = ["DiscoverableFargateService", "check_cluster_and_namespace", "env_prefix"]
 
 
 class DiscoverableFargateService(Construct):
@@ -87,52 +65,15 @@ class DiscoverableFargateService(Construct):
     when its container health check passes and removes it when the check fails or the
     task stops.
 
-    :param cluster: the ECS cluster (its VPC must be the namespace's VPC).
-    :param namespace: a :class:`DiscoveryNamespace`, created or imported with
-        :meth:`DiscoveryNamespace.from_attributes`.
-    :param name: the service's DNS label; it answers as ``<name>.<namespace>``.
-    :param image: the container image, e.g. ``ecs.ContainerImage.from_asset("services/worker")``.
-    :param container_name: name of the app container. Default: ``name``.
-    :param container_port: port the app listens on (1-65535). Default: ``8080``.
-    :param dns_ttl: TTL of the A and SRV records, whole seconds. Default: 10 seconds.
-    :param dns_records: which records to keep. Default: ``DnsRecords.A_AND_SRV``.
-    :param cpu: Fargate CPU units. Default: ``256``.
-    :param memory_limit_mib: Fargate memory; must pair with ``cpu``. Default: ``512``.
-    :param desired_count: tasks to run (0-1000). Default: ``2``.
-    :param environment: extra environment variables. Default: only ``SERVICE_NAME``,
-        ``NAMESPACE`` and the variables ``connect_to`` adds.
-    :param secrets: secrets passed as environment variables. Default: none.
-    :param health_check: the container health check. Default: HTTP GET
-        ``health_check_path`` on ``container_port`` every 10 s, timeout 5 s,
-        3 retries, 15 s start period.
-    :param health_check_path: path probed by the default health check. Default: ``"/health"``.
-    :param health_check_grace_period: time after a task starts during which failed
-        health checks do not stop it. Default: 60 seconds (ECS would use 0 without a load balancer).
-    :param stop_timeout: time between SIGTERM and SIGKILL, at most 120 s; keep it above the
-        app's graceful stop plus ``dns_ttl`` so a task still cached by callers keeps answering
-        while it drains. Default: 45 seconds.
-    :param scaling: target-tracking scaling; ``None`` keeps ``desired_count`` fixed.
-        Default: ``ServiceScaling()`` (``desired_count`` to 10 tasks at 70 % CPU).
-    :param user: user (UID[:GID]) the container runs as. Default: ``"10001"`` (never root);
-        ``None`` uses the image's USER.
-    :param readonly_root_filesystem: mount the root filesystem read-only; a task-scoped scratch
-        volume is mounted on ``/tmp``. On Fargate that volume is owned by root with mode 0755
-        unless the image declares ``VOLUME ["/tmp"]`` (ECS then copies the image's ``/tmp``, with
-        its owner and mode): a non-root app that writes to ``/tmp`` needs that line in its
-        Dockerfile, as the apps in ``services/`` have. Default: ``True``.
-    :param enable_execute_command: allow ECS Exec into the tasks. Default: ``False``.
-    :param log_retention: how long container logs are kept. Default: one month.
-    :param log_encryption_key: a KMS key CloudWatch Logs may use (e.g. one
-        :class:`LogEncryptionKey` per stack, shared by all its services), to encrypt the log
-        group with it. Default: no customer-managed key; CloudWatch Logs still encrypts the
-        log data at rest with its own keys (the log group records a checkov skip saying so).
-    :param vpc_subnets: where tasks run. Default: the VPC's private subnets with egress.
-    :param cpu_architecture: the tasks' CPU architecture. Default: ``X86_64``.
+    The keyword arguments are the fields of :class:`DiscoverableFargateServiceProps` (its
+    :class:`ServiceOptions` fields included), documented there once with their defaults; they are
+    checked by building those props, before any construct exists. Besides them, the container
+    always gets ``SERVICE_NAME`` and ``NAMESPACE``.
 
-    Attributes: ``service``, ``task_definition``, ``container``, ``cloud_map_service``,
-    ``dns_name`` (e.g. ``"worker.corp"``), ``connections``, ``security_group``,
-    ``log_group``, ``scalable_task_count`` (``None`` without scaling), ``name``,
-    ``container_port`` and ``namespace``.
+    Attributes: ``props``, ``service``, ``task_definition``, ``container``, ``cloud_map_service``,
+    ``dns_name`` (e.g. ``"worker.corp"``), ``connections``, ``security_group``, ``log_group``,
+    ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port`` and
+    ``namespace``.
     """
 
     def __init__(
@@ -141,126 +82,119 @@ class DiscoverableFargateService(Construct):
         construct_id: str,
         *,
         cluster: ecs.ICluster,
-        namespace: DiscoveryNamespace,
+        namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
         name: str,
         image: ecs.ContainerImage,
         container_name: str | None = None,
         container_port: int = 8080,
-        dns_ttl: Duration = _DEFAULT_DNS_TTL,
-        dns_records: DnsRecords = DnsRecords.A_AND_SRV,
         cpu: int = 256,
         memory_limit_mib: int = 512,
         desired_count: int = 2,
         environment: Mapping[str, str] | None = None,
-        secrets: Mapping[str, ecs.Secret] | None = None,
-        health_check: ecs.HealthCheck | None = None,
         health_check_path: str = "/health",
-        health_check_grace_period: Duration = _DEFAULT_GRACE_PERIOD,
-        stop_timeout: Duration = _DEFAULT_STOP_TIMEOUT,
         scaling: ServiceScaling | None = ServiceScaling(),
+        dns_records: DnsRecords = DnsRecords.A_AND_SRV,
         user: str | None = "10001",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        # kms.Key named too: jsii's stubs name Key.add_alias's parameter differently from IKey's,
-        # so type checkers would reject a Key here although it is an IKey.
+        dns_ttl: Duration | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        health_check: ecs.HealthCheck | None = None,
+        health_check_grace_period: Duration | None = None,
+        stop_timeout: Duration | None = None,
+        log_retention: logs.RetentionDays | None = None,
         log_encryption_key: kms.IKey | kms.Key | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
-        cpu_architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.X86_64,
+        cpu_architecture: ecs.CpuArchitecture | None = None,
     ) -> None:
-        require_type("cluster", cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)")
-        require_type(
-            "namespace",
-            namespace,
-            DiscoveryNamespace,
-            "expected a DiscoveryNamespace (created, or imported with DiscoveryNamespace.from_attributes)",
+        props = DiscoverableFargateServiceProps(
+            cluster=cluster,
+            namespace=namespace,
+            name=name,
+            image=image,
+            container_name=container_name,
+            container_port=container_port,
+            cpu=cpu,
+            memory_limit_mib=memory_limit_mib,
+            desired_count=desired_count,
+            environment=environment if environment is not None else {},
+            health_check_path=health_check_path,
+            scaling=scaling,
+            dns_records=dns_records,
+            user=user,
+            readonly_root_filesystem=readonly_root_filesystem,
+            enable_execute_command=enable_execute_command,
+            dns_ttl=dns_ttl,
+            secrets=secrets,
+            health_check=health_check,
+            health_check_grace_period=health_check_grace_period,
+            stop_timeout=stop_timeout,
+            log_retention=log_retention,
+            log_encryption_key=log_encryption_key,
+            vpc_subnets=vpc_subnets,
+            cpu_architecture=cpu_architecture,
         )
-        check_dns_label("name", name)
-        require_type("image", image, ecs.ContainerImage, "expected an aws_ecs.ContainerImage")
-        if container_name is not None:
-            check_dns_label("container_name", container_name)
-        check_port("container_port", container_port)
-        ttl_seconds = (
-            _DEFAULT_DNS_TTL_SECONDS
-            if dns_ttl is _DEFAULT_DNS_TTL
-            else duration_seconds("dns_ttl", dns_ttl, 0, MAX_DNS_TTL_SECONDS)
-        )
-        require_type("dns_records", dns_records, DnsRecords, f"expected one of {[r.name for r in DnsRecords]}")
-        check_fargate_size(cpu, memory_limit_mib)
-        check_int_range("desired_count", desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks per service)")
-        check_environment("environment", dict(environment) if environment is not None else None)
-        if not isinstance(health_check_path, str) or not health_check_path.startswith("/"):
-            raise fail("health_check_path", health_check_path, "expected a URL path starting with '/'")
-        if health_check is not None:
-            _check_health_check(health_check)
-        if health_check_grace_period is not _DEFAULT_GRACE_PERIOD:
-            duration_seconds("health_check_grace_period", health_check_grace_period, 0, 2147483647)
-        if stop_timeout is not _DEFAULT_STOP_TIMEOUT:
-            duration_seconds("stop_timeout", stop_timeout, 2, _MAX_STOP_TIMEOUT)
-        if scaling is not None:
-            _check_scaling(scaling, desired_count)
-        if user is not None and not isinstance(user, str):
-            raise fail("user", user, "expected a string such as '10001' or '10001:10001', or None")
-        if not isinstance(log_retention, logs.RetentionDays) or log_retention == logs.RetentionDays.INFINITE:
-            raise fail("log_retention", log_retention, "expected an aws_logs.RetentionDays other than INFINITE")
-        if log_encryption_key is not None:
-            require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
-        # Before super().__init__: a duplicate name must leave no construct in the tree.
-        namespace.check_service_name_free(name)
+        # Before super().__init__: a mistake must leave no construct in the tree.
+        check_cluster_and_namespace(scope, props.cluster, props.namespace)
+        ServiceNames.check_free(scope, props.namespace, props.name)
 
         super().__init__(scope, construct_id)
-        namespace.register_service_name(name, self)
-        self._creation_order = next(_CREATION_ORDER)
-        self.name = name
-        self.namespace = namespace
-        self.container_port = container_port
-        self.dns_name = f"{name}.{namespace.name}"
+        ServiceNames.take(self, props.namespace, props.name)
+        self.props = props
+        self.name = props.name
+        self.namespace = props.namespace
+        self.container_port = props.container_port
+        self.dns_name = f"{props.name}.{namespace_name(props.namespace)}"
+        # Variables the library set in the container, and why (connect_to, discovery grants).
+        self._library_variables: dict[str, str] = {
+            "SERVICE_NAME": "the service's name",
+            "NAMESPACE": "the namespace's name",
+        }
+        self._callees: list[DiscoverableFargateService] = []
 
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, encryption_key=log_encryption_key)
-        if log_encryption_key is None:
+        self.log_group = self._create_log_group()
+        self.task_definition = self._create_task_definition()
+        self.container = self._add_container()
+        self.security_group = self._create_security_group()
+        self.service = self._create_service()
+        self.connections = self.service.connections
+        self.cloud_map_service = self._register_in_cloud_map()
+        self.scalable_task_count = self._add_scaling()
+
+    # --- Steps of __init__, in order ------------------------------------------------------------
+
+    def _create_log_group(self) -> logs.LogGroup:
+        props = self.props
+        log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=props.log_retention or logs.RetentionDays.ONE_MONTH,
+            encryption_key=props.log_encryption_key,
+        )
+        if props.log_encryption_key is None:
             _skip_checkov(
-                self.log_group,
+                log_group,
                 "CKV_AWS_158",
                 "no log_encryption_key given: CloudWatch Logs encrypts this log group at rest with keys it manages; "
                 "pass a shared LogEncryptionKey to use a customer-managed KMS key",
             )
-        self.task_definition = ecs.FargateTaskDefinition(
+        return log_group
+
+    def _create_task_definition(self) -> ecs.FargateTaskDefinition:
+        props = self.props
+        task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
-            cpu=cpu,
-            memory_limit_mib=memory_limit_mib,
+            cpu=props.cpu,
+            memory_limit_mib=props.memory_limit_mib,
             runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=cpu_architecture,
-                operating_system_family=_LINUX,
+                cpu_architecture=props.cpu_architecture or ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
-        )
-        linux_parameters = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
-        linux_parameters.drop_capabilities(ecs.Capability.ALL)
-        self.container = self.task_definition.add_container(
-            "Container",
-            container_name=container_name or name,
-            image=image,
-            port_mappings=[ecs.PortMapping(container_port=container_port, protocol=ecs.Protocol.TCP)],
-            environment={"SERVICE_NAME": name, "NAMESPACE": namespace.name, **(environment or {})},
-            secrets=dict(secrets) if secrets else None,
-            health_check=health_check
-            or ecs.HealthCheck(
-                command=default_health_check_command(container_port, health_check_path),
-                interval=_DEFAULT_HC_INTERVAL,
-                timeout=_DEFAULT_HC_TIMEOUT,
-                retries=3,
-                start_period=_DEFAULT_HC_START_PERIOD,
-            ),
-            logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=self.log_group),
-            user=user,
-            readonly_root_filesystem=readonly_root_filesystem,
-            privileged=False,
-            linux_parameters=linux_parameters,
-            stop_timeout=stop_timeout,
         )
         # The variables are discovery settings (SERVICE_NAME, NAMESPACE, <PEER>_HOST/_SERVICE/_PORT, ...):
         # they must be visible config, and credentials have the `secrets` parameter.
-        Validations.of(self.task_definition).acknowledge(
+        Validations.of(task_definition).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-ECS2",
                 reason="The environment holds only non-secret discovery settings (SERVICE_NAME, NAMESPACE, "
@@ -268,48 +202,138 @@ class DiscoverableFargateService(Construct):
                 "secrets are passed with the `secrets` parameter (Secrets Manager or SSM), never as variables",
             )
         )
-        self._acknowledge_ecr_authorization_token(image)
-        if readonly_root_filesystem:
+        return task_definition
+
+    def _add_container(self) -> ecs.ContainerDefinition:
+        props = self.props
+        linux_parameters = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
+        linux_parameters.drop_capabilities(ecs.Capability.ALL)
+        container = self.task_definition.add_container(
+            "Container",
+            container_name=props.container_name or props.name,
+            image=props.image,
+            port_mappings=[ecs.PortMapping(container_port=props.container_port, protocol=ecs.Protocol.TCP)],
+            environment={
+                "SERVICE_NAME": props.name,
+                "NAMESPACE": namespace_name(props.namespace),
+                **props.environment,
+            },
+            secrets=dict(props.secrets) if props.secrets else None,
+            health_check=props.health_check or self._default_health_check(),
+            logging=ecs.LogDriver.aws_logs(stream_prefix=props.name, log_group=self.log_group),
+            user=props.user,
+            readonly_root_filesystem=props.readonly_root_filesystem,
+            privileged=False,
+            linux_parameters=linux_parameters,
+            stop_timeout=props.stop_timeout or Duration.seconds(DEFAULT_STOP_TIMEOUT_SECONDS),
+        )
+        self._acknowledge_ecr_authorization_token(props.image)
+        if props.readonly_root_filesystem:
             # A task-scoped bind mount: the scratch space every Fargate platform version offers.
             self.task_definition.add_volume(name="tmp")
-            self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
+            container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
+        return container
 
-        self.security_group = ec2.SecurityGroup(
+    def _default_health_check(self) -> ecs.HealthCheck:
+        return ecs.HealthCheck(
+            command=default_health_check_command(self.props.container_port, self.props.health_check_path),
+            interval=Duration.seconds(10),
+            timeout=Duration.seconds(5),
+            retries=3,
+            start_period=Duration.seconds(15),
+        )
+
+    def _create_security_group(self) -> ec2.SecurityGroup:
+        security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
-            vpc=cluster.vpc,
+            vpc=self.props.cluster.vpc,
             description=f"Tasks of {self.dns_name}: ingress only from services that connect_to it",
             allow_all_outbound=False,
         )
         # Image pulls (ECR), logs and AWS APIs are HTTPS; callee ports are opened by connect_to.
-        self.security_group.add_egress_rule(_ANY_IPV4, _HTTPS, "HTTPS to AWS APIs and ECR")
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and ECR")
+        return security_group
 
-        self.service = ecs.FargateService(
+    def _create_service(self) -> ecs.FargateService:
+        props = self.props
+        return ecs.FargateService(
             self,
             "Service",
-            cluster=cluster,
+            cluster=props.cluster,
             task_definition=self.task_definition,
-            desired_count=desired_count,
+            desired_count=props.desired_count,
             assign_public_ip=False,
             security_groups=[self.security_group],
-            vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            vpc_subnets=props.vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             min_healthy_percent=100,
             max_healthy_percent=200,
-            health_check_grace_period=health_check_grace_period,
-            enable_execute_command=enable_execute_command,
+            health_check_grace_period=props.health_check_grace_period
+            or Duration.seconds(DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS),
+            enable_execute_command=props.enable_execute_command,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
-        self.connections = self.service.connections
 
-        self.cloud_map_service = self._create_cloud_map_service(namespace, name, dns_ttl, ttl_seconds, dns_records)
-        self.service.associate_cloud_map_service(
-            service=self.cloud_map_service, container=self.container, container_port=container_port
+    def _register_in_cloud_map(self) -> servicediscovery.Service:
+        props = self.props
+        dns_ttl = props.dns_ttl or Duration.seconds(DEFAULT_DNS_TTL_SECONDS)
+        # The L2 takes one record type. Creating it as SRV makes ECS register the
+        # container name and port; the A record is then added at the L1 level, as
+        # AWS Copilot's templates do ([A, SRV], MULTIVALUE).
+        record_type = (
+            servicediscovery.DnsRecordType.A
+            if props.dns_records is DnsRecords.A
+            else servicediscovery.DnsRecordType.SRV
         )
+        namespace = cloud_map_namespace(props.namespace)
+        cloud_map_service = servicediscovery.Service(
+            self,
+            "CloudMapService",
+            namespace=namespace,
+            name=props.name,
+            description=f"{self.dns_name}: tasks of {self.node.path}",
+            dns_record_type=record_type,
+            dns_ttl=dns_ttl,
+            routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
+            custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
+        )
+        resource = cloud_map_service.node.default_child
+        assert isinstance(resource, servicediscovery.CfnService)
+        if props.dns_records is DnsRecords.A_AND_SRV:
+            ttl = dns_ttl.to_seconds()
+            resource.add_property_override(
+                "DnsConfig.DnsRecords", [{"Type": "A", "TTL": ttl}, {"Type": "SRV", "TTL": ttl}]
+            )
+        # What a namespace's discovery read grant is scoped by (see grant_discover_read).
+        resource.tags.set_tag(NAMESPACE_TAG, namespace.namespace_id)
+        self.service.associate_cloud_map_service(
+            service=cloud_map_service, container=self.container, container_port=props.container_port
+        )
+        return cloud_map_service
 
-        self.scalable_task_count: ecs.ScalableTaskCount | None = None
-        if scaling is not None:
-            self.scalable_task_count = self._add_scaling(scaling, desired_count)
+    def _add_scaling(self) -> ecs.ScalableTaskCount | None:
+        scaling = self.props.scaling
+        if scaling is None:
+            return None
+        task_count = self.service.auto_scale_task_count(
+            min_capacity=scaling.min_capacity if scaling.min_capacity is not None else self.props.desired_count,
+            max_capacity=scaling.max_capacity,
+        )
+        task_count.scale_on_cpu_utilization(
+            "CpuScaling",
+            target_utilization_percent=scaling.cpu_target_percent,
+            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+        )
+        if scaling.memory_target_percent is not None:
+            task_count.scale_on_memory_utilization(
+                "MemoryScaling",
+                target_utilization_percent=scaling.memory_target_percent,
+                scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+                scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+            )
+        return task_count
 
     def _acknowledge_ecr_authorization_token(self, image: ecs.ContainerImage) -> None:
         """Acknowledge the one ``Resource::*`` an ECR image needs on the execution role.
@@ -318,10 +342,6 @@ class DiscoverableFargateService(Construct):
         ``ecr:GetAuthorizationToken``, which IAM grants only on ``*``. Acknowledged only when that
         is the role's single wildcard statement at this point (images from other registries add none).
         """
-        if isinstance(image, ecs.RepositoryImage):
-            # A registry image (from_registry) adds no ECR statement, so there is nothing to
-            # acknowledge; resolving the policy to find that out costs five calls into Node.js.
-            return
         execution_role = self.task_definition.execution_role
         policy = execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
         if not isinstance(policy, iam.Policy):
@@ -337,215 +357,189 @@ class DiscoverableFargateService(Construct):
                 )
             )
 
-    def _create_cloud_map_service(
-        self,
-        namespace: DiscoveryNamespace,
-        name: str,
-        dns_ttl: Duration,
-        ttl_seconds: int | None,
-        dns_records: DnsRecords,
-    ) -> servicediscovery.Service:
-        # The L2 takes one record type. Creating it as SRV makes ECS register the
-        # container name and port; the A record is then added at the L1 level, as
-        # AWS Copilot's templates do ([A, SRV], MULTIVALUE).
-        record_type = (
-            servicediscovery.DnsRecordType.A if dns_records is DnsRecords.A else servicediscovery.DnsRecordType.SRV
-        )
-        cloud_map_service = servicediscovery.Service(
-            self,
-            "CloudMapService",
-            namespace=namespace.namespace,
-            name=name,
-            description=f"{self.dns_name}: tasks of {self.node.path}",
-            dns_record_type=record_type,
-            dns_ttl=dns_ttl,
-            routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
-            custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
-        )
-        if dns_records is DnsRecords.A_AND_SRV:
-            ttl = ttl_seconds if ttl_seconds is not None else dns_ttl.to_seconds()
-            cfn_service = cloud_map_service.node.default_child
-            assert isinstance(cfn_service, servicediscovery.CfnService)
-            cfn_service.add_property_override(
-                "DnsConfig.DnsRecords", [{"Type": "A", "TTL": ttl}, {"Type": "SRV", "TTL": ttl}]
-            )
-        return cloud_map_service
-
-    def _add_scaling(self, scaling: ServiceScaling, desired_count: int) -> ecs.ScalableTaskCount:
-        task_count = self.service.auto_scale_task_count(
-            min_capacity=scaling.min_capacity if scaling.min_capacity is not None else desired_count,
-            max_capacity=scaling.max_capacity,
-        )
-        scale_in_cooldown = _seconds(scaling.scale_in_cooldown_seconds)
-        scale_out_cooldown = _seconds(scaling.scale_out_cooldown_seconds)
-        task_count.scale_on_cpu_utilization(
-            "CpuScaling",
-            target_utilization_percent=scaling.cpu_target_percent,
-            scale_in_cooldown=scale_in_cooldown,
-            scale_out_cooldown=scale_out_cooldown,
-        )
-        if scaling.memory_target_percent is not None:
-            task_count.scale_on_memory_utilization(
-                "MemoryScaling",
-                target_utilization_percent=scaling.memory_target_percent,
-                scale_in_cooldown=scale_in_cooldown,
-                scale_out_cooldown=scale_out_cooldown,
-            )
-        return task_count
+    # --- Calls between services -----------------------------------------------------------------
 
     def connect_to(self, other: DiscoverableFargateService) -> None:
         """Let this service call ``other``.
 
-        Opens ``other``'s security group to this service's security group on
-        ``other``'s container port only, and gives this service's container
-        ``<OTHER>_HOST`` (``worker.corp``), ``<OTHER>_SERVICE`` (``worker``) and
-        ``<OTHER>_PORT`` (``8080``), where ``<OTHER>`` is ``other.name`` upper-cased
-        with ``-`` as ``_``.
+        Opens ``other``'s security group to this service's security group on ``other``'s
+        container port only, and gives this service's container ``<OTHER>_HOST``
+        (``worker.corp``), ``<OTHER>_SERVICE`` (``worker``) and ``<OTHER>_PORT`` (``8080``),
+        where ``<OTHER>`` is ``other.name`` upper-cased with ``-`` as ``_``. Calling it again for
+        the same ``other`` changes nothing.
 
-        When the two services are in different stacks, both security group rules go into the
-        stack of the service created later (the caller's or the callee's), so that stack
-        refers to the earlier one and never the reverse: services of two stacks (e.g. the
-        nested stacks of a :class:`ServiceTopology`) may call each other in both directions
-        without a dependency cycle.
+        ``other`` must be another service of the same namespace (the same namespace, not one that
+        merely shares its name) and the same App, and none of its three variables may be one of
+        this container's ``environment`` or ``secrets`` names, one the library sets
+        (``SERVICE_NAME``, ``NAMESPACE``, ...) or one the apps bind their server to
+        (``BIND_HOST``, ``PORT``: a callee named ``bind`` is refused).
+
+        When the two services are in different stacks, both security group rules go into one of
+        them, chosen by stack structure (see :mod:`~ecs_service_discovery.constructs.rule_placement`:
+        a nested stack, else the dependent stack, else the later one in the construct tree), so
+        references between two stacks only point one way and calls in both directions make no
+        dependency cycle.
         """
         if not isinstance(other, DiscoverableFargateService):
-            raise fail("other", other, "expected a DiscoverableFargateService")
+            raise invalid("other", other, "expected a DiscoverableFargateService")
         if other is self:
-            raise fail("other", other.name, f"a service cannot connect_to itself ({self.dns_name})")
-        if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
-            raise ValidationError(
-                f"other={other.name!r} is not valid: it is registered in namespace {other.namespace.name!r} "
-                f"but {self.name!r} is in {self.namespace.name!r}; expected a service of the same namespace"
-            )
-        port = other._ingress_port
+            raise invalid("other", other.name, f"a service cannot connect_to itself ({self.dns_name})")
+        check_same_app("other", other, self)
+        self.check_same_namespace("other", other.name, other.namespace)
+        if any(callee is other for callee in self._callees):
+            return
+        variables = peer_variables(env_prefix(other.name))
+        for variable in variables:
+            self._check_variable_free("other", other.name, variable)
+
+        port = ec2.Port.tcp(other.container_port)
         description = f"{self.name} calls {other.name}"
-        if other._creation_order > self._creation_order and other._stack is not self._stack:
-            # allow_from creates the ingress and the egress rule in other's stack (the later one).
+        own_stack, other_stack = Stack.of(self), Stack.of(other)
+        if own_stack is not other_stack and rules_stack(own_stack, other_stack) is other_stack:
+            # allow_from creates the ingress and the egress rule in other's stack.
             other.connections.allow_from(self.connections, port, description)
         else:
             self.connections.allow_to(other.connections, port, description)
-        prefix = env_prefix(other.name)
-        self.container.add_environment(f"{prefix}_HOST", other.dns_name)
-        self.container.add_environment(f"{prefix}_SERVICE", other.name)
-        self.container.add_environment(f"{prefix}_PORT", str(other.container_port))
+        host, service, port_variable = variables
+        self._set_library_variable(host, other.dns_name, f"set because it calls {other.name!r}")
+        self._set_library_variable(service, other.name, f"set because it calls {other.name!r}")
+        self._set_library_variable(port_variable, str(other.container_port), f"set because it calls {other.name!r}")
+        self._callees.append(other)
 
-    @functools.cached_property
-    def _stack(self) -> Stack:
-        # Asked once per call edge by connect_to; a construct never moves to another stack.
-        return Stack.of(self)
+    def check_same_namespace(
+        self, parameter: str, value: str, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace
+    ) -> None:
+        """Raise unless ``namespace`` (of the service ``value``) is this service's namespace: the same
+        namespace by identity, not another one that merely shares its name."""
+        if same_namespace(namespace, self.namespace):
+            return
+        theirs, mine = namespace_name(namespace), namespace_name(self.namespace)
+        where = f"another namespace also named {short(theirs)}" if theirs == mine else f"namespace {short(theirs)}"
+        raise ValidationError(
+            f"{parameter}={short(value)} is not valid: it is registered in {where} but {short(self.name)} is in "
+            f"{short(mine)}; expected a service of the same namespace (one namespace, not one of the same name)"
+        )
 
-    @functools.cached_property
-    def _ingress_port(self) -> ec2.Port:
-        # The port every caller is let in on (one Port object, however many callers).
-        return ec2.Port.tcp(self.container_port)
+    def _check_variable_free(self, parameter: str, value: str, variable: str) -> None:
+        reason = (
+            RESERVED_VARIABLES.get(variable)
+            or ("read by the apps to bind their server" if variable in APP_BIND_VARIABLES else None)
+            or (f"in {short(self.name)}'s environment" if variable in self.props.environment else None)
+            or (
+                f"one of {short(self.name)}'s secrets"
+                if self.props.secrets and variable in self.props.secrets
+                else None
+            )
+            or self._library_variables.get(variable)
+        )
+        if reason is not None:
+            raise invalid(parameter, value, f"it would set the variable {variable}, which is {reason}")
+
+    def _set_library_variable(self, variable: str, value: str, reason: str) -> None:
+        self._library_variables[variable] = reason
+        self.container.add_environment(variable, value)
+
+    def add_discovery_environment(self, namespace_id: str) -> None:
+        """Give the container ``NAMESPACE_ID`` and ``AWS_REGION`` (once), for a discovery read grant."""
+        if "NAMESPACE_ID" in self._library_variables:
+            return
+        self._set_library_variable("NAMESPACE_ID", namespace_id, "set for a discovery read grant")
+        self._set_library_variable("AWS_REGION", Stack.of(self).region, "set for a discovery read grant")
+
+    # --- Grants ---------------------------------------------------------------------------------
+
+    def grant_discover_read(self, grantee: DiscoverableFargateService | iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` read this service's instances and their health through the Cloud Map API.
+
+        ``servicediscovery:ListInstances`` and ``GetInstancesHealthStatus`` on this Cloud Map
+        service's ARN, ``DiscoverInstances`` and ``DiscoverInstancesRevision`` on it and the
+        namespace's ARN. To read a whole namespace, use the namespace's ``grant_discover_read``,
+        whose size does not grow with the number of services.
+
+        :param grantee: a :class:`DiscoverableFargateService` (its task role gets the grant) or any
+            ``aws_iam.IGrantable``.
+        """
+        if isinstance(grantee, DiscoverableFargateService):
+            check_same_app("grantee", grantee, self)
+            if grantee is self:
+                raise invalid("grantee", grantee.name, "expected another service; a service never reads itself")
+            self.check_same_namespace("grantee", grantee.name, grantee.namespace)
+            principal: iam.IGrantable = grantee.task_definition.task_role
+        else:
+            require_type(
+                "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
+            )
+            principal = grantee
+        service_arn = self.cloud_map_service.service_arn
+        grant = iam.Grant.add_to_principal(
+            grantee=principal, actions=INSTANCE_READ_ACTIONS, resource_arns=[service_arn]
+        )
+        iam.Grant.add_to_principal(
+            grantee=principal,
+            actions=DISCOVER_ACTIONS,
+            resource_arns=[cloud_map_namespace(self.namespace).namespace_arn, service_arn],
+        )
+        return grant
 
     def grant_discovery_read(self, services: Sequence[DiscoverableFargateService] | None = None) -> None:
-        """Let this service's tasks list the namespace's services and their instances in Cloud Map.
+        """Deprecated: use ``namespace.grant_discover_read(service)`` (or ``other.grant_discover_read(service)``
+        for single services), which read as aws-cdk-lib's grants do: the receiver is what is read.
 
-        For a page or tool that shows what is registered (the backend's ``/services`` page,
-        ``ecs-discovery``). The task role gets only the read actions that needs:
-
-        * ``servicediscovery:ListServices`` on ``*``: IAM offers no resource or condition
-          key for it; the app filters by ``NAMESPACE_ID`` itself.
-        * ``servicediscovery:ListInstances`` and ``servicediscovery:GetInstancesHealthStatus``
-          on the Cloud Map service ARNs of ``services`` only.
-
-        The container gets ``NAMESPACE_ID`` and ``AWS_REGION`` (``NAMESPACE`` is always set).
-
-        :param services: the services whose instances may be read. Default: every other
-            :class:`DiscoverableFargateService` of this namespace in this stack, collected
-            when the stack is synthesized, so services added after this call count too.
+        Without ``services``, the same as ``namespace.grant_discover_read(self)``; with ``services``,
+        ``ListServices`` plus ``other.grant_discover_read(self)`` for each.
         """
-        if services is not None:
-            if isinstance(services, (str, bytes)) or not isinstance(services, Sequence):
-                raise fail("services", services, "expected a list of DiscoverableFargateService, or None")
-            services = list(services)
-            for index, other in enumerate(services):
-                if not isinstance(other, DiscoverableFargateService):
-                    raise fail(f"services[{index}]", other, "expected a DiscoverableFargateService")
-                if other is self:
-                    # IAM refuses a statement without resources, which [self] alone would leave.
-                    raise fail(
-                        f"services[{index}]", other.name, "expected another service; a service never reads itself"
-                    )
-                if other.namespace is not self.namespace and other.namespace.name != self.namespace.name:
-                    raise fail(
-                        f"services[{index}]",
-                        other.name,
-                        f"expected a service of namespace {self.namespace.name!r}, not {other.namespace.name!r}",
-                    )
-            if not services:
-                raise fail("services", services, "expected at least one service, or None for all of the namespace")
-            readable: list[DiscoverableFargateService] | None = services
-        else:
-            readable = None
-
-        def service_arns() -> list[str]:
-            chosen = readable if readable is not None else self.namespace_peers()
-            return sorted({other.cloud_map_service.service_arn for other in chosen})
-
-        if readable is None:
-            self.node.add_validation(_PeersToRead(self))
-        task_role = self.task_definition.task_role
-        # ListServices supports no resource-level permission: "*" is the only valid resource.
-        task_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["servicediscovery:ListServices"], resources=["*"])
+        warnings.warn(
+            "grant_discovery_read() is deprecated: use namespace.grant_discover_read(service) "
+            "(the receiver is what is read, as in aws-cdk-lib); it will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
         )
-        task_policy = task_role.node.try_find_child("DefaultPolicy")
-        if task_policy is not None:
-            Validations.of(task_policy).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::*]",
-                    reason="servicediscovery:ListServices (grant_discovery_read) supports no resource-level "
-                    "permission or condition key; ListInstances and GetInstancesHealthStatus are limited to "
-                    "the namespace's Cloud Map service ARNs",
+        if services is None:
+            if isinstance(self.namespace, DiscoveryNamespaceBase):
+                self.namespace.grant_discover_read(self)
+                return
+            raise invalid(
+                "services", services, "expected a list of services when the namespace is an aws-cdk-lib namespace"
+            )
+        if isinstance(services, (str, bytes)) or not isinstance(services, Sequence):
+            raise invalid("services", services, "expected a list of DiscoverableFargateService, or None")
+        readable = list(services)
+        if not readable:
+            raise invalid("services", readable, "expected at least one service, or None for all of the namespace")
+        for index, other in enumerate(readable):
+            if not isinstance(other, DiscoverableFargateService):
+                raise invalid(f"services[{index}]", other, "expected a DiscoverableFargateService")
+            if other is self:
+                raise invalid(
+                    f"services[{index}]", other.name, "expected another service; a service never reads itself"
                 )
-            )
-        task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=INSTANCE_READ_ACTIONS,
-                resources=Lazy.list(_ListProducer(service_arns)),
-            )
+            self.check_same_namespace(f"services[{index}]", other.name, other.namespace)
+        task_role = self.task_definition.task_role
+        iam.Grant.add_to_principal(grantee=task_role, actions=["servicediscovery:ListServices"], resource_arns=["*"])
+        for other in readable:
+            other.grant_discover_read(self)
+        self.add_discovery_environment(cloud_map_namespace(self.namespace).namespace_id)
+
+
+def check_cluster_and_namespace(
+    scope: Construct,
+    cluster: ecs.ICluster,
+    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+) -> None:
+    """The cluster and namespace belong to the scope's App and, when both VPCs are known, to one VPC."""
+    if not isinstance(scope, Construct):
+        raise invalid("scope", scope, "expected a construct (a Stack or a construct in one)")
+    check_same_app("cluster", cluster, scope)
+    check_same_app("namespace", namespace, scope)
+    vpc = namespace_vpc(namespace)
+    if vpc is not None and same_vpc(cluster.vpc, vpc) is False:
+        raise invalid(
+            "cluster",
+            cluster.node.path,
+            f"its VPC ({cluster.vpc.node.path}) is not the VPC of namespace "
+            f"{short(namespace_name(namespace))} ({vpc.node.path}); tasks resolve the namespace only "
+            "inside its VPC",
         )
-        self.container.add_environment("NAMESPACE_ID", self.namespace.namespace.namespace_id)
-        self.container.add_environment("AWS_REGION", Stack.of(self).region)
-
-    def namespace_peers(self) -> list[DiscoverableFargateService]:
-        """The other services of this service's namespace in this stack: what
-        :meth:`grant_discovery_read` reads when given no ``services``."""
-        return [
-            construct
-            for construct in Stack.of(self).node.find_all()
-            if isinstance(construct, DiscoverableFargateService)
-            and construct is not self
-            and (construct.namespace is self.namespace or construct.namespace.name == self.namespace.name)
-        ]
-
-
-@jsii.implements(IStableListProducer)
-class _ListProducer:
-    def __init__(self, produce: Callable[[], list[str]]) -> None:
-        self._produce = produce
-
-    def produce(self) -> list[str]:
-        return self._produce()
-
-
-@jsii.implements(IValidation)
-class _PeersToRead:
-    """grant_discovery_read() without services: fails synth when there is nothing to read."""
-
-    def __init__(self, service: DiscoverableFargateService) -> None:
-        self._service = service
-
-    def validate(self) -> list[str]:
-        if self._service.namespace_peers():
-            return []
-        message = (
-            f"grant_discovery_read() on {self._service.name!r}: no other DiscoverableFargateService of namespace "
-            f"{self._service.namespace.name!r} in this stack; pass services=[...]"
-        )
-        return [message]
 
 
 def _skip_checkov(construct: Construct, check_id: str, reason: str) -> None:
@@ -553,24 +547,3 @@ def _skip_checkov(construct: Construct, check_id: str, reason: str) -> None:
     resource = construct.node.default_child
     assert isinstance(resource, CfnResource)
     resource.add_metadata("checkov", {"skip": [{"id": check_id, "comment": reason}]})
-
-
-def _check_health_check(health_check: ecs.HealthCheck) -> None:
-    require_type("health_check", health_check, ecs.HealthCheck, "expected an aws_ecs.HealthCheck")
-    if not health_check.command:
-        raise fail("health_check.command", health_check.command, "expected a non-empty command list")
-    for field, (low, high) in (
-        ("interval", _HC_INTERVAL),
-        ("timeout", _HC_TIMEOUT),
-        ("start_period", _HC_START_PERIOD),
-    ):
-        value = getattr(health_check, field)
-        if value is not None:
-            duration_seconds(f"health_check.{field}", value, low, high)
-    if health_check.retries is not None:
-        check_int_range("health_check.retries", health_check.retries, *_HC_RETRIES)
-
-
-def _check_scaling(scaling: ServiceScaling, desired_count: int) -> None:
-    require_type("scaling", scaling, ServiceScaling, "expected a ServiceScaling or None")
-    check_scaling("scaling", scaling, desired_count)

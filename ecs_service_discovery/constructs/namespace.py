@@ -1,37 +1,139 @@
 # Public parameters are checked at run time too, since callers may be untyped Python: the
 # isinstance checks that strict pyright calls unnecessary are the library's validation.
 # pyright: reportUnnecessaryIsInstance=false
-"""DiscoveryNamespace: the Cloud Map private DNS namespace services register in."""
+"""DiscoveryNamespace: the Cloud Map private DNS namespace services register in, and its identity.
+
+A namespace has one identity, whichever object stands for it: the namespace ID when it is known
+at synth time (an imported namespace, twice imported with the same ID, is one namespace), else
+the construct that creates it (a :class:`DiscoveryNamespace` and its ``namespace`` attribute are
+one namespace). Two namespaces that merely share a name are two namespaces.
+"""
 
 from __future__ import annotations
 
+import weakref
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ecs_service_discovery.errors import ValidationError
-from ecs_service_discovery.validation import check_dns_label, check_dns_name, fail, is_token, require_type
+from ecs_service_discovery.validation import (
+    check_dns_name,
+    duration_seconds,
+    implements,
+    invalid,
+    is_token,
+    require_type,
+    short,
+)
+
+if TYPE_CHECKING:
+    from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
+
+#: Negative-caching TTL this library gives a namespace it creates. Without it, Route 53's SOA record
+#: of the private hosted zone keeps its default TTL of 900 s (minimum field 86400 s), and resolvers
+#: cache "no such name" for min(SOA TTL, minimum) = 15 minutes (RFC 2308, section 5): a service
+#: looked up just before its first task registered stays missing that long.
+DEFAULT_SOA_TTL_SECONDS = 15
+MAX_SOA_TTL_SECONDS = 2147483647
+
+#: Tag the library puts on each Cloud Map service it creates, valued with the namespace ID, so that
+#: one IAM statement can scope instance reads to a namespace (ListInstances and
+#: GetInstancesHealthStatus support no namespace condition key, only ``aws:ResourceTag``).
+NAMESPACE_TAG = "ecs-service-discovery:namespace-id"
+
+#: Read actions on a namespace's instances (resource type ``service``).
+INSTANCE_READ_ACTIONS = ["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"]
+#: The API a client may use instead, throttled less (resource types ``namespace`` and ``service``).
+DISCOVER_ACTIONS = ["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"]
+
+_NAMESPACE_TYPES = (
+    "expected a DiscoveryNamespace (created, or imported with DiscoveryNamespace.from_attributes) "
+    "or an aws_servicediscovery.IPrivateDnsNamespace"
+)
 
 
-class DiscoveryNamespace(Construct):
+class DiscoveryNamespaceBase(Construct):
+    """What created and imported namespaces share: their names, identity and grants.
+
+    Attributes: ``namespace`` (the ``aws_servicediscovery.IPrivateDnsNamespace``), ``name``,
+    ``namespace_id``, ``namespace_arn`` and ``vpc`` (``None`` when not known).
+    """
+
+    namespace: servicediscovery.IPrivateDnsNamespace
+    name: str
+    vpc: ec2.IVpc | None
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, vpc: ec2.IVpc | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.vpc = vpc
+
+    @property
+    def namespace_id(self) -> str:
+        """The namespace's ID (``ns-...``; a token for a namespace created in this app)."""
+        return self.namespace.namespace_id
+
+    @property
+    def namespace_arn(self) -> str:
+        """The namespace's ARN (a token for a namespace created in this app)."""
+        return self.namespace.namespace_arn
+
+    def grant_discover_read(self, grantee: DiscoverableFargateService | iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` list this namespace's services and read their instances through the Cloud Map API.
+
+        For a page or tool that shows what is registered (the backend's ``/services`` page,
+        ``ecs-discovery``). The grant's size is the same for any number of services and readers:
+
+        * ``servicediscovery:ListServices`` on ``*``: IAM offers no resource type or condition key
+          for it; the client filters by ``NAMESPACE_ID``.
+        * ``servicediscovery:ListInstances`` and ``GetInstancesHealthStatus`` on Cloud Map services
+          (``arn:<partition>:servicediscovery:<region>:<account>:service/*``) whose tag
+          ``ecs-service-discovery:namespace-id`` is this namespace's ID. These actions take only
+          service ARNs and the ``aws:ResourceTag`` and ``servicediscovery:ServiceArn`` condition keys
+          (Service Authorization Reference, AWS Cloud Map), and a service ARN does not name its
+          namespace: the tag, which every :class:`DiscoverableFargateService` puts on its Cloud
+          Map service, is what scopes them. Services made by other tools carry no such tag.
+        * ``servicediscovery:DiscoverInstances`` and ``DiscoverInstancesRevision`` on this
+          namespace's ARN and ``service/*``: they are authorized on both the namespace and the
+          service, so the namespace ARN scopes them.
+
+        A :class:`DiscoverableFargateService` grantee's task role gets the grant and its container
+        ``NAMESPACE_ID`` and ``AWS_REGION`` (``NAMESPACE`` is always set); any other grantee (a
+        role, a function) gets the statements only.
+
+        :param grantee: a :class:`DiscoverableFargateService` or any ``aws_iam.IGrantable``.
+        :returns: the grant of the instance reads.
+        """
+        return grant_namespace_read(self, grantee)
+
+
+class DiscoveryNamespace(DiscoveryNamespaceBase):
     """An AWS Cloud Map private DNS namespace (``AWS::ServiceDiscovery::PrivateDnsNamespace``).
 
     Route 53 creates a private hosted zone named ``name`` in ``vpc``; every
-    :class:`DiscoverableFargateService` registered in it answers as
-    ``<service>.<name>`` from inside that VPC.
+    :class:`DiscoverableFargateService` registered in it answers as ``<service>.<name>`` from
+    inside that VPC. Private DNS needs the VPC's DNS support and DNS hostnames: for an
+    ``aws_ec2.Vpc`` of this app both are checked here; for an imported VPC (``Vpc.from_lookup``,
+    ``from_vpc_attributes``) they cannot be seen at synth time, and the namespace answers nothing
+    until both are enabled on the VPC.
 
     :param scope: parent construct.
     :param construct_id: construct ID (public API: renaming it replaces the namespace).
     :param vpc: the VPC whose resolver answers for the namespace.
     :param name: the DNS name of the namespace. Default: ``"corp"``.
-    :param description: free text shown in the Cloud Map console.
+    :param description: free text shown in the Cloud Map console, at most 1024 characters.
         Default: ``"Service discovery namespace <name>"``.
+    :param soa_ttl: TTL of the hosted zone's SOA record, which bounds how long resolvers cache
+        "no such name" (negative caching), whole seconds from 0 to 2147483647. Default: 15 seconds
+        (``DEFAULT_SOA_TTL_SECONDS``; Route 53's own default would cache a missing name for 15 minutes).
 
-    Attributes: ``namespace`` (the ``aws_servicediscovery`` namespace object) and ``name``.
+    Attributes: those of :class:`DiscoveryNamespaceBase`; ``vpc`` is the given VPC.
     """
-
-    namespace: servicediscovery.IPrivateDnsNamespace
-    name: str
 
     def __init__(
         self,
@@ -41,22 +143,35 @@ class DiscoveryNamespace(Construct):
         vpc: ec2.IVpc,
         name: str = "corp",
         description: str | None = None,
+        soa_ttl: Duration | None = None,
     ) -> None:
         check_dns_name("name", name)
         require_type("vpc", vpc, ec2.IVpc, "expected an aws_ec2.IVpc (for example aws_ec2.Vpc)")
+        _check_vpc_dns(vpc)
         if description is not None and not isinstance(description, str):
-            raise fail("description", description, "expected a string of at most 1024 characters")
+            raise invalid("description", description, "expected a string of at most 1024 characters")
         if description is not None and not is_token(description) and len(description) > 1024:
-            raise fail("description", description[:40] + "...", "expected at most 1024 characters")
-        super().__init__(scope, construct_id)
-        self.name = name
-        self._registered: dict[str, Construct] = {}
+            raise invalid("description", description, "expected at most 1024 characters")
+        if soa_ttl is not None:
+            duration_seconds("soa_ttl", soa_ttl, 0, MAX_SOA_TTL_SECONDS)
+        check_same_app("vpc", vpc, scope)
+        super().__init__(scope, construct_id, name=name, vpc=vpc)
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self,
             "Namespace",
             name=name,
             vpc=vpc,
             description=description or f"Service discovery namespace {name}",
+        )
+        # The L2 has no SOA option; the L1 property is typed, so set it there.
+        resource = self.namespace.node.default_child
+        assert isinstance(resource, servicediscovery.CfnPrivateDnsNamespace)
+        resource.properties = servicediscovery.CfnPrivateDnsNamespace.PropertiesProperty(
+            dns_properties=servicediscovery.CfnPrivateDnsNamespace.PrivateDnsPropertiesMutableProperty(
+                soa=servicediscovery.CfnPrivateDnsNamespace.SOAProperty(
+                    ttl=DEFAULT_SOA_TTL_SECONDS if soa_ttl is None else soa_ttl.to_seconds()
+                )
+            )
         )
 
     @classmethod
@@ -68,59 +183,54 @@ class DiscoveryNamespace(Construct):
         name: str,
         namespace_id: str,
         namespace_arn: str,
-    ) -> DiscoveryNamespace:
+        vpc: ec2.IVpc | None = None,
+    ) -> DiscoveryNamespaceBase:
         """Import an existing private DNS namespace; creates nothing.
 
-        The result can be used wherever a created :class:`DiscoveryNamespace` can.
+        The result can be used wherever a created :class:`DiscoveryNamespace` can. Importing the
+        same ``namespace_id`` twice gives one namespace (one set of service names).
 
         :param name: the namespace's DNS name, for example ``"corp"``.
         :param namespace_id: its ID, for example ``"ns-abcd1234efgh5678"``.
         :param namespace_arn: its ARN.
+        :param vpc: the VPC the namespace answers in, so that a cluster in another VPC is refused.
+            Default: not known (not checked).
         """
         check_dns_name("name", name)
         for parameter, value in (("namespace_id", namespace_id), ("namespace_arn", namespace_arn)):
             if not isinstance(value, str) or not value:
-                raise fail(parameter, value, "expected a non-empty string")
-        if not is_token(namespace_id) and not namespace_id.startswith("ns-"):
-            raise fail("namespace_id", namespace_id, "expected a Cloud Map namespace ID such as 'ns-abcd1234efgh5678'")
-        if not is_token(namespace_arn) and not namespace_arn.startswith("arn:"):
-            raise fail(
+                raise invalid(parameter, value, "expected a non-empty string")
+        if not is_token(namespace_id) and not _is_namespace_id(namespace_id):
+            raise invalid(
+                "namespace_id", namespace_id, "expected a Cloud Map namespace ID such as 'ns-abcd1234efgh5678'"
+            )
+        if not is_token(namespace_arn) and not _is_namespace_arn(namespace_arn):
+            raise invalid(
                 "namespace_arn",
                 namespace_arn,
                 "expected an ARN such as 'arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-...'",
             )
+        if vpc is not None:
+            require_type("vpc", vpc, ec2.IVpc, "expected an aws_ec2.IVpc, or None")
         return _ImportedDiscoveryNamespace(
-            scope, construct_id, name=name, namespace_id=namespace_id, namespace_arn=namespace_arn
+            scope, construct_id, name=name, namespace_id=namespace_id, namespace_arn=namespace_arn, vpc=vpc
         )
 
-    def register_service_name(self, service_name: str, owner: Construct) -> None:
-        """Reserve ``service_name`` in this namespace; a second service with the same name is an error."""
-        self.check_service_name_free(service_name)
-        self._registered[service_name] = owner
 
-    def check_service_name_free(self, service_name: str) -> None:
-        """Raise :class:`ValidationError` if a service of this namespace already has ``service_name``.
-
-        Called before a service creates anything, so that a duplicate leaves no construct behind.
-        """
-        check_dns_label("name", service_name)
-        if service_name in self._registered:
-            raise ValidationError(
-                f"name={service_name!r} is not valid: namespace {self.name!r} already has a service named "
-                f"{service_name!r} ({self._registered[service_name].node.path}); expected a name unique "
-                "within the namespace"
-            )
-
-
-class _ImportedDiscoveryNamespace(DiscoveryNamespace):
+class _ImportedDiscoveryNamespace(DiscoveryNamespaceBase):
     """A namespace that exists outside this app (see :meth:`DiscoveryNamespace.from_attributes`)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, name: str, namespace_id: str, namespace_arn: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        namespace_id: str,
+        namespace_arn: str,
+        vpc: ec2.IVpc | None,
     ) -> None:
-        Construct.__init__(self, scope, construct_id)
-        self.name = name
-        self._registered = {}
+        super().__init__(scope, construct_id, name=name, vpc=vpc)
         self.namespace = servicediscovery.PrivateDnsNamespace.from_private_dns_namespace_attributes(
             self,
             "Namespace",
@@ -128,3 +238,199 @@ class _ImportedDiscoveryNamespace(DiscoveryNamespace):
             namespace_id=namespace_id,
             namespace_arn=namespace_arn,
         )
+
+
+# --- Identity ------------------------------------------------------------------------------------
+
+
+def check_namespace(parameter: str, value: Any) -> None:
+    if isinstance(value, DiscoveryNamespaceBase):
+        return
+    if not implements(value, servicediscovery.IPrivateDnsNamespace):
+        raise invalid(parameter, value, _NAMESPACE_TYPES)
+
+
+def cloud_map_namespace(
+    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+) -> servicediscovery.IPrivateDnsNamespace:
+    """The aws-cdk-lib namespace behind ``namespace``."""
+    return namespace.namespace if isinstance(namespace, DiscoveryNamespaceBase) else namespace
+
+
+def namespace_name(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> str:
+    return namespace.name if isinstance(namespace, DiscoveryNamespaceBase) else namespace.namespace_name
+
+
+def namespace_vpc(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> ec2.IVpc | None:
+    return namespace.vpc if isinstance(namespace, DiscoveryNamespaceBase) else None
+
+
+def namespace_identity(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> str:
+    """One key per namespace, whichever object stands for it (see the module's docstring)."""
+    resource = cloud_map_namespace(namespace)
+    namespace_id = resource.namespace_id
+    if not Token.is_unresolved(namespace_id):
+        return f"id:{namespace_id}"
+    if isinstance(resource, servicediscovery.PrivateDnsNamespace):
+        return f"created:{resource.node.path}"
+    return f"token:{namespace_id}"
+
+
+def same_namespace(
+    first: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+    second: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+) -> bool:
+    return first is second or namespace_identity(first) == namespace_identity(second)
+
+
+def check_same_app(parameter: str, value: IConstruct, scope: IConstruct) -> None:
+    """``value`` must belong to the same ``App`` as ``scope`` (aws-cdk-lib would fail later, in Node.js)."""
+    if value.node.root is not scope.node.root:
+        raise invalid(
+            parameter,
+            value.node.path,
+            f"it belongs to another App than {scope.node.path or 'the scope'}; expected one of the same App",
+        )
+
+
+def same_vpc(first: ec2.IVpc, second: ec2.IVpc) -> bool | None:
+    """Whether two VPCs are one, or ``None`` when that cannot be known at synth time."""
+    if first is second:
+        return True
+    first_id, second_id = first.vpc_id, second.vpc_id
+    if not Token.is_unresolved(first_id) and not Token.is_unresolved(second_id):
+        return first_id == second_id
+    if isinstance(first, ec2.Vpc) and isinstance(second, ec2.Vpc):
+        return False  # two VPCs created in this app
+    return None
+
+
+class ServiceNames:
+    """The service names taken in each namespace of an App (a name answers once per namespace).
+
+    Kept per App (weakly, so a finished App is forgotten) and keyed by namespace identity, so the
+    same namespace reached through two objects shares one set of names.
+    """
+
+    _taken: ClassVar[weakref.WeakKeyDictionary[IConstruct, dict[tuple[str, str], str]]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def check_free(
+        cls, scope: IConstruct, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace, name: str
+    ) -> None:
+        owner = cls._taken.get(scope.node.root, {}).get((namespace_identity(namespace), name))
+        if owner is not None:
+            raise ValidationError(
+                f"name={short(name)} is not valid: namespace {short(namespace_name(namespace))} already has a "
+                f"service named {short(name)} ({owner}); expected a name unique within the namespace"
+            )
+
+    @classmethod
+    def take(
+        cls, owner: IConstruct, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace, name: str
+    ) -> None:
+        cls.check_free(owner, namespace, name)
+        names = cls._taken.setdefault(owner.node.root, {})
+        names[(namespace_identity(namespace), name)] = owner.node.path
+
+
+def grant_namespace_read(
+    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+    grantee: DiscoverableFargateService | iam.IGrantable,
+) -> iam.Grant:
+    """:meth:`DiscoveryNamespaceBase.grant_discover_read`, for an aws-cdk-lib namespace too."""
+    from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
+
+    if isinstance(grantee, DiscoverableFargateService):
+        check_same_app("grantee", grantee, cloud_map_namespace(namespace))
+        if not same_namespace(grantee.namespace, namespace):
+            raise invalid(
+                "grantee",
+                grantee.name,
+                f"it is a service of namespace {short(namespace_name(grantee.namespace))}, not of this "
+                f"namespace {short(namespace_name(namespace))}; a service reads its own namespace (its NAMESPACE_ID)",
+            )
+        principal: iam.IGrantable = grantee.task_definition.task_role
+    else:
+        require_type(
+            "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
+        )
+        principal = grantee
+    any_service = Stack.of(cloud_map_namespace(namespace)).format_arn(
+        service="servicediscovery", resource="service", resource_name="*"
+    )
+    iam.Grant.add_to_principal(grantee=principal, actions=["servicediscovery:ListServices"], resource_arns=["*"])
+    grant = iam.Grant.add_to_principal(
+        grantee=principal,
+        actions=INSTANCE_READ_ACTIONS,
+        resource_arns=[any_service],
+        conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": cloud_map_namespace(namespace).namespace_id}},
+    )
+    iam.Grant.add_to_principal(
+        grantee=principal,
+        actions=DISCOVER_ACTIONS,
+        resource_arns=[cloud_map_namespace(namespace).namespace_arn, any_service],
+    )
+    _acknowledge_read_wildcards(principal)
+    if isinstance(grantee, DiscoverableFargateService):
+        grantee.add_discovery_environment(cloud_map_namespace(namespace).namespace_id)
+    return grant
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+def _check_vpc_dns(vpc: ec2.IVpc) -> None:
+    if not isinstance(vpc, ec2.Vpc):
+        return  # imported: its settings are not known at synth time (see the class docstring)
+    for enabled, option in (
+        (vpc.dns_support_enabled, "enable_dns_support"),
+        (vpc.dns_hostnames_enabled, "enable_dns_hostnames"),
+    ):
+        if enabled is False:
+            raise invalid(
+                "vpc",
+                vpc.node.path,
+                f"the VPC has {option}=False; a private DNS namespace answers only in a VPC with DNS support "
+                "and DNS hostnames enabled",
+            )
+
+
+def _is_namespace_id(value: str) -> bool:
+    return value.startswith("ns-") and len(value) <= 64 and value[3:].isalnum() and value.isascii()
+
+
+def _is_namespace_arn(value: str) -> bool:
+    parts = value.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] == "servicediscovery"
+        and parts[5].startswith("namespace/")
+        and value.isprintable()
+        and len(value) <= 1024
+    )
+
+
+def _acknowledge_read_wildcards(principal: iam.IGrantable) -> None:
+    """Acknowledge, on the grantee's default policy, the wildcards the discovery read needs."""
+    policy = principal.node.try_find_child("DefaultPolicy") if isinstance(principal, Construct) else None
+    if policy is None:
+        return
+    validations = Validations.of(policy)
+    validations.acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="servicediscovery:ListServices (discovery read) supports no resource-level permission or "
+            "condition key; the client filters the answer by NAMESPACE_ID",
+        )
+    )
+    validations.acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:servicediscovery:<AWS::Region>:<AWS::AccountId>"
+            ":service/*]",
+            reason="discovery read: ListInstances and GetInstancesHealthStatus take only service ARNs, which do "
+            "not name the namespace; the statement is limited by the namespace ID tag (aws:ResourceTag), and "
+            "DiscoverInstances by the namespace ARN, so its size does not grow with the number of services",
+        )
+    )

@@ -8,14 +8,19 @@ from pathlib import Path
 import jsii
 from aws_cdk import CfnOutput, CfnParameter, NestedStack, Stack
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IValidation
 
-from ecs_service_discovery.constructs.fargate_service import INSTANCE_READ_ACTIONS, DiscoverableFargateService
-from ecs_service_discovery.constructs.namespace import DiscoveryNamespace
+from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService, check_cluster_and_namespace
+from ecs_service_discovery.constructs.namespace import (
+    DiscoveryNamespaceBase,
+    ServiceNames,
+    check_namespace,
+    grant_namespace_read,
+)
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
-from ecs_service_discovery.validation import check_int_range, fail, require_type
+from ecs_service_discovery.validation import check_int_range, invalid, require_type
 
 #: Services per CloudFormation template. A service is about 10 resources (task definition, two
 #: roles, execution policy, log group, security group, ECS service, Cloud Map service, scalable
@@ -48,14 +53,18 @@ class ServiceTopology(Construct):
     Nested stacks receive values as stack parameters and return them as stack outputs, never as
     exports, so no later change is blocked by an export in use. A call between services of two
     templates puts both security group rules into the later of the two templates (see
-    ``connect_to``), and a discovery read of a later template's services puts that policy into
-    the later template: every template only refers to earlier ones, so calls in both
-    directions never make a dependency cycle.
+    ``connect_to``: the nested stack, or the later of two nested stacks), and a discovery read is
+    one namespace-wide grant in the reader's own template (see
+    ``DiscoveryNamespace.grant_discover_read``), whose size does not grow with the number of
+    services: every template only refers to earlier ones, so calls in both directions never make
+    a dependency cycle.
 
     :param scope: parent construct.
     :param construct_id: construct ID (public API: renaming it replaces every service).
     :param cluster: the ECS cluster all services run in.
-    :param namespace: the :class:`DiscoveryNamespace` all services register in.
+    :param namespace: the namespace all services register in: a :class:`DiscoveryNamespace` (or
+        one imported with ``DiscoveryNamespace.from_attributes``) or an aws-cdk-lib
+        ``aws_servicediscovery.IPrivateDnsNamespace``.
     :param spec: a :class:`TopologySpec` (e.g. from :func:`load_topology`) or a list of
         :class:`ServiceSpec`.
     :param log_encryption_key: a KMS key for every service's log group (e.g. the stack's
@@ -75,31 +84,25 @@ class ServiceTopology(Construct):
         construct_id: str,
         *,
         cluster: ecs.ICluster,
-        namespace: DiscoveryNamespace,
+        namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
         spec: TopologySpec | Sequence[ServiceSpec],
         log_encryption_key: kms.IKey | kms.Key | None = None,
         services_per_stack: int = DEFAULT_SERVICES_PER_STACK,
     ) -> None:
         require_type("cluster", cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)")
-        require_type("namespace", namespace, DiscoveryNamespace, "expected a DiscoveryNamespace")
+        check_namespace("namespace", namespace)
+        check_cluster_and_namespace(scope, cluster, namespace)
         if isinstance(spec, (list, tuple)):
             spec = TopologySpec(services=tuple(spec))
         elif not isinstance(spec, TopologySpec):
             # A path or a string is the likeliest mistake here: say where files go.
-            raise fail("spec", spec, "expected a TopologySpec or a list of ServiceSpec (load_topology reads a file)")
+            raise invalid("spec", spec, "expected a TopologySpec or a list of ServiceSpec (load_topology reads a file)")
         if log_encryption_key is not None:
             require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
         check_int_range("services_per_stack", services_per_stack, 1, 100, " (services per CloudFormation template)")
         for service in spec.services:
             # Before any construct exists: a taken name must leave nothing half-built.
-            namespace.check_service_name_free(service.name)
-        if services_per_stack == 1 and spec.services[0].discovery_read:
-            # Its template would hold no other service; grant_discovery_read needs one there or earlier.
-            raise fail(
-                "services_per_stack",
-                services_per_stack,
-                f"expected at least 2 when the first service ({spec.services[0].name!r}) has discovery_read",
-            )
+            ServiceNames.check_free(scope, namespace, service.name)
 
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -120,7 +123,7 @@ class ServiceTopology(Construct):
                 caller.connect_to(self.services[callee])
         for service in spec.services:
             if service.discovery_read:
-                self._grant_discovery_read(service.name)
+                grant_namespace_read(namespace, self.services[service.name])
         if self.nested_stacks:
             self.node.add_validation(_NestedStackLimits(self.nested_stacks))
 
@@ -132,7 +135,7 @@ class ServiceTopology(Construct):
         *,
         path: str | Path,
         cluster: ecs.ICluster,
-        namespace: DiscoveryNamespace,
+        namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
         log_encryption_key: kms.IKey | kms.Key | None = None,
         services_per_stack: int = DEFAULT_SERVICES_PER_STACK,
     ) -> ServiceTopology:
@@ -150,7 +153,7 @@ class ServiceTopology(Construct):
     def stack_of(self, name: str) -> Stack:
         """The stack (this construct's, or one of ``nested_stacks``) that holds service ``name``."""
         if name not in self._group_of:
-            raise fail("name", name, f"expected one of the topology's services {list(self.services)}")
+            raise invalid("name", name, f"expected one of the topology's services {list(self.services)}")
         group = self._group_of[name]
         return Stack.of(self) if group == 0 else self.nested_stacks[group - 1]
 
@@ -183,42 +186,10 @@ class ServiceTopology(Construct):
             service.name,
             cluster=self.cluster,
             namespace=self.namespace,
-            name=service.name,
             image=self._image(service),
-            container_port=service.port,
-            cpu=service.cpu,
-            memory_limit_mib=service.memory,
-            desired_count=service.desired_count,
-            environment=dict(service.environment),
-            health_check_path=service.health_check_path,
-            scaling=service.scaling,
             log_encryption_key=log_encryption_key,
+            **service.options(),
         )
-
-    def _grant_discovery_read(self, name: str) -> None:
-        """``grant_discovery_read`` on every other service, with later templates' grants kept in them."""
-        reader = self.services[name]
-        group = self._group_of[name]
-        same_or_earlier = [s for n, s in self.services.items() if n != name and self._group_of[n] <= group]
-        later: dict[int, list[DiscoverableFargateService]] = {}
-        for other, other_group in self._group_of.items():
-            if other_group > group:
-                later.setdefault(other_group, []).append(self.services[other])
-        reader.grant_discovery_read(services=same_or_earlier)
-        # A policy in the reader's template naming a later template's services would make the
-        # reader's template depend on that later one, which already depends on it (calls).
-        for other_group, readable in sorted(later.items()):
-            iam.Policy(
-                self.nested_stacks[other_group - 1],
-                f"{name}DiscoveryRead",
-                roles=[reader.task_definition.task_role],
-                statements=[
-                    iam.PolicyStatement(
-                        actions=INSTANCE_READ_ACTIONS,
-                        resources=[s.cloud_map_service.service_arn for s in readable],
-                    )
-                ],
-            )
 
 
 @jsii.implements(IValidation)
@@ -242,7 +213,7 @@ class _NestedStackLimits:
                 if count > limit:
                     errors.append(
                         f"nested stack {nested.node.path} has {count} {what}, CloudFormation allows {limit}: its "
-                        "services refer to too many services of other templates (calls, discovery_read); lower "
-                        "services_per_stack or list readers of the whole topology first"
+                        "services refer to too many services of other templates (calls); lower "
+                        "services_per_stack"
                     )
         return errors

@@ -33,145 +33,138 @@ Relative ``source`` folders are resolved against the file's folder.
 from __future__ import annotations
 
 import difflib
-import json
-import re
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
-from ecs_service_discovery.constructs.fargate_service import env_prefix
-from ecs_service_discovery.constructs.options import ServiceScaling
+from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
+from ecs_service_discovery.constructs.props import SERVICE_OPTION_FIELDS, ServiceOptions
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
-    MAX_TASKS_PER_SERVICE,
+    APP_BIND_VARIABLES,
+    RESERVED_VARIABLES,
+    check_bool,
     check_dns_label,
-    check_fargate_size,
-    check_int_range,
-    check_port,
-    check_scaling,
-    fail,
+    env_prefix,
+    invalid,
+    peer_variables,
+    short,
 )
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Set by DiscoverableFargateService itself (and by grant_discovery_read); a spec may not override them.
-_ALWAYS_SET_VARIABLES = ("SERVICE_NAME", "NAMESPACE")
-_DISCOVERY_READ_VARIABLES = ("NAMESPACE_ID", "AWS_REGION")
-
 
 #: The file's ``scaling:`` mapping: the same fields and defaults as :class:`ServiceScaling`.
 ScalingSpec = ServiceScaling
 
+#: Keys of a topology file renamed to the construct's names (one name per field), still read for
+#: one release with a DeprecationWarning.
+DEPRECATED_FIELDS = {"port": "container_port", "memory": "memory_limit_mib"}
 
-@dataclass(frozen=True)
-class ServiceSpec:
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec(ServiceOptions):
     """One service of a topology (one entry of the file's ``services:`` list).
 
-    Exactly one of ``image`` and ``source`` is required.
+    The :class:`~ecs_service_discovery.constructs.props.ServiceOptions` fields (``name``,
+    ``container_port``, ``cpu``, ``memory_limit_mib``, ``desired_count``, ``environment``,
+    ``scaling``, ``health_check_path``, ...), under the same names and with the same checks and
+    defaults as ``DiscoverableFargateService``, plus the following. Exactly one of ``image`` and
+    ``source`` is required.
 
-    :param name: the service's DNS label; it answers as ``<name>.<namespace>``.
     :param image: a registry image reference, e.g. ``"public.ecr.aws/nginx/nginx:1.27"``.
         Default: none (then ``source`` is required).
     :param source: a folder with a Dockerfile, built by ``cdk deploy``. In a file, relative to
         the file's folder; in Python, relative to the working directory. Default: none (then
         ``image`` is required).
-    :param port: the port the app listens on. Default: ``8080``.
-    :param cpu: Fargate CPU units. Default: ``256``.
-    :param memory: Fargate memory in MiB, a valid pair with ``cpu``. Default: ``512``.
-    :param desired_count: tasks to run (0-1000). Default: ``2``.
-    :param scaling: target-tracking scaling; ``None`` (``scaling: null`` in a file) keeps
-        ``desired_count`` fixed. Default: ``ServiceScaling()`` (``desired_count`` to 10 tasks at 70 % CPU).
-    :param environment: extra environment variables. Default: none.
-    :param calls: names of the services of the same topology this service calls.
-        Default: none.
-    :param discovery_read: let the service list the namespace's services and their
-        instances through the Cloud Map API (``grant_discovery_read``). Default: ``False``.
-    :param health_check_path: path of the container health check. Default: ``"/health"``.
+    :param calls: names of the services of the same topology this service calls; none may make
+        a variable of ``environment``, one the library sets or one the apps bind to
+        (``BIND_HOST``: a service named ``bind`` cannot be called). Default: none.
+    :param discovery_read: let the service list the namespace's services and their instances
+        through the Cloud Map API (``namespace.grant_discover_read``). Default: ``False``.
+    :param port: deprecated name of ``container_port`` (one release).
+    :param memory: deprecated name of ``memory_limit_mib`` (one release).
     """
 
-    name: str
     image: str | None = None
     source: Path | None = None
-    port: int = 8080
-    cpu: int = 256
-    memory: int = 512
-    desired_count: int = 2
-    scaling: ServiceScaling | None = ServiceScaling()
-    environment: Mapping[str, str] = field(default_factory=dict[str, str])
     calls: tuple[str, ...] = ()
     discovery_read: bool = False
-    health_check_path: str = "/health"
+    port: InitVar[int | None] = None
+    memory: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
-        check_dns_label("name", self.name)
-        where = f"service {self.name!r}: "
+    def __post_init__(self, port: int | None, memory: int | None) -> None:  # type: ignore[override]
+        for old, value in (("port", port), ("memory", memory)):
+            if value is not None:
+                new = DEPRECATED_FIELDS[old]
+                warnings.warn(
+                    f"ServiceSpec({old}=...) is deprecated: use {new}=... (the construct's name)",
+                    DeprecationWarning,
+                    stacklevel=3,
+                )
+                object.__setattr__(self, new, value)
+        super().__post_init__()
+        where = self._where()
         if (self.image is None) == (self.source is None):
             raise ValidationError(
-                f"service {self.name!r}: image={self.image!r} and source={_text(self.source)!r} are not valid: "
+                f"{where}image={short(self.image)} and source={short(_text(self.source))} are not valid: "
                 "expected exactly one of image (a registry reference) and source (a folder with a Dockerfile)"
             )
-        if self.image is not None and (not isinstance(self.image, str) or not self.image.strip()):
-            raise fail(f"{where}image", self.image, "expected a non-empty image reference such as 'nginx:1.27'")
+        if self.image is not None and (
+            not isinstance(self.image, str) or not self.image.strip() or not self.image.isprintable()
+        ):
+            raise invalid(f"{where}image", self.image, "expected a non-empty image reference such as 'nginx:1.27'")
         if self.source is not None:
             if not isinstance(self.source, (str, Path)) or not str(self.source):
-                raise fail(f"{where}source", self.source, "expected a folder path")
+                raise invalid(f"{where}source", self.source, "expected a folder path")
             object.__setattr__(self, "source", Path(self.source))
-        check_port(f"{where}port", self.port)
-        check_fargate_size(self.cpu, self.memory, cpu_parameter=f"{where}cpu", memory_parameter=f"{where}memory")
-        check_int_range(f"{where}desired_count", self.desired_count, 0, MAX_TASKS_PER_SERVICE, " (tasks)")
-        if self.scaling is not None:
-            if not isinstance(self.scaling, ServiceScaling):
-                raise fail(f"{where}scaling", self.scaling, "expected a ServiceScaling, or None for a fixed count")
-            check_scaling(f"{where}scaling", self.scaling, self.desired_count)
         object.__setattr__(self, "calls", self._checked_calls(where))
-        object.__setattr__(self, "environment", self._checked_environment(where))
-        if not isinstance(self.discovery_read, bool):
-            raise fail(f"{where}discovery_read", self.discovery_read, "expected true or false")
-        if not isinstance(self.health_check_path, str) or not self.health_check_path.startswith("/"):
-            raise fail(f"{where}health_check_path", self.health_check_path, "expected a URL path starting with '/'")
+        check_bool(f"{where}discovery_read", self.discovery_read)
+
+    def _where(self) -> str:
+        return f"service {short(self.name)}: "
 
     def _checked_calls(self, where: str) -> tuple[str, ...]:
         calls: object = self.calls
         if isinstance(calls, (str, bytes)) or not isinstance(calls, Sequence):
-            raise fail(f"{where}calls", calls, "expected a list of service names")
+            raise invalid(f"{where}calls", calls, "expected a list of service names")
         checked: list[str] = []
         for index, callee in enumerate(cast("Sequence[object]", calls)):
             check_dns_label(f"{where}calls[{index}]", callee)
             name = str(callee)
             if name == self.name:
-                raise fail(f"{where}calls[{index}]", callee, "a service cannot call itself")
+                raise invalid(f"{where}calls[{index}]", callee, "a service cannot call itself")
             if name in checked:
-                raise fail(f"{where}calls[{index}]", callee, "expected each service once")
+                raise invalid(f"{where}calls[{index}]", callee, "expected each service once")
+            for variable in peer_variables(env_prefix(name)):
+                reason = (
+                    RESERVED_VARIABLES.get(variable)
+                    or ("read by the apps to bind their server" if variable in APP_BIND_VARIABLES else None)
+                    or ("in the service's environment" if variable in self.environment else None)
+                )
+                if reason is not None:
+                    raise invalid(
+                        f"{where}calls[{index}]", callee, f"it would set the variable {variable}, which is {reason}"
+                    )
             checked.append(name)
         return tuple(checked)
 
-    def _checked_environment(self, where: str) -> dict[str, str]:
-        environment: object = self.environment
-        if not isinstance(environment, Mapping):
-            raise fail(f"{where}environment", environment, "expected a mapping of variable names to strings")
-        variables = cast("Mapping[object, object]", environment)
-        reserved = {
-            **{name: "set by the library to this service's identity" for name in _ALWAYS_SET_VARIABLES},
-            **{
-                f"{env_prefix(callee)}_{suffix}": f"set because it calls {callee!r}"
-                for callee in self.calls
-                for suffix in ("HOST", "SERVICE", "PORT")
-            },
-        }
-        if self.discovery_read:
-            reserved.update({name: "set by discovery_read" for name in _DISCOVERY_READ_VARIABLES})
-        checked: dict[str, str] = {}
-        for key, value in variables.items():
-            if not isinstance(key, str) or not _ENV_NAME.match(key):
-                raise fail(f"{where}environment key", key, "expected a variable name ([A-Za-z_][A-Za-z0-9_]*)")
-            if key in reserved:
-                raise fail(f"{where}environment key", key, f"the variable is {reserved[key]}")
-            if not isinstance(value, str):
-                raise fail(f"{where}environment[{key!r}]", value, "expected a string (quote numbers and booleans)")
-            checked[key] = value
-        return checked
+
+def _deprecated_alias(old: str) -> property:
+    new = DEPRECATED_FIELDS[old]
+
+    def read(self: ServiceSpec) -> Any:
+        warnings.warn(
+            f"ServiceSpec.{old} is deprecated: read {new} (the construct's name)", DeprecationWarning, stacklevel=2
+        )
+        return getattr(self, new)
+
+    return property(read, doc=f"Deprecated name of ``{new}``.")
+
+
+# The InitVars above make ``port=``/``memory=`` keyword arguments; reading them gives the new fields.
+# (dataclass has already taken the InitVars' defaults, so replacing the class attributes is safe.)
+for _old in DEPRECATED_FIELDS:
+    setattr(ServiceSpec, _old, _deprecated_alias(_old))
 
 
 @dataclass(frozen=True)
@@ -193,16 +186,16 @@ class TopologySpec:
     def __post_init__(self) -> None:
         given: object = self.services
         if isinstance(given, (str, bytes)) or not isinstance(given, Sequence) or not given:
-            raise fail(f"{self.origin}: services", given, "expected a non-empty list of services")
+            raise invalid(f"{self.origin}: services", given, "expected a non-empty list of services")
         services: list[ServiceSpec] = []
         first_index: dict[str, int] = {}
         for index, service in enumerate(cast("Sequence[object]", given)):
             if not isinstance(service, ServiceSpec):
-                raise fail(f"{self.origin}: services[{index}]", service, "expected a ServiceSpec")
+                raise invalid(f"{self.origin}: services[{index}]", service, "expected a ServiceSpec")
             services.append(service)
             if service.name in first_index:
                 raise ValidationError(
-                    f"{self.origin}: services[{index}]: name={service.name!r} is not valid: "
+                    f"{self.origin}: services[{index}]: name={short(service.name)} is not valid: "
                     f"services[{first_index[service.name]}] already has that name; expected each name once"
                 )
             first_index[service.name] = index
@@ -210,15 +203,10 @@ class TopologySpec:
             for position, callee in enumerate(service.calls):
                 if callee not in first_index:
                     raise ValidationError(
-                        f"{self.origin}: services[{index}]: service {service.name!r}: calls[{position}]={callee!r} "
-                        f"is not valid: no service of this topology has that name{_did_you_mean(callee, first_index)}"
+                        f"{self.origin}: services[{index}]: service {short(service.name)}: "
+                        f"calls[{position}]={short(callee)} is not valid: no service of this topology has that "
+                        f"name{_did_you_mean(callee, first_index)}"
                     )
-        readers = [service.name for service in services if service.discovery_read]
-        if readers and len(services) == 1:
-            raise ValidationError(
-                f"{self.origin}: services[0]: service {readers[0]!r}: discovery_read=True is not valid: "
-                "expected at least one other service in the topology to read"
-            )
         object.__setattr__(self, "services", tuple(services))
 
     def __getitem__(self, name: str) -> ServiceSpec:
@@ -233,7 +221,7 @@ class TopologySpec:
         return [service.name for service in self.services]
 
 
-_SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)}
+_SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)} | set(DEPRECATED_FIELDS)
 _SCALING_FIELDS = {f.name for f in fields(ServiceScaling)}
 # A default for name or calls would make every service the same one or call the same ones.
 _DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
@@ -243,22 +231,17 @@ _TOP_LEVEL_FIELDS = {"defaults", "services"}
 def load_topology(path: str | Path) -> TopologySpec:
     """Read a topology from a ``.yaml``/``.yml`` or ``.json`` file.
 
-    Relative ``source`` folders are resolved against the file's folder and must contain a
-    Dockerfile. Every mistake raises :class:`ValidationError` naming the file, the service
-    and the field.
+    The file is read by :func:`~ecs_service_discovery.topology_loader.load_document` (size and
+    nesting limits, duplicate keys refused, UTF-8 only). Relative ``source`` folders are resolved
+    against the file's folder and must contain a Dockerfile. Every mistake raises
+    :class:`ValidationError` naming the file, the service and the field.
     """
-    path = Path(path)
-    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise fail("path", str(path), "expected a .yaml, .yml or .json file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise fail("path", str(path), f"expected a readable file ({error.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
-        raise ValidationError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {error}") from None
-    return parse_topology(data, origin=str(path), base_dir=path.parent)
+    # Imported here: the loader is plain Python, and importing it never needs aws-cdk-lib.
+    from ecs_service_discovery.topology_loader import load_document
+
+    data = load_document(path)
+    file = Path(path)
+    return parse_topology(data, origin=str(file), base_dir=file.parent)
 
 
 def parse_topology(data: Any, *, origin: str = "topology", base_dir: str | Path | None = None) -> TopologySpec:
@@ -270,34 +253,51 @@ def parse_topology(data: Any, *, origin: str = "topology", base_dir: str | Path 
         Default: the working directory.
     """
     if not isinstance(data, Mapping):
-        raise fail(origin, _short(data), "expected a mapping with a 'services' list (and optionally 'defaults')")
+        raise invalid(origin, data, "expected a mapping with a 'services' list (and optionally 'defaults')")
     document = cast("Mapping[str, Any]", data)
     _reject_unknown(origin, "", document, _TOP_LEVEL_FIELDS)
     defaults: object = document.get("defaults") or {}
     if not isinstance(defaults, Mapping):
-        raise fail(f"{origin}: defaults", _short(defaults), "expected a mapping of service fields")
-    defaults = cast("Mapping[str, Any]", defaults)
+        raise invalid(f"{origin}: defaults", defaults, "expected a mapping of service fields")
+    defaults = _renamed(cast("Mapping[str, Any]", defaults), f"{origin}: defaults")
     _reject_unknown(origin, "defaults: ", defaults, _DEFAULT_FIELDS)
     entries: object = document.get("services")
     if not isinstance(entries, list) or not entries:
-        raise fail(f"{origin}: services", _short(entries), "expected a non-empty list of services")
+        raise invalid(f"{origin}: services", entries, "expected a non-empty list of services")
     base = Path(base_dir) if base_dir is not None else None
     services: list[ServiceSpec] = []
     for index, entry in enumerate(cast("list[object]", entries)):
         where = f"{origin}: services[{index}]"
         if not isinstance(entry, Mapping):
-            raise fail(where, _short(entry), "expected a mapping with at least 'name' and 'image' or 'source'")
+            raise invalid(where, entry, "expected a mapping with at least 'name' and 'image' or 'source'")
         entry = cast("Mapping[str, Any]", entry)
         _reject_unknown(origin, f"services[{index}]: ", entry, _SERVICE_FIELDS)
         if "name" not in entry:
             raise ValidationError(f"{where}: the field 'name' is missing; expected the service's DNS label")
-        merged = _merge_defaults(defaults, entry)
+        merged = _merge_defaults(defaults, _renamed(entry, where))
         try:
-            services.append(_service_from_mapping(merged, base, where))
+            services.append(_service_from_mapping(merged, base))
         except ValidationError as error:
             # Name the file and the entry: the dataclass only knows the service.
             raise ValidationError(f"{where}: {error}") from None
     return TopologySpec(services=tuple(services), origin=origin)
+
+
+def _renamed(mapping: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``mapping`` with deprecated keys (``port``, ``memory``) under their new names."""
+    renamed = dict(mapping)
+    for old, new in DEPRECATED_FIELDS.items():
+        if old not in renamed:
+            continue
+        if new in renamed:
+            raise ValidationError(f"{where}: both {old!r} and {new!r} are given; expected only {new!r}")
+        warnings.warn(
+            f"{where}: the field {old!r} is deprecated: write {new!r} (the construct's name)",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _merge_defaults(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,10 +312,10 @@ def _merge_defaults(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> di
     return merged
 
 
-def _service_from_mapping(values: dict[str, Any], base_dir: Path | None, where: str) -> ServiceSpec:
+def _service_from_mapping(values: dict[str, Any], base_dir: Path | None) -> ServiceSpec:
     name = values["name"]
     check_dns_label("name", name)
-    prefix = f"service {name!r}: "
+    prefix = f"service {short(name)}: "
     kwargs = dict(values)
     if "scaling" in kwargs:
         kwargs["scaling"] = _scaling_from_value(kwargs["scaling"], prefix)
@@ -324,24 +324,26 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None, where: 
         if calls is None:
             calls = []
         if not isinstance(calls, list):
-            raise fail(f"{prefix}calls", calls, "expected a list of service names, e.g. [auth, user]")
+            raise invalid(f"{prefix}calls", calls, "expected a list of service names, e.g. [auth, user]")
         kwargs["calls"] = tuple(cast("list[object]", calls))
     if kwargs.get("environment") is None:
         kwargs.pop("environment", None)
+    if "dns_records" in kwargs:
+        records: object = kwargs["dns_records"]
+        if not isinstance(records, str) or records not in DnsRecords.__members__:
+            raise invalid(f"{prefix}dns_records", records, f"expected one of {list(DnsRecords.__members__)}")
+        kwargs["dns_records"] = DnsRecords[records]
     source = kwargs.get("source")
     if source is not None:
-        if not isinstance(source, str) or not source:
-            raise fail(f"{prefix}source", source, "expected a folder path relative to the topology file")
+        if not isinstance(source, str) or not source or not source.isprintable():
+            raise invalid(f"{prefix}source", source, "expected a folder path relative to the topology file")
         folder = Path(source)
         if not folder.is_absolute() and base_dir is not None:
             folder = base_dir / folder
         folder = folder.resolve()
         if not (folder / "Dockerfile").is_file():
-            raise fail(f"{prefix}source", source, f"expected a folder with a Dockerfile; {folder} has none")
+            raise invalid(f"{prefix}source", source, f"expected a folder with a Dockerfile; {folder} has none")
         kwargs["source"] = folder
-    for key in ("port", "cpu", "memory", "desired_count"):
-        if key in kwargs and (isinstance(kwargs[key], bool) or not isinstance(kwargs[key], int)):
-            raise fail(f"{prefix}{key}", kwargs[key], "expected a whole number")
     return ServiceSpec(**kwargs)
 
 
@@ -352,18 +354,15 @@ def _scaling_from_value(value: Any, prefix: str) -> ServiceScaling | None:
     if value is True:
         return ServiceScaling()
     if not isinstance(value, Mapping):
-        raise fail(where, value, "expected a mapping of scaling fields, or null for a fixed task count")
+        raise invalid(where, value, "expected a mapping of scaling fields, or null for a fixed task count")
     value = cast("Mapping[str, Any]", value)
     unknown = sorted(str(key) for key in value if key not in _SCALING_FIELDS)
     if unknown:
         raise ValidationError(
-            f"{where}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], _SCALING_FIELDS)}; "
+            f"{where}: unknown field {short(unknown[0])}{_did_you_mean(unknown[0], _SCALING_FIELDS)}; "
             f"expected some of {sorted(_SCALING_FIELDS)}"
         )
     kwargs: dict[str, Any] = dict(value)
-    for key, item in kwargs.items():
-        if item is not None and (isinstance(item, bool) or not isinstance(item, int)):
-            raise fail(f"{where}.{key}", item, "expected a whole number")
     # Checked with the service (ServiceSpec), which knows the desired_count min_capacity defaults to.
     return ServiceScaling(**kwargs)
 
@@ -371,15 +370,15 @@ def _scaling_from_value(value: Any, prefix: str) -> ServiceScaling | None:
 def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed: set[str]) -> None:
     for key in mapping:
         if key not in allowed:
-            name = f" (service {mapping['name']!r})" if "name" in mapping and isinstance(mapping["name"], str) else ""
+            name = f" (service {short(mapping['name'])})" if isinstance(mapping.get("name"), str) else ""
             raise ValidationError(
-                f"{origin}: {where}unknown field {key!r}{name}{_did_you_mean(str(key), allowed)}; "
-                f"expected one of {sorted(allowed)}"
+                f"{origin}: {where}unknown field {short(key)}{name}{_did_you_mean(str(key), allowed)}; "
+                f"expected one of {sorted(allowed - set(DEPRECATED_FIELDS))}"
             )
 
 
 def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    close = difflib.get_close_matches(word[:100], list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -387,6 +386,12 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
 
-def _short(value: Any) -> Any:
-    text = repr(value)
-    return value if len(text) <= 80 else text[:77] + "..."
+__all__ = [
+    "DEPRECATED_FIELDS",
+    "SERVICE_OPTION_FIELDS",
+    "ScalingSpec",
+    "ServiceSpec",
+    "TopologySpec",
+    "load_topology",
+    "parse_topology",
+]

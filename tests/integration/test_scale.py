@@ -1,8 +1,10 @@
 """200 services: split over nested stacks automatically, every template within CloudFormation's limits.
 
 The topology is synthesized once for the module (about a minute); each test reads the written
-templates. Calls cross templates in both directions and one service reads the whole namespace, so
-references between templates (parameters and outputs) are exercised at scale too.
+templates. Calls cross templates in both directions and 20 services (one in ten, in every template)
+read the whole namespace, so references between templates (parameters and outputs) and the
+discovery read grant are exercised at scale too: the grant's size must not grow with readers x
+services.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import aws_cdk as cdk
 import pytest
 
 from ecs_service_discovery import ServiceSpec, ServiceTopology
-from stacks import DiscoveryPlatformStack
 from ecs_service_discovery.constructs import DEFAULT_SERVICES_PER_STACK
+from stacks import DiscoveryPlatformStack
 
 SERVICES = 200
+READERS = 20
 IMAGE = "public.ecr.aws/docker/library/nginx:1.27"
 # CloudFormation quotas per template.
 MAX_RESOURCES = 500
@@ -28,14 +31,16 @@ MAX_OUTPUTS = 200
 
 
 def scale_specs(count: int) -> list[ServiceSpec]:
-    """``svc000`` reads the namespace and calls the next two; every other service calls the next
-    one and one far back, so calls go forwards and backwards across templates."""
+    """``svc000`` calls the next two; every other service calls the next one and one far back, so
+    calls go forwards and backwards across templates. Every tenth service reads the namespace."""
     specs = [
         ServiceSpec(name="svc000", image=IMAGE, calls=("svc001", "svc002"), discovery_read=True),
     ]
     for index in range(1, count):
         calls = {f"svc{(index + 1) % count:03d}", f"svc{(index * 37) % count:03d}"} - {f"svc{index:03d}"}
-        specs.append(ServiceSpec(name=f"svc{index:03d}", image=IMAGE, calls=tuple(sorted(calls))))
+        specs.append(
+            ServiceSpec(name=f"svc{index:03d}", image=IMAGE, calls=tuple(sorted(calls)), discovery_read=index % 10 == 0)
+        )
     return specs
 
 
@@ -84,6 +89,28 @@ def assembly(specs: list[ServiceSpec], tmp_path_factory: pytest.TempPathFactory)
 def assembly_plus_one(specs: list[ServiceSpec], tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     extra = ServiceSpec(name="svc200", image=IMAGE, calls=("svc000", "svc199"))
     return Assembly([*specs, extra], tmp_path_factory.mktemp("scale-plus-one"))
+
+
+def test_the_topology_has_the_readers_it_is_meant_to_have(specs: list[ServiceSpec]) -> None:
+    assert sum(spec.discovery_read for spec in specs) == READERS
+
+
+def test_each_reader_has_one_namespace_wide_grant_of_constant_size(assembly: Assembly) -> None:
+    # GIVEN every IAM statement that allows ListInstances, in every template
+    found = [
+        statement
+        for template in assembly.templates
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "servicediscovery:ListInstances" in statement["Action"]
+    ]
+    # THEN one per reader, naming the services by one pattern and the namespace by its tag
+    assert len(found) == READERS
+    for statement in found:
+        assert not isinstance(statement["Resource"], list)
+        assert statement["Resource"]["Fn::Join"][1][-1] == ":service/*"
+        assert list(statement["Condition"]["StringEquals"]) == ["aws:ResourceTag/ecs-service-discovery:namespace-id"]
 
 
 def test_every_service_is_synthesized_exactly_once(assembly: Assembly) -> None:

@@ -18,10 +18,10 @@ from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
 from stacks import ServiceDiscoveryStack
-from tests.helpers import LibraryDefaultsStack
+from tests.helpers import LibraryDefaultsStack, as_list
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-APP_GRACEFUL_STOP = re.compile(r'graceful_timeout = _int\("GUNICORN_GRACEFUL_TIMEOUT", (\d+)\)')
+APP_STOP_DEFAULT = re.compile(r"^DEFAULT_(DRAIN|FINISH)_SECONDS = (\d+)$", re.MULTILINE)
 DEFAULT_DNS_TTL = 10
 ECS_MAX_STOP_TIMEOUT = 120
 
@@ -46,10 +46,6 @@ def statements(template: Template) -> list[dict[str, Any]]:
     ]
 
 
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def ref_of(construct: IConstruct) -> str:
     """The logical ID of ``construct``'s CloudFormation resource."""
     resource = construct.node.default_child
@@ -60,32 +56,45 @@ def ref_of(construct: IConstruct) -> str:
 # --- Deployments -------------------------------------------------------------------------------
 
 
+SERVICES_IN_LIBRARY_DEFAULTS = 2
+
+
+def ecs_services(template: Template) -> list[Mapping[str, Any]]:
+    """The ECS services of ``library_defaults_template``: two, so that no loop over them passes empty."""
+    found = list(resources(template, "AWS::ECS::Service").values())
+    assert len(found) == SERVICES_IN_LIBRARY_DEFAULTS
+    return found
+
+
 def test_deployments_roll_back_on_failure(library_defaults_template: Template) -> None:
-    for service in resources(library_defaults_template, "AWS::ECS::Service").values():
+    for service in ecs_services(library_defaults_template):
         config = service["Properties"]["DeploymentConfiguration"]
         assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
 
 
 def test_deployments_keep_full_capacity_while_replacing(library_defaults_template: Template) -> None:
-    for service in resources(library_defaults_template, "AWS::ECS::Service").values():
+    for service in ecs_services(library_defaults_template):
         config = service["Properties"]["DeploymentConfiguration"]
         assert (config["MinimumHealthyPercent"], config["MaximumPercent"]) == (100, 200)
 
 
 def test_new_tasks_get_a_health_check_grace_period(library_defaults_template: Template) -> None:
-    for service in resources(library_defaults_template, "AWS::ECS::Service").values():
+    for service in ecs_services(library_defaults_template):
         assert service["Properties"]["HealthCheckGracePeriodSeconds"] == 60
 
 
-def test_stop_timeout_outlasts_the_apps_graceful_stop_plus_dns_ttl(library_defaults_template: Template) -> None:
-    # The apps' own gunicorn graceful stop, read from their config rather than restated here.
-    graceful_stops = [
-        int(APP_GRACEFUL_STOP.search(path.read_text()).group(1))  # type: ignore[union-attr]
-        for path in sorted((REPO_ROOT / "services").glob("*/gunicorn.conf.py"))
-    ]
-    assert graceful_stops
-    for container in containers(library_defaults_template):
-        assert max(graceful_stops) + DEFAULT_DNS_TTL < container["StopTimeout"] <= ECS_MAX_STOP_TIMEOUT
+def test_stop_timeout_outlasts_the_apps_drain_and_finish(library_defaults_template: Template) -> None:
+    # The apps' own stop sequence (services/common/graceful_stop.py), read rather than restated:
+    # they keep serving for the drain (at least the DNS TTL, while callers still hold the address),
+    # then finish in-flight requests; the container's stop timeout must outlast both.
+    defaults = dict(APP_STOP_DEFAULT.findall((REPO_ROOT / "services/common/graceful_stop.py").read_text()))
+    assert set(defaults) == {"DRAIN", "FINISH"}
+    drain, finish = int(defaults["DRAIN"]), int(defaults["FINISH"])
+    assert drain >= DEFAULT_DNS_TTL
+    stop_timeouts = [container["StopTimeout"] for container in containers(library_defaults_template)]
+    assert len(stop_timeouts) == 2
+    for stop_timeout in stop_timeouts:
+        assert drain + finish < stop_timeout <= ECS_MAX_STOP_TIMEOUT
 
 
 # --- Scaling -----------------------------------------------------------------------------------
@@ -117,6 +126,7 @@ def test_containers_run_as_a_non_root_user(library_defaults_template: Template) 
 
 
 def test_root_filesystem_is_read_only_with_a_scratch_tmp(library_defaults_template: Template) -> None:
+    assert len(containers(library_defaults_template)) == SERVICES_IN_LIBRARY_DEFAULTS
     for container in containers(library_defaults_template):
         assert container["ReadonlyRootFilesystem"] is True
         assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
@@ -127,6 +137,7 @@ def test_containers_are_not_privileged(library_defaults_template: Template) -> N
 
 
 def test_every_linux_capability_is_dropped_none_added(library_defaults_template: Template) -> None:
+    assert len(containers(library_defaults_template)) == SERVICES_IN_LIBRARY_DEFAULTS
     for container in containers(library_defaults_template):
         assert container["LinuxParameters"]["Capabilities"] == {"Drop": ["ALL"]}
 
@@ -138,14 +149,14 @@ def test_tasks_get_no_public_ip_and_run_in_private_subnets(
     assert isinstance(vpc, ec2.Vpc)
     private_subnets = {ref_of(subnet) for subnet in vpc.private_subnets}
     assert len(private_subnets) == 2
-    for service in resources(library_defaults_template, "AWS::ECS::Service").values():
+    for service in ecs_services(library_defaults_template):
         network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert network["AssignPublicIp"] == "DISABLED"
         assert {subnet["Ref"] for subnet in network["Subnets"]} == private_subnets
 
 
 def test_ecs_exec_is_off(library_defaults_template: Template) -> None:
-    for service in resources(library_defaults_template, "AWS::ECS::Service").values():
+    for service in ecs_services(library_defaults_template):
         assert service["Properties"]["EnableExecuteCommand"] is False
 
 
@@ -165,7 +176,9 @@ def test_ingress_only_from_connect_to_callers_on_the_callee_port(
 ) -> None:
     api_group = ref_of(library_defaults_stack.api.security_group)
     db_group = ref_of(library_defaults_stack.db.security_group)
-    for group in resources(library_defaults_template, "AWS::EC2::SecurityGroup").values():
+    groups = resources(library_defaults_template, "AWS::EC2::SecurityGroup").values()
+    assert len(groups) == SERVICES_IN_LIBRARY_DEFAULTS
+    for group in groups:
         assert "SecurityGroupIngress" not in group["Properties"]
     ingress = [
         rule["Properties"] for rule in resources(library_defaults_template, "AWS::EC2::SecurityGroupIngress").values()
@@ -184,6 +197,8 @@ def test_ingress_only_from_connect_to_callers_on_the_callee_port(
 
 def test_nothing_is_open_to_the_internet(seed_template: Template, library_defaults_template: Template) -> None:
     for template in (seed_template, library_defaults_template):
+        # Each template has at least the one connect_to ingress rule, so the check below sees rules.
+        assert resources(template, "AWS::EC2::SecurityGroupIngress")
         rules = [
             rule
             for group in resources(template, "AWS::EC2::SecurityGroup").values()
@@ -213,6 +228,7 @@ def test_task_roles_get_no_permission_by_default(
 ) -> None:
     services = (library_defaults_stack.api, library_defaults_stack.db)
     task_roles = {ref_of(service.task_definition.task_role) for service in services}
+    assert len(task_roles) == SERVICES_IN_LIBRARY_DEFAULTS
     attached = {
         role["Ref"]
         for policy in resources(library_defaults_template, "AWS::IAM::Policy").values()
@@ -228,6 +244,7 @@ def test_execution_roles_only_write_their_own_log_group(
 ) -> None:
     log_groups = {ref_of(service.log_group) for service in (library_defaults_stack.api, library_defaults_stack.db)}
     granted = []
+    assert len(statements(library_defaults_template)) == SERVICES_IN_LIBRARY_DEFAULTS
     for statement in statements(library_defaults_template):
         assert sorted(as_list(statement["Action"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
         granted.append(statement["Resource"]["Fn::GetAtt"][0])
@@ -236,6 +253,7 @@ def test_execution_roles_only_write_their_own_log_group(
 
 def test_no_wildcard_action_and_only_unavoidable_wildcard_resources(seed_template: Template) -> None:
     wildcard_resource_actions = set()
+    assert statements(seed_template)
     for statement in statements(seed_template):
         assert all("*" not in action for action in as_list(statement["Action"])), statement
         if "*" in as_list(statement["Resource"]):
@@ -248,13 +266,16 @@ def test_no_wildcard_action_and_only_unavoidable_wildcard_resources(seed_templat
 
 
 def test_container_logs_go_to_the_services_own_log_group_kept_one_month(library_defaults_template: Template) -> None:
+    assert len(containers(library_defaults_template)) == SERVICES_IN_LIBRARY_DEFAULTS
     for container in containers(library_defaults_template):
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert len(resources(library_defaults_template, "AWS::Logs::LogGroup")) == SERVICES_IN_LIBRARY_DEFAULTS
     for group in resources(library_defaults_template, "AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == 30
 
 
 def test_without_a_key_the_log_group_records_why_it_has_no_cmk(library_defaults_template: Template) -> None:
+    assert len(resources(library_defaults_template, "AWS::Logs::LogGroup")) == SERVICES_IN_LIBRARY_DEFAULTS
     for group in resources(library_defaults_template, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" not in group["Properties"]
         [skip] = group["Metadata"]["checkov"]["skip"]

@@ -121,22 +121,29 @@ def test_each_callee_admits_only_the_backend_on_its_port(social_template: Templa
 
 
 def test_only_the_backend_may_read_the_namespace(social_template: Template) -> None:
-    service_ids = _service_ids_by_name(social_template)
-    readers: dict[str, set[str]] = {}
     roles = {
         definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]: definition["Properties"]["ContainerDefinitions"][0][
             "Name"
         ]
         for definition in social_template.find_resources("AWS::ECS::TaskDefinition").values()
     }
+    [namespace_id] = social_template.find_resources("AWS::ServiceDiscovery::PrivateDnsNamespace")
+    readers: dict[str, list[Any]] = {}
     for policy in social_template.find_resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if "servicediscovery:ListInstances" not in as_list(statement["Action"]):
                 continue
-            resources = as_list(statement["Resource"])
             for role in policy["Properties"]["Roles"]:
-                readers.setdefault(roles[role["Ref"]], set()).update(r["Fn::GetAtt"][0] for r in resources)
-    assert readers == {"backend": {service_ids[name] for name in CALLEES}}
+                readers.setdefault(roles[role["Ref"]], []).append(statement["Condition"])
+    # One namespace-wide statement, scoped by the namespace ID tag every Cloud Map service carries.
+    tag = "aws:ResourceTag/ecs-service-discovery:namespace-id"
+    assert readers == {"backend": [{"StringEquals": {tag: {"Fn::GetAtt": [namespace_id, "Id"]}}}]}
+    services = social_template.find_resources("AWS::ServiceDiscovery::Service").values()
+    assert sorted(service["Properties"]["Name"] for service in services) == sorted(EVERYONE)
+    for service in services:
+        assert {"Key": tag.removeprefix("aws:ResourceTag/"), "Value": {"Fn::GetAtt": [namespace_id, "Id"]}} in service[
+            "Properties"
+        ]["Tags"]
 
 
 def test_namespace_name_is_a_parameter() -> None:
@@ -151,7 +158,7 @@ def test_a_topology_file_of_ones_own(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text(
         f"services:\n"
         f"  - name: front\n    source: {services / 'flask-backend'}\n    calls: [back]\n"
-        f"  - name: back\n    source: {services / 'flask-worker'}\n    port: 9000\n"
+        f"  - name: back\n    source: {services / 'flask-worker'}\n    container_port: 9000\n"
     )
     stack = SocialNetworkStack(cdk.App(), "Mine", topology_file=tmp_path / "mine.yaml")
     assert list(stack.topology.services) == ["front", "back"]

@@ -37,9 +37,9 @@ VALID_TOPOLOGY: dict[str, Any] = {
         {
             "name": "feed",
             "image": IMAGE,
-            "port": 9000,
+            "container_port": 9000,
             "cpu": 512,
-            "memory": 2048,
+            "memory_limit_mib": 2048,
             "scaling": {"max_capacity": 4, "memory_target_percent": 80},
         },
     ],
@@ -95,7 +95,7 @@ def test_yaml_file_loads_in_order_with_defaults_merged(spec_dir: Path) -> None:
 def test_a_service_image_replaces_the_default_source(spec_dir: Path) -> None:
     feed = load_topology(_write(spec_dir, VALID_TOPOLOGY))["feed"]
     assert (feed.image, feed.source) == (IMAGE, None)
-    assert (feed.port, feed.cpu, feed.memory) == (9000, 512, 2048)
+    assert (feed.container_port, feed.cpu, feed.memory_limit_mib) == (9000, 512, 2048)
     assert feed.scaling == ScalingSpec(max_capacity=4, memory_target_percent=80)
 
 
@@ -103,7 +103,7 @@ def test_unset_fields_take_the_documented_defaults(spec_dir: Path) -> None:
     data = {"services": [{"name": "solo", "image": IMAGE}]}
     solo = load_topology(_write(spec_dir, data)).services[0]
     assert solo == ServiceSpec(name="solo", image=IMAGE)
-    assert (solo.port, solo.cpu, solo.memory, solo.desired_count) == (8080, 256, 512, 2)
+    assert (solo.container_port, solo.cpu, solo.memory_limit_mib, solo.desired_count) == (8080, 256, 512, 2)
     assert solo.scaling == ScalingSpec()
     assert (solo.calls, solo.environment, solo.discovery_read, solo.health_check_path) == ((), {}, False, "/health")
 
@@ -144,10 +144,20 @@ def test_parse_topology_resolves_sources_against_base_dir(spec_dir: Path) -> Non
         (_with_service(source="apps/none"), r"service 'auth': source='apps/none' is not valid: .*Dockerfile"),
         (_with_service(source=5), r"service 'auth': source=5 is not valid"),
         (_with_service(image=""), r"service 'auth': image='' is not valid"),
-        (_with_service(port=70000), r"service 'auth': port=70000 is not valid: .*1 to 65535"),
-        (_with_service(port="8080"), r"service 'auth': port='8080' is not valid: expected a whole number"),
+        (_with_service(container_port=70000), r"service 'auth': container_port=70000 is not valid: .*1 to 65535"),
+        (
+            _with_service(container_port="8080"),
+            r"service 'auth': container_port='8080' is not valid: expected a whole number",
+        ),
         (_with_service(cpu=300), r"service 'auth': cpu=300 is not valid: expected one of the Fargate CPU sizes"),
-        (_with_service(cpu=256, memory=4096), r"service 'auth': memory=4096 is not valid: with cpu=256"),
+        (
+            _with_service(cpu=256, memory_limit_mib=4096),
+            r"service 'auth': memory_limit_mib=4096 is not valid: with cpu=256",
+        ),
+        (
+            _with_service(port=80, container_port=80),
+            r"services\[1\]: both 'port' and 'container_port' are given; expected only 'container_port'",
+        ),
         (_with_service(desired_count=1001), r"service 'auth': desired_count=1001 is not valid"),
         (_with_service(scaling={"max_capacity": 0}), r"service 'auth': scaling\.max_capacity=0 is not valid"),
         (_with_service(scaling={"maxcap": 3}), r"service 'auth': scaling: unknown field 'maxcap'"),
@@ -171,18 +181,15 @@ def test_parse_topology_resolves_sources_against_base_dir(spec_dir: Path) -> Non
         ),
         (
             _with_service(calls=["feed"], environment={"FEED_PORT": "1"}),
-            r"service 'auth': environment key='FEED_PORT' is not valid: the variable is set because it calls 'feed'",
+            r"service 'auth': calls\[0\]='feed' is not valid: it would set the variable FEED_PORT, which is in the "
+            r"service's environment",
         ),
         (
             _with_service(discovery_read=True, environment={"NAMESPACE_ID": "x"}),
-            r"environment key='NAMESPACE_ID' is not valid: the variable is set by discovery_read",
+            r"environment key='NAMESPACE_ID' is not valid: the variable is set by the library for a discovery read",
         ),
         (_with_service(discovery_read="yes"), r"service 'auth': discovery_read='yes' is not valid"),
         (_with_service(health_check_path="health"), r"service 'auth': health_check_path='health' is not valid"),
-        (
-            {"services": [{"name": "solo", "image": IMAGE, "discovery_read": True}]},
-            r"service 'solo': discovery_read=True is not valid: expected at least one other service",
-        ),
     ],
 )
 def test_a_mistake_in_the_file_names_file_service_and_field(spec_dir: Path, data: Any, match: str) -> None:
@@ -194,19 +201,19 @@ def test_a_mistake_in_the_file_names_file_service_and_field(spec_dir: Path, data
 def test_a_file_that_is_not_yaml_is_named(spec_dir: Path) -> None:
     path = spec_dir / "broken.yaml"
     path.write_text("services: [\n")
-    with pytest.raises(ValidationError, match=r"broken\.yaml: not valid YAML"):
+    with pytest.raises(ValidationError, match=r"broken\.yaml: .*not valid YAML"):
         load_topology(path)
 
 
 def test_a_file_that_is_not_json_is_named(spec_dir: Path) -> None:
     path = spec_dir / "broken.json"
     path.write_text("{services: }")
-    with pytest.raises(ValidationError, match=r"broken\.json: not valid JSON"):
+    with pytest.raises(ValidationError, match=r"broken\.json: .*not valid JSON"):
         load_topology(path)
 
 
 @pytest.mark.parametrize(
-    ("name", "match"), [("t.toml", r"expected a \.yaml, \.yml or \.json file"), ("gone.yaml", "readable")]
+    ("name", "match"), [("t.toml", r"expected a \.yaml, \.yml or \.json file"), ("gone.yaml", "cannot be read")]
 )
 def test_a_wrong_or_missing_file_is_named(spec_dir: Path, name: str, match: str) -> None:
     if name.endswith(".toml"):
@@ -216,8 +223,8 @@ def test_a_wrong_or_missing_file_is_named(spec_dir: Path, name: str, match: str)
 
 
 def test_service_specs_built_in_python_are_checked_too() -> None:
-    with pytest.raises(ValidationError, match=r"service 'api': port=0 is not valid"):
-        ServiceSpec(name="api", image=IMAGE, port=0)
+    with pytest.raises(ValidationError, match=r"service 'api': container_port=0 is not valid"):
+        ServiceSpec(name="api", image=IMAGE, container_port=0)
     with pytest.raises(ValidationError, match=r"topology: services\[0\]: service 'api': calls\[0\]='db' is not valid"):
         TopologySpec(services=(ServiceSpec(name="api", image=IMAGE, calls=("db",)),))
 
@@ -246,11 +253,6 @@ def _two_services(**first: Any) -> list[ServiceSpec]:
         ({"cluster": "cluster"}, r"cluster='cluster' is not valid"),
         ({"namespace": "corp"}, r"namespace='corp' is not valid"),
         ({"log_encryption_key": "key"}, r"log_encryption_key='key' is not valid"),
-        (
-            {"spec": _two_services(discovery_read=True), "services_per_stack": 1},
-            r"services_per_stack=1 is not valid: "
-            r"expected at least 2 when the first service \('api'\) has discovery_read",
-        ),
     ],
 )
 def test_construct_parameters_are_checked_before_anything_is_created(
@@ -286,9 +288,9 @@ def test_a_name_already_taken_in_the_namespace_leaves_nothing_behind(
 GROUPED = [
     ServiceSpec(name="gateway", image=IMAGE, calls=("api", "search"), discovery_read=True),
     ServiceSpec(name="api", image=IMAGE, calls=("db", "cache")),
-    ServiceSpec(name="db", image=IMAGE, port=5432),
-    ServiceSpec(name="cache", image=IMAGE, port=6379, calls=("api",)),
-    ServiceSpec(name="search", image=IMAGE, port=9200, calls=("db",)),
+    ServiceSpec(name="db", image=IMAGE, container_port=5432),
+    ServiceSpec(name="cache", image=IMAGE, container_port=6379, calls=("api",)),
+    ServiceSpec(name="search", image=IMAGE, container_port=9200, calls=("db",)),
     ServiceSpec(name="admin", image=IMAGE, calls=("gateway",), discovery_read=True),
 ]
 EXPECTED_TEMPLATE = {"gateway": 0, "api": 0, "db": 1, "cache": 1, "search": 2, "admin": 2}
@@ -391,7 +393,7 @@ def test_services_fill_the_stack_then_nested_stacks_by_position(grouped: Synthes
 
 
 def test_every_call_opens_exactly_the_callee_port_to_the_caller(grouped: Synthesized) -> None:
-    ports = {s.name: s.port for s in GROUPED}
+    ports = {s.name: s.container_port for s in GROUPED}
     expected = sorted(
         (kind, max(EXPECTED_TEMPLATE[caller], EXPECTED_TEMPLATE[callee]), caller, callee, ports[callee])
         for caller, callee, _ in EDGES
@@ -402,7 +404,7 @@ def test_every_call_opens_exactly_the_callee_port_to_the_caller(grouped: Synthes
 
 
 def test_every_call_gives_the_caller_the_callee_name_and_port(grouped: Synthesized) -> None:
-    ports = {s.name: s.port for s in GROUPED}
+    ports = {s.name: s.container_port for s in GROUPED}
     environments = {
         definition["Properties"]["ContainerDefinitions"][0]["Name"]: {
             v["Name"]: v["Value"] for v in definition["Properties"]["ContainerDefinitions"][0]["Environment"]
@@ -434,33 +436,55 @@ def test_nested_stacks_pass_values_as_parameters_and_outputs_never_exports(group
     assert all("Export" not in o for t in grouped.templates for o in t.get("Outputs", {}).values())
 
 
-def _read_grants(synthesized: Synthesized) -> dict[str, set[str]]:
-    """Reader service -> Cloud Map service names it may ListInstances on, from every template."""
+NAMESPACE_TAG = "ecs-service-discovery:namespace-id"
+
+
+def _instance_read_statements(synthesized: Synthesized) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Reader service -> (template, statement) of every statement that allows ListInstances."""
     roles: dict[tuple[int, str], str] = {}
     for index in range(len(synthesized.templates)):
         for _, definition in synthesized.resources(index, "AWS::ECS::TaskDefinition"):
             name = definition["Properties"]["ContainerDefinitions"][0]["Name"]
             roles[synthesized.resolve(index, definition["Properties"]["TaskRoleArn"])] = name
-    names = {
-        (index, logical_id): resource["Properties"]["Name"]
-        for index in range(len(synthesized.templates))
-        for logical_id, resource in synthesized.resources(index, "AWS::ServiceDiscovery::Service")
-    }
-    grants: dict[str, set[str]] = {}
+    found: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for index in range(len(synthesized.templates)):
         for _, policy in synthesized.resources(index, "AWS::IAM::Policy"):
             for role in policy["Properties"]["Roles"]:
                 reader = roles.get(synthesized.resolve(index, role))
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                     if reader and "servicediscovery:ListInstances" in as_list(statement["Action"]):
-                        resources = as_list(statement["Resource"])
-                        grants.setdefault(reader, set()).update(names[synthesized.resolve(index, r)] for r in resources)
-    return grants
+                        found.setdefault(reader, []).append((index, statement))
+    return found
 
 
-def test_discovery_read_covers_every_other_service_of_every_template(grouped: Synthesized) -> None:
-    everyone = {s.name for s in GROUPED}
-    assert _read_grants(grouped) == {"gateway": everyone - {"gateway"}, "admin": everyone - {"admin"}}
+def _namespace(synthesized: Synthesized) -> tuple[int, str]:
+    [(logical_id, _)] = synthesized.resources(0, "AWS::ServiceDiscovery::PrivateDnsNamespace")
+    return 0, logical_id
+
+
+def test_discovery_read_is_one_namespace_scoped_statement_per_reader(grouped: Synthesized) -> None:
+    # GIVEN gateway (template 0) and admin (template 2) with discovery_read
+    grants = _instance_read_statements(grouped)
+    assert sorted(grants) == ["admin", "gateway"]
+    for reader, found in grants.items():
+        # THEN one statement, in the reader's own template, naming no service: every service of the
+        # namespace is covered through the namespace ID tag, whatever template it is in
+        [(index, statement)] = found
+        assert index == EXPECTED_TEMPLATE[reader]
+        assert statement["Resource"]["Fn::Join"][1][-1] == ":service/*", reader
+        [(key, value)] = statement["Condition"]["StringEquals"].items()
+        assert key == f"aws:ResourceTag/{NAMESPACE_TAG}"
+        assert grouped.resolve(index, value) == (0, _namespace(grouped)[1])
+
+
+def test_every_cloud_map_service_carries_its_namespace_tag(grouped: Synthesized) -> None:
+    tagged = {}
+    for index in range(len(grouped.templates)):
+        for _, service in grouped.resources(index, "AWS::ServiceDiscovery::Service"):
+            [tag] = service["Properties"]["Tags"]
+            assert tag["Key"] == NAMESPACE_TAG
+            tagged[service["Properties"]["Name"]] = grouped.resolve(index, tag["Value"])
+    assert tagged == {s.name: _namespace(grouped) for s in GROUPED}
 
 
 def test_adding_a_service_at_the_end_moves_no_existing_resource(
