@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from ecs_service_discovery import ValidationError
+from ecs_service_discovery.nag import ServiceDiscoveryChecks
 from stacks import ServiceDiscoveryStack, SocialNetworkStack
 
 
@@ -30,8 +31,9 @@ def build(app: cdk.App) -> None:
 
 
 def add_policy_checks(app: cdk.App) -> None:
-    """cdk-nag's AwsSolutions rules as a policy validation plugin over every stack of ``app``."""
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    """cdk-nag's AwsSolutions rules and this library's service discovery rules, as policy
+    validation plugins over every stack of ``app``."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServiceDiscoveryChecks(app))
 
 
 def synth_checked(app: cdk.App) -> int:
