@@ -11,7 +11,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks, NagRuleCompliance
 
 from ecs_service_discovery import ValidationError
-from ecs_service_discovery.nag import PACK_NAME, RULES, ServiceDiscoveryChecks
+from ecs_service_discovery.nag import PACK_NAME, RULES, ServiceDiscoveryChecks, ServiceDiscoveryRule
 from tests.nag import l1
 
 SD1 = "ServiceDiscovery-SD1"
@@ -22,10 +22,7 @@ def test_rule_ids_are_stable_unique_and_in_order() -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rule_id)
-def test_every_rule_has_a_one_line_info_an_explanation_and_an_aws_or_rfc_reference(rule: object) -> None:
-    from ecs_service_discovery.nag import ServiceDiscoveryRule
-
-    assert isinstance(rule, ServiceDiscoveryRule)
+def test_every_rule_has_a_one_line_info_an_explanation_and_an_aws_or_rfc_reference(rule: ServiceDiscoveryRule) -> None:
     assert rule.info and "\n" not in rule.info
     assert len(rule.explanation) > len(rule.info)
     assert re.fullmatch(r"https://docs\.aws\.amazon\.com/\S+", rule.reference), rule.reference
@@ -105,3 +102,15 @@ def test_as_a_plugin_an_acknowledged_finding_passes_synth(tmp_path: Path) -> Non
     template = json.loads((tmp_path / "Acknowledged.template.json").read_text())
     metadata = template["Resources"]["CloudMapService"]["Metadata"]["cdk_nag"]
     assert metadata == {"rules_to_suppress": [{"id": SD1, "reason": reason}]}
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "nag-rules.md"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rule_id)
+def test_docs_give_each_rule_a_row_a_section_its_reference_and_an_acknowledgement(rule: ServiceDiscoveryRule) -> None:
+    text = DOCS.read_text()
+    assert f"| [`{rule.rule_id}`](#{rule.suffix.lower()}-" in text
+    section = text.split(f"\n## {rule.suffix}: ", 1)[1].split("\n## ", 1)[0]
+    assert f'cdk.Acknowledgment(id="{rule.rule_id}", reason=' in section
+    assert rule.reference in text
