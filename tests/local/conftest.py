@@ -1,5 +1,11 @@
 """Fixtures for the local run's tests: the app synthesized once, demos run as a user runs them
-(``python -m ecs_discovery_tools.local.demo`` in its own process group), stopped by signal."""
+(``python -m ecs_discovery_tools.local.demo`` in its own process group), stopped by signal.
+
+Every demo here runs with FAST, the local run's test-only timing overrides: the template's
+health check (10 s interval, 15 s start period), 60 s grace period, 10 s DNS TTL and 45 s stop
+timeout would make each rolling deployment take minutes. The code paths are the same.
+Every wait is bounded; every demo is stopped (and its process groups killed) at teardown.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +22,36 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dns.resolver
 import pytest
 import requests
 
 from ecs_discovery_tools.local.assembly import synthesize
 from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
+from ecs_discovery_tools.local.control import ControlClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK = "ServiceDiscovery"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 15.0
+# Test-only timing overrides (python -m ecs_discovery_tools.local.demo --help, "timing overrides").
+DNS_TTL_S = 1
+DRAIN_S = 0.5
+STOP_TIMEOUT_S_TASK = 3.0
+FAST = (
+    "--health-interval", "0.5",
+    "--health-timeout", "2",
+    "--health-start-period", "3",
+    "--health-retries", "2",
+    "--grace-period", "0",
+    "--dns-ttl", str(DNS_TTL_S),
+    "--drain", str(DRAIN_S),
+    "--stop-timeout", str(STOP_TIMEOUT_S_TASK),
+    "--restart-backoff-max", "2",
+    # The apps' own drain after SIGTERM (graceful_stop.py): 1 s instead of 15 s for a 10 s TTL.
+    "--task-env", "STOP_DRAIN_SECONDS=1",
+)  # fmt: skip
 
 
 def http_get(url: str, **kwargs: Any) -> requests.Response:
@@ -58,11 +83,23 @@ def process_group_exists(pgid: int) -> bool:
     return True
 
 
+def leftover_groups(pgids: list[int], timeout: float = 5.0) -> list[int]:
+    """Process groups still there after ``timeout`` (killed processes need a moment to be reaped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [pgid for pgid in pgids if process_group_exists(pgid)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
 @dataclass
 class Demo:
     process: subprocess.Popen[bytes]
     state: dict[str, Any]
     output_path: Path
+    state_path: Path
+    control_file: Path
 
     @property
     def page_url(self) -> str:
@@ -76,7 +113,12 @@ class Demo:
         return sorted(task["address"] for task in self.state["services"][service])
 
     def task_pids(self) -> list[int]:
-        return [task["pid"] for tasks in self.state["services"].values() for task in tasks]
+        """Every task process group the demo ever reported (state file), for the last-resort kill."""
+        pids = {task["pid"] for tasks in self.state["services"].values() for task in tasks if task["pid"]}
+        with contextlib.suppress(OSError, ValueError):
+            current = json.loads(self.state_path.read_text())
+            pids |= {task["pid"] for tasks in current["services"].values() for task in tasks if task["pid"]}
+        return sorted(pids)
 
     def cloud_map(self):
         return boto3.client(
@@ -86,6 +128,50 @@ class Demo:
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
+
+    def control(self) -> ControlClient:
+        return ControlClient(self.control_file)
+
+    def status(self) -> dict[str, Any]:
+        return self.control().request("GET", "/status")
+
+    def running_tasks(self, service: str) -> list[dict[str, Any]]:
+        return self.status()["services"][service]
+
+    def events(self, since: int = 0, service: str | None = None) -> list[dict[str, Any]]:
+        query = f"/events?since={since}" + (f"&service={service}" if service else "")
+        return self.control().request("GET", query)["events"]
+
+    def last_seq(self) -> int:
+        events = self.events()
+        return events[-1]["seq"] if events else 0
+
+    def registered(self, service: str) -> dict[str, str]:
+        """Instance ID -> IPv4 of the instances Cloud Map (the moto stand-in) holds for ``service``."""
+        client = self.cloud_map()
+        services = client.list_services()["Services"]
+        (service_id,) = [item["Id"] for item in services if item["Name"] == service]
+        instances = client.list_instances(ServiceId=service_id)["Instances"]
+        return {item["Id"]: item["Attributes"]["AWS_INSTANCE_IPV4"] for item in instances}
+
+    def healthy_registered(self, service: str) -> dict[str, str]:
+        client = self.cloud_map()
+        services = client.list_services()["Services"]
+        (service_id,) = [item["Id"] for item in services if item["Name"] == service]
+        health = client.get_instances_health_status(ServiceId=service_id).get("Status", {})
+        return {key: value for key, value in self.registered(service).items() if health.get(key) == "HEALTHY"}
+
+    def dns_a(self, name: str) -> list[str]:
+        """The A records the loopback DNS server answers for ``name`` (dnspython, no cache)."""
+        host, port = self.state["dns_server"].rsplit(":", 1)
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [host]
+        resolver.port = int(port)
+        resolver.lifetime = 3.0
+        try:
+            return sorted(record.address for record in resolver.resolve(name, "A"))
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return []
 
     def output(self) -> str:
         return self.output_path.read_text(errors="replace")
@@ -103,20 +189,23 @@ class Demo:
     def kill(self) -> None:
         """Last resort at teardown: the demo's process group and every task's."""
         for pgid in [self.process.pid, *self.task_pids()]:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 
-def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str = STACK) -> Demo:
+def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str = STACK, fast: bool = True) -> Demo:
     state_path = work_dir / "state.json"
     output_path = work_dir / "demo-output.log"
+    control_file = work_dir / "control" / "control.json"
     command = [
         sys.executable, "-m", "ecs_discovery_tools.local.demo",
         "--assembly", str(assembly_dir),
         "--stack", stack,
         "--log-dir", str(work_dir / "logs"),
         "--state-file", str(state_path),
+        "--control-file", str(control_file),
+        *(FAST if fast else ()),
         *extra_args,
     ]  # fmt: skip
     with open(output_path, "wb") as output:
@@ -129,14 +218,31 @@ def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str 
             start_new_session=True,  # as a shell runs it: its own process group
         )
     deadline = time.monotonic() + START_TIMEOUT_S
+    # The state file is written once every service is healthy, and rewritten on every change.
     while not state_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             if process.poll() is None:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
             raise AssertionError(f"the demo did not start:\n{output_path.read_text(errors='replace')[-4000:]}")
         time.sleep(0.2)
-    return Demo(process, json.loads(state_path.read_text()), output_path)
+    return Demo(process, json.loads(state_path.read_text()), output_path, state_path, control_file)
+
+
+@contextlib.contextmanager
+def running_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, **kwargs: Any) -> Iterator[Demo]:
+    """A demo that is always stopped: by SIGTERM (exit 0 expected), else killed with its tasks."""
+    demo = start_demo(assembly_dir, work_dir, *extra_args, **kwargs)
+    try:
+        yield demo
+    finally:
+        if demo.process.poll() is None:
+            code = demo.interrupt(signal.SIGTERM)  # kills everything itself if the demo hangs
+            leftovers = leftover_groups(demo.task_pids())
+            if leftovers:
+                demo.kill()
+            assert code == 0 and not leftovers, (leftovers, demo.output()[-3000:])
 
 
 @pytest.fixture(scope="session")
@@ -148,9 +254,5 @@ def assembly_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo(assembly_dir, tmp_path_factory) -> Iterator[Demo]:
     """The seed stack running locally with three worker tasks (``make demo WORKERS=3``)."""
-    running = start_demo(assembly_dir, tmp_path_factory.mktemp("demo"), "--workers", "3")
-    try:
+    with running_demo(assembly_dir, tmp_path_factory.mktemp("demo"), "--workers", "3") as running:
         yield running
-    finally:
-        code = running.interrupt(signal.SIGTERM)
-        assert code == 0, running.output()[-3000:]

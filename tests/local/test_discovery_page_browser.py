@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
-from tests.demo.conftest import REPO_ROOT, Demo, http_get, wait_for
+from tests.local.conftest import REPO_ROOT, Demo, http_get, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"

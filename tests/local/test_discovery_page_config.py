@@ -8,7 +8,7 @@ import sys
 import pytest
 from flask import Flask
 
-from tests.demo.conftest import REPO_ROOT
+from tests.local.conftest import REPO_ROOT
 
 BACKEND_DIR = REPO_ROOT / "services" / "flask-backend"
 

@@ -1,5 +1,6 @@
 """The local run: the stack's services as real processes, registered in the Cloud Map API,
-published in DNS, reached by the apps through both; Ctrl-C leaves nothing running."""
+published in DNS, reached by the apps through both; Ctrl-C leaves nothing running.
+(Tasks coming and going: test_lifecycle.py.)"""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ import pytest
 from ecs_discovery_tools.cli.main import main as cli_main
 from ecs_discovery_tools.local.assembly import read_stack, stack_names
 from ecs_discovery_tools.local.demo import DemoError, resolve_value
-from tests.demo.conftest import (
+from tests.local.conftest import (
+    DNS_TTL_S,
     REPO_ROOT,
     Demo,
     http_get,
+    leftover_groups,
     process_group_exists,
     start_demo,
-    wait_for,
 )
 
 
@@ -70,7 +72,7 @@ def test_dns_answers_a_and_srv_from_the_registry(demo, monkeypatch):
 
     assert code == 0, err
     answer = json.loads(out)
-    assert answer["a"]["ttl"] == 10 and sorted(answer["a"]["addresses"]) == demo.addresses("worker")
+    assert answer["a"]["ttl"] == DNS_TTL_S and sorted(answer["a"]["addresses"]) == demo.addresses("worker")
     srv = answer["srv"]["records"]
     assert {record["port"] for record in srv} == {8080}
     assert sorted(address for record in srv for address in record["addresses"]) == demo.addresses("worker")
@@ -110,28 +112,6 @@ def own_demo(assembly_dir, tmp_path_factory) -> Iterator[Demo]:
             running.kill()
 
 
-def test_a_task_that_dies_is_deregistered_and_leaves_dns(own_demo, monkeypatch):
-    dead = own_demo.state["services"]["worker"][0]
-    survivor = own_demo.state["services"]["worker"][1]["address"]
-
-    os.killpg(dead["pid"], signal.SIGKILL)
-
-    def registered() -> list[str]:
-        code, out, _ = run_cli(own_demo, monkeypatch, "instances", "worker", "-n", "corp")
-        return [line.split()[1] for line in out.splitlines()[1:]] if code == 0 else []
-
-    wait_for(lambda: registered() == [survivor], 20, "the dead task stayed registered")
-
-    def published() -> list[str]:
-        code, out, _ = run_cli(
-            own_demo, monkeypatch, "resolve", "worker.corp", "--nameserver", own_demo.state["dns_server"]
-        )
-        return [line.split()[2] for line in out.splitlines()[2:] if line.startswith("A ")] if code == 0 else []
-
-    wait_for(lambda: published() == [survivor], 10, "DNS still answers with the dead task")
-    assert "exited; deregistered from Cloud Map" in own_demo.output()
-
-
 def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
     task_pids = own_demo.task_pids()
     endpoint_port = int(own_demo.state["cloud_map_endpoint"].rsplit(":", 1)[1])
@@ -141,7 +121,8 @@ def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
 
     assert code == 0
     assert "Stopped: every task, the DNS server and the Cloud Map API." in own_demo.output()
-    assert [pid for pid in task_pids if process_group_exists(pid)] == []
+    assert leftover_groups(task_pids) == []
+    assert not own_demo.control_file.exists()  # the control file goes with the run
     for task in [task for tasks in own_demo.state["services"].values() for task in tasks]:
         with socket.socket() as probe:
             assert probe.connect_ex((task["address"], task["port"])) != 0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.demo.conftest import Demo, http_get, start_demo
+from tests.local.conftest import Demo, http_get, start_demo
 
 CALLEES = ["auth", "feed", "messenger", "timeline", "user", "worker"]
 

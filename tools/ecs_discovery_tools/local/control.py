@@ -40,6 +40,7 @@ __all__ = [
     "ControlClient",
     "ControlError",
     "ControlServer",
+    "Refused",
     "add_parser",
     "cmd_local",
     "default_control_file",
@@ -64,6 +65,10 @@ class ControlError(Exception):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Refused(Exception):
+    """An operation the local run cannot do now (an unknown service, a template it cannot use): 409."""
 
 
 def default_control_file() -> Path:
@@ -174,10 +179,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as error:
             self._reply(400, {"error": str(error)})
         except Exception as error:  # the run goes on; the caller gets one line
-            from ecs_discovery_tools.local.demo import DemoError
+            from ecs_discovery_tools.local.assembly import AssemblyError
 
-            status = 409 if isinstance(error, DemoError) else 500
-            self._reply(status, {"error": f"{error}" if status == 409 else f"{type(error).__name__}: {error}"})
+            if isinstance(error, (Refused, AssemblyError)):
+                self._reply(409, {"error": str(error)})
+            else:
+                self._reply(500, {"error": f"{type(error).__name__}: {error}"})
         finally:
             self.server.slots.release()
 

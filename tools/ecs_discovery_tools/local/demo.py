@@ -159,6 +159,7 @@ class LocalDeployment:
         self._lock = threading.Lock()  # the address pool and the registry client
         self._stop = threading.Event()
         self._changed = threading.Event()
+        self._started = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._synth_count = 0
 
@@ -217,7 +218,6 @@ class LocalDeployment:
                 events=self.events,
                 timings=self.timings,
                 log_dir=self.log_dir,
-                gunicorn_workers=self.gunicorn_workers,
                 on_change=self._changed.set,
             )
         # Tasks are started by this thread only: they die with it (PR_SET_PDEATHSIG).
@@ -226,6 +226,7 @@ class LocalDeployment:
         self._wait_steady(_READY_TIMEOUT_S)
         self.publisher.publish_once()
         self.write_state()
+        self._started.set()
         return self
 
     def _registry_problem(self, message: str) -> None:
@@ -256,7 +257,8 @@ class LocalDeployment:
                     scheduler.reconcile()
                 except Exception as error:  # one pass failed; the next one tries again
                     self.events.add("scheduler_error", scheduler.name, f"scheduler pass failed: {error}")
-            if self._changed.is_set():
+            # The state file appears once every service is healthy (start()), then follows every change.
+            if self._changed.is_set() and self._started.is_set():
                 self._changed.clear()
                 with contextlib.suppress(OSError):
                     self.write_state()
@@ -322,6 +324,7 @@ class LocalDeployment:
             name: resolve_value(value, refs, pseudo, f"environment variable {name} of {service.container_name}")
             for name, value in service.environment.items()
         }
+        environment["GUNICORN_WORKERS"] = str(self.gunicorn_workers)
         environment.update(self.extra_environment)
         environment.update(revision.environment_overrides)
         # What the local run adds, standing in for the VPC resolver, the AWS endpoint and the task role.
@@ -376,7 +379,7 @@ class LocalDeployment:
     def scheduler(self, name: str) -> ServiceScheduler:
         scheduler = self.schedulers.get(name)
         if scheduler is None:
-            raise DemoError(f"no service {name!r} in this local run (services: {', '.join(self.schedulers)})")
+            raise control.Refused(f"no service {name!r} in this local run (services: {', '.join(self.schedulers)})")
         return scheduler
 
     def scale(self, counts: Mapping[str, int]) -> None:
@@ -399,14 +402,16 @@ class LocalDeployment:
             self._synth_count += 1
             assembly_dir = synthesize(self.project_dir, self.log_dir / f"cdk.out.{self._synth_count}", app=self.app)
         if assembly_dir is None:
-            raise DemoError("this local run has no assembly to re-read")
+            raise control.Refused("this local run has no assembly to re-read")
         try:
             spec = read_stack(assembly_dir, self.stack.stack_name).service(name)
         except KeyError:
-            raise DemoError(f"service {name!r} is no longer in stack {self.stack.stack_name}") from None
+            raise control.Refused(f"service {name!r} is no longer in stack {self.stack.stack_name}") from None
         current = self.scheduler(name).primary.spec
         if spec.container_port != current.container_port or spec.dns_config != current.dns_config:
-            raise DemoError(f"service {name!r} changed its port or DNS records: restart the local run to apply that")
+            raise control.Refused(
+                f"service {name!r} changed its port or DNS records: restart the local run to apply that"
+            )
         return spec
 
     def stop_task(self, task_id: str) -> bool:

@@ -351,7 +351,6 @@ class ServiceScheduler:
         events: EventLog,
         timings: Timings,
         log_dir: Path,
-        gunicorn_workers: int = 1,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = spec.name
@@ -359,7 +358,6 @@ class ServiceScheduler:
         self.events = events
         self.timings = timings
         self.log_dir = log_dir
-        self.gunicorn_workers = gunicorn_workers
         self.on_change = on_change
         self.revisions = [Revision(1, spec)]
         self.desired_count = _check_count(desired_count)
@@ -543,7 +541,7 @@ class ServiceScheduler:
                 spec.app_dir,
                 host=host,
                 port=spec.container_port,
-                env={**environment, "GUNICORN_WORKERS": str(self.gunicorn_workers)},
+                env=environment,
                 output=output,
                 die_with_parent=True,  # started by the scheduler thread, which lives as long as the run
             )
