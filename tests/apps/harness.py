@@ -11,6 +11,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +90,27 @@ class RunningApp:
 
     def get(self, path: str = "/", **kwargs) -> requests.Response:
         return http_get(self.url + path, **kwargs)
+
+    def wait_for_log_event(self, event: str, request_ids: set[str], timeout: float = 10.0) -> None:
+        """Until the app has logged ``event`` for every one of ``request_ids``."""
+        deadline = time.monotonic() + timeout
+        seen: set[str | None] = set()
+        while time.monotonic() < deadline:
+            seen = {line.get("request_id") for line in self.log_lines() if line.get("event") == event}
+            if request_ids <= seen:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{event} not logged for {request_ids - seen}")
+
+    def wait_for_log_text(self, text: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Until ``text`` appears ``count`` times in the app's output (gunicorn's own lines are
+        plain text; each worker process writes its own)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_path.read_text(errors="replace").count(text) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not {count} times in {self.log_path.name} after {timeout} s")
 
     def log_lines(self) -> list[dict]:
         """The JSON lines the app wrote to stdout (gunicorn's own lines are plain text)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -129,17 +128,6 @@ def test_delay_is_ignored_unless_enabled(workers):
     assert not [line for line in workers[0].log_lines() if line["event"] == "delay_started"]
 
 
-def wait_for_log_event(worker, event: str, request_ids: set[str], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    started: set[str | None] = set()
-    while time.monotonic() < deadline:
-        started = {line.get("request_id") for line in worker.log_lines() if line.get("event") == event}
-        if request_ids <= started:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{event} not logged for {request_ids - started}")
-
-
 def test_sigterm_lets_in_flight_requests_finish(launcher, worker_port):
     host = SPARE_HOSTS[10]
     worker = launcher.worker(host, worker_port, WORKER_ALLOW_DELAY="1", GUNICORN_GRACEFUL_TIMEOUT="20")
@@ -155,7 +143,7 @@ def test_sigterm_lets_in_flight_requests_finish(launcher, worker_port):
     clients = [threading.Thread(target=slow_request, args=(request_id,)) for request_id in request_ids]
     for client in clients:
         client.start()
-    wait_for_log_event(worker, "delay_started", request_ids)  # all three are being handled
+    worker.wait_for_log_event("delay_started", request_ids)  # all three are being handled
 
     worker.process.terminate()  # SIGTERM to the master, as ECS StopTask sends
     for client in clients:
