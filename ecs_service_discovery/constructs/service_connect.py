@@ -25,7 +25,7 @@ import enum
 import re
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import Duration
 from aws_cdk import aws_ecs as ecs
@@ -115,8 +115,9 @@ class ServiceConnectTls:
     """
 
     authority_arn: str
-    role: iam.IRole
-    kms_key: kms.IKey | None = None
+    # The classes named too: jsii's stubs make type checkers reject a Role or Key as IRole or IKey.
+    role: iam.IRole | iam.Role
+    kms_key: kms.IKey | kms.Key | None = None
 
 
 @dataclass(frozen=True)
@@ -538,7 +539,7 @@ def _service_connect_service(
         idle_timeout=_duration(options.idle_timeout_seconds),
         per_request_timeout=_duration(options.per_request_timeout_seconds),
         tls=ecs.ServiceConnectTlsConfiguration(
-            aws_pca_authority_arn=tls.authority_arn, kms_key=tls.kms_key, role=tls.role
+            aws_pca_authority_arn=tls.authority_arn, kms_key=tls.kms_key, role=cast("iam.IRole", tls.role)
         )
         if tls is not None
         else None,
