@@ -155,6 +155,8 @@ class DiscoveryClient:
         self, endpoints: tuple[Endpoint, ...], failed: set[Endpoint], deadline: Deadline
     ) -> tuple[Endpoint, ...] | None:
         """A new answer when every address of ``endpoints`` failed (in this call or recently), else None."""
+        if not failed and not self._failed_until:
+            return None  # the common case, without the lock
         now = time.monotonic()
         with self._lock:
             penalized = {endpoint for endpoint, until in self._failed_until.items() if until > now}
@@ -175,11 +177,15 @@ class DiscoveryClient:
         # Recently failed addresses go last (still tried: when every task looks bad, one may be back).
         # Each group is rotated from its own random start so calls spread evenly over healthy tasks,
         # not onto whichever follows a dead one in the answer.
-        now = time.monotonic()
-        with self._lock:
-            for endpoint in [endpoint for endpoint, until in self._failed_until.items() if until <= now]:
-                del self._failed_until[endpoint]
-            penalized = [endpoint for endpoint in endpoints if endpoint in self._failed_until]
+        penalized: list[Endpoint] = []
+        if self._failed_until:
+            now = time.monotonic()
+            with self._lock:
+                for endpoint in [endpoint for endpoint, until in self._failed_until.items() if until <= now]:
+                    del self._failed_until[endpoint]
+                penalized = [endpoint for endpoint in endpoints if endpoint in self._failed_until]
+        if not penalized and not exclude:
+            return _rotated_randomly(list(endpoints))
         healthy = [endpoint for endpoint in endpoints if endpoint not in penalized and endpoint not in exclude]
         return _rotated_randomly(healthy) + _rotated_randomly([e for e in penalized if e not in exclude])
 
@@ -297,6 +303,8 @@ class DiscoveryClient:
     def _report(
         self, endpoint: Endpoint, attempt: int, outcome: str, status: int | None, started: float, fresh: bool
     ) -> None:
+        if self.on_attempt is None and not logger.isEnabledFor(logging.DEBUG):
+            return
         event = AttemptEvent(
             self.dns_name, endpoint.address, endpoint.port, attempt, outcome, status, time.monotonic() - started, fresh
         )
@@ -453,4 +461,8 @@ def _describe_network_error(error: BaseException, fallback: str) -> str:
             return "timeout"
         pending.extend([current.__cause__, current.__context__])
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    if isinstance(error, urllib3.exceptions.ProtocolError):
+        # "Response ended prematurely", an incomplete chunk, ...: the task went away mid-answer.
+        text = str(error.args[0]) if error.args else ""
+        return f"connection broken ({text[:60]})" if text else "connection broken"
     return fallback

@@ -137,6 +137,10 @@ class Resolver:
 
     def _get(self, name: str, port: int | None, deadline: Deadline, older_than: float | None) -> _Answer:
         key: _Key = (name, port)
+        # The common case without the lock: a fresh answer in the cache (dict reads are atomic).
+        answer = self._answers.get(key)
+        if answer is not None and older_than is None and time.monotonic() < answer.expires_at:
+            return answer
         if _is_ip_address(name):
             now = time.monotonic()
             return _Answer((Endpoint(name, port or self.srv_fallback_port or 80),), now, now)
