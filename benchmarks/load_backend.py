@@ -1,20 +1,35 @@
 #!/usr/bin/env python3
-"""Bounded load run: the real backend and three real workers on loopback, one worker stopped halfway.
+"""Bounded load runs: the real backend and three real workers on loopback, one worker stopped halfway.
 
 Starts a loopback DNS server answering worker.corp (A records, TTL 10 s, like Cloud Map),
-three workers under gunicorn on 127.0.0.2-4 and the backend under gunicorn with its
-production timeouts, then sends --requests GET / over --concurrency keep-alive connections.
-When half of them have been sent, the first worker is killed (SIGKILL to its process
-group: a crashed task) or, with --stop term, sent SIGTERM (a task being stopped).
+three workers under gunicorn on 127.0.0.2-4 and the backend under gunicorn with its production
+timeouts, all as the images start them, then sends --requests GET / over --concurrency
+keep-alive connections. When half of them have been sent, one worker is stopped:
 
-Prints requests per second and p50/p99 latency; exits 1 if any request failed.
+* none: nothing is stopped (the floor the other runs are compared with);
+* term: SIGTERM to its master (ECS StopTask), the worker staying in DNS (the worst case: every
+  caller still has its address). It serves for --drain seconds with Connection: close, then
+  refuses connections (services/common/graceful_stop.py);
+* term-deregistered: the ECS order, with the app's default drain: the worker leaves DNS, then
+  gets SIGTERM; callers' caches expire within the TTL while it still serves;
+* kill: SIGKILL to its process group (a crashed task), the worker staying in DNS;
+* term-gthread: as term, but the workers run gunicorn's own gthread worker (the stop before
+  graceful_stop.py: the listening socket stays open, not accepting, until the worker exits),
+  for a before/after comparison in one run.
 
-    .venv/bin/python benchmarks/load_backend.py [--requests 2000] [--concurrency 16] [--stop kill|term]
+Every mode runs on a fresh set of processes. Prints failed requests, p50/p99/max latency and
+each stop run's p99 as a ratio to the no-stop run's (target for term: at most 2x); exits 1 if
+any request failed.
+
+    .venv/bin/python benchmarks/load_backend.py [--requests 2000] [--concurrency 16]
+        [--stop none,term,term-deregistered,kill] [--drain 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
 import tempfile
 import threading
@@ -23,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -33,9 +49,14 @@ from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKER_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 NAMESPACE = "corp"
+WORKER_NAME = f"worker.{NAMESPACE}"
+DNS_TTL_S = 10
+STOP_MODES = ("none", "term", "term-deregistered", "kill", "term-gthread")
 # Per request, and for the whole run: the run ends even if the system under test hangs.
 REQUEST_TIMEOUT_S = 15.0
 RUN_TIME_BUDGET_S = 300.0
+# The SIGTERM run's p99 may be at most this many times the no-stop run's (issue 16).
+TERM_P99_TARGET = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,7 @@ class Sample:
     status: int | None
     address: str | None  # the worker that answered, as the backend reports it
     attempts: int | None
+    failed_attempts: tuple[str, ...]  # "address: error" for each attempt the backend gave up on
     error: str | None
 
     @property
@@ -76,6 +98,14 @@ class LoadReport:
     def requests_per_second(self) -> float:
         return len(self.samples) / self.elapsed_s if self.elapsed_s else 0.0
 
+    @property
+    def retried(self) -> int:
+        return sum(1 for sample in self.samples if sample.attempts and sample.attempts > 1)
+
+    @property
+    def failed_attempts(self) -> Counter:
+        return Counter(attempt for sample in self.samples for attempt in sample.failed_attempts)
+
     def percentile_ms(self, percent: float) -> float:
         """Nearest-rank percentile of all request latencies."""
         latencies = sorted(sample.latency_s for sample in self.samples)
@@ -90,11 +120,15 @@ def _one_request(session: requests.Session, url: str) -> Sample:
     try:
         response = session.get(url, timeout=REQUEST_TIMEOUT_S)
         latency = time.monotonic() - started
-        worker = response.json().get("worker", {}) if response.status_code == 200 else {}
+        body = response.json()
+        worker = (body.get("worker") or {}) if response.status_code == 200 else {}
+        failed = tuple(f"{item.get('address')}: {item.get('error')}" for item in worker.get("failed_attempts") or [])
         error = None if response.status_code == 200 else response.text[:200]
-        return Sample(started, latency, response.status_code, worker.get("address"), worker.get("attempts"), error)
+        return Sample(
+            started, latency, response.status_code, worker.get("address"), worker.get("attempts"), failed, error
+        )
     except (requests.RequestException, ValueError) as exc:
-        return Sample(started, time.monotonic() - started, None, None, None, repr(exc)[:200])
+        return Sample(started, time.monotonic() - started, None, None, None, (), repr(exc)[:200])
 
 
 def run_load(url: str, total: int, concurrency: int, on_halfway: Callable[[], None] | None = None) -> LoadReport:
@@ -140,12 +174,12 @@ class Topology:
 
 
 @contextmanager
-def local_topology(log_dir: Path) -> Iterator[Topology]:
+def local_topology(log_dir: Path, worker_env: dict[str, str] | None = None) -> Iterator[Topology]:
     """DNS server, three workers and the backend on loopback; every process is killed on exit."""
     with ExitStack() as stack:
-        dns_server = stack.enter_context(LoopbackDnsServer(default_ttl=10))
+        dns_server = stack.enter_context(LoopbackDnsServer(default_ttl=DNS_TTL_S))
         worker_port = free_port(list(WORKER_HOSTS))
-        dns_server.set_records(f"worker.{NAMESPACE}", a=WORKER_HOSTS, ttl=10)
+        dns_server.set_records(WORKER_NAME, a=WORKER_HOSTS, ttl=DNS_TTL_S)
 
         def start(app: str, host: str, port: int, env: dict[str, str]) -> GunicornProcess:
             with open(log_dir / f"{app}-{host}.log", "ab") as output:
@@ -154,7 +188,12 @@ def local_topology(log_dir: Path) -> Iterator[Topology]:
                 return process.start()
 
         workers = [
-            start("flask-worker", host, worker_port, {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "8"})
+            start(
+                "flask-worker",
+                host,
+                worker_port,
+                {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "8", **(worker_env or {})},
+            )
             for host in WORKER_HOSTS
         ]
         backend_env = {
@@ -171,8 +210,20 @@ def local_topology(log_dir: Path) -> Iterator[Topology]:
         yield Topology(dns_server, workers, backend)
 
 
-def run_benchmark(total: int, concurrency: int, stop_mode: str, log_dir: Path) -> LoadReport:
-    with local_topology(log_dir) as topology:
+def run_benchmark(
+    total: int, concurrency: int, stop_mode: str, log_dir: Path, drain_seconds: int | None = 1
+) -> LoadReport:
+    """One load run with ``stop_mode`` (see STOP_MODES); ``drain_seconds`` is the workers'
+    STOP_DRAIN_SECONDS (None: the apps' default), except in term-deregistered, which uses the default."""
+    if stop_mode not in STOP_MODES:
+        raise ValueError(f"stop_mode={stop_mode!r} is not one of {', '.join(STOP_MODES)}")
+    worker_env = {}
+    if drain_seconds is not None and stop_mode != "term-deregistered":
+        worker_env["STOP_DRAIN_SECONDS"] = str(drain_seconds)
+    if stop_mode == "term-gthread":
+        # gunicorn applies GUNICORN_CMD_ARGS after the config file: its plain gthread worker.
+        worker_env["GUNICORN_CMD_ARGS"] = "--worker-class gthread"
+    with local_topology(log_dir, worker_env) as topology:
         victim = topology.workers[0]
         stop_times: list[float] = []
 
@@ -180,12 +231,19 @@ def run_benchmark(total: int, concurrency: int, stop_mode: str, log_dir: Path) -
             stop_times.append(time.monotonic())
             if stop_mode == "kill":
                 victim.kill()
-            else:
+            elif stop_mode in ("term", "term-gthread"):
+                victim.terminate()
+            elif stop_mode == "term-deregistered":
+                # ECS: the task leaves Cloud Map (and DNS), then gets SIGTERM without waiting.
+                topology.dns_server.set_records(
+                    WORKER_NAME, a=[host for host in WORKER_HOSTS if host != victim.host], ttl=DNS_TTL_S
+                )
                 victim.terminate()
             stop_times.append(time.monotonic())
 
-        report = run_load(topology.backend.base_url + "/", total, concurrency, stop_one_worker)
-    report.stopped_host = victim.host
+        on_halfway = None if stop_mode == "none" else stop_one_worker
+        report = run_load(topology.backend.base_url + "/", total, concurrency, on_halfway)
+    report.stopped_host = None if stop_mode == "none" else victim.host
     report.stop_mode = stop_mode
     if stop_times:
         report.stopped_at, report.stop_returned_at = stop_times
@@ -193,11 +251,9 @@ def run_benchmark(total: int, concurrency: int, stop_mode: str, log_dir: Path) -
     return report
 
 
-def print_report(report: LoadReport, total: int, concurrency: int) -> None:
-    print(
-        f"requests     {total} over {concurrency} connections; worker {report.stopped_host} "
-        f"stopped ({report.stop_mode}) halfway"
-    )
+def print_report(report: LoadReport) -> None:
+    what = "nothing stopped" if report.stop_mode == "none" else f"{report.stopped_host} stopped ({report.stop_mode})"
+    print(f"--- {report.stop_mode}: {len(report.samples)} requests, {what} halfway")
     print(f"failures     {report.failed_count}")
     print(
         f"throughput   {report.requests_per_second:.1f} requests/s ({len(report.samples)} in {report.elapsed_s:.2f} s)"
@@ -207,26 +263,63 @@ def print_report(report: LoadReport, total: int, concurrency: int) -> None:
         f"max {report.percentile_ms(100):.1f} ms"
     )
     print("answered by  " + ", ".join(f"{address} {count}" for address, count in sorted(report.by_address.items())))
-    retried = sum(1 for sample in report.samples if sample.attempts and sample.attempts > 1)
-    print(f"failover     {retried} requests needed more than one attempt")
+    print(f"failover     {report.retried} requests needed more than one attempt")
+    for attempt, count in report.failed_attempts.most_common(5):
+        print(f"  failed attempt x{count}: {attempt}")
     for sample in report.failures[:10]:
         print(f"  failed: status={sample.status} error={sample.error}")
     if report.failed_count:
         print(f"app logs in {report.log_dir}")
 
 
+def print_table(reports: list[LoadReport], drain_seconds: int | None) -> None:
+    floor = next((report for report in reports if report.stop_mode == "none"), None)
+    print()
+    print("| stop | requests | failed | p50 ms | p99 ms | max ms | p99 / no-stop p99 | retried |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for report in reports:
+        ratio = f"{report.percentile_ms(99) / floor.percentile_ms(99):.2f}x" if floor else "n/a"
+        print(
+            f"| {report.stop_mode} | {len(report.samples)} | {report.failed_count} | {report.percentile_ms(50):.1f} | "
+            f"{report.percentile_ms(99):.1f} | {report.percentile_ms(100):.1f} | {ratio} | {report.retried} |"
+        )
+    term = next((report for report in reports if report.stop_mode == "term"), None)
+    if floor and term:
+        ratio = term.percentile_ms(99) / floor.percentile_ms(99)
+        verdict = "PASS" if ratio <= TERM_P99_TARGET and term.failed_count == 0 else "MISS"
+        drain = "default" if drain_seconds is None else drain_seconds
+        print(
+            f"\ntarget: term p99 <= {TERM_P99_TARGET:g}x no-stop p99 and 0 failed: {ratio:.2f}x, "
+            f"{term.failed_count} failed: {verdict} (term drain {drain} s)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--stop", choices=("kill", "term"), default="kill")
+    parser.add_argument("--stop", default=",".join(STOP_MODES), help=f"comma-separated: {', '.join(STOP_MODES)}")
+    parser.add_argument(
+        "--drain", type=int, default=1, help="STOP_DRAIN_SECONDS of the workers in the term run (default 1)"
+    )
     args = parser.parse_args(argv)
-    if args.requests < 2 or args.concurrency < 1:
-        parser.error("need at least 2 requests and 1 connection")
-    log_dir = Path(tempfile.mkdtemp(prefix="load-backend-"))
-    report = run_benchmark(args.requests, args.concurrency, args.stop, log_dir)
-    print_report(report, args.requests, args.concurrency)
-    return 1 if report.failed_count else 0
+    modes = [mode.strip() for mode in args.stop.split(",") if mode.strip()]
+    if not modes or any(mode not in STOP_MODES for mode in modes):
+        parser.error(f"--stop takes a comma-separated subset of {', '.join(STOP_MODES)}")
+    if args.requests < 2 or args.concurrency < 1 or not 0 <= args.drain < 120:
+        parser.error("need at least 2 requests, 1 connection and a drain of 0 to 119 s")
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or platform.machine()}, ", end="")
+    print(f"{os.cpu_count()} cores; load average {load}; Python {platform.python_version()}")
+    print(f"{args.requests} requests over {args.concurrency} connections per run")
+    reports = []
+    for mode in modes:
+        log_dir = Path(tempfile.mkdtemp(prefix=f"load-backend-{mode}-"))
+        report = run_benchmark(args.requests, args.concurrency, mode, log_dir, args.drain)
+        print_report(report)
+        reports.append(report)
+    print_table(reports, args.drain)
+    return 1 if any(report.failed_count for report in reports) else 0
 
 
 if __name__ == "__main__":
