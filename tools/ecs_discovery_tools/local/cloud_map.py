@@ -19,12 +19,14 @@ import ipaddress
 import logging
 import re
 import threading
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
@@ -63,8 +65,15 @@ class LocalCloudMap:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        self.reset()
         self.client = self.new_client()
         return self
+
+    def reset(self) -> None:
+        """Forget every namespace and service. moto keeps its state per process, so a second
+        stand-in started in one process (tests) would otherwise see the first one's."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10).close()
 
     def new_client(self) -> Any:
         """A client of the local API; one per thread, as boto3 clients are not shared safely across threads."""
@@ -74,6 +83,8 @@ class LocalCloudMap:
             endpoint_url=self.endpoint_url,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            # A local server: answers in milliseconds or is gone; never wait long on it.
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}),
         )
 
     def stop(self) -> None:
