@@ -8,16 +8,17 @@ the same properties:
 * one KMS key (rotation on) that CloudWatch Logs of this account and region may use, encrypting
   every log group (one month);
 * a VPC over 2 AZs with flow logs (all traffic) to an encrypted log group, an ECS cluster with
-  Container Insights, the private DNS namespace ``corp``;
+  Container Insights, the private DNS namespace ``corp`` (SOA TTL 15 s);
 * for ``worker`` and ``backend``: a Fargate task definition whose container runs as UID 10001
   with a read-only root filesystem, a ``/tmp`` scratch volume, all capabilities dropped, an init
   process, a 45 s stop timeout and a container health check; a security group that allows only
   HTTPS out; a Fargate service in the private subnets (circuit breaker with rollback, 60 s grace
   period, tags propagated) registered in Cloud Map with an A and an SRV record (TTL 10 s,
-  MULTIVALUE, ECS-managed health); CPU target-tracking scaling from 2 to 10 tasks;
+  MULTIVALUE, ECS-managed health, tagged with the namespace ID); CPU target-tracking scaling from
+  2 to 10 tasks;
 * the backend may call the worker's port (an ingress rule on the worker, an egress rule on the
   backend), gets the worker's DNS name in its environment, and may list the namespace's services
-  and read the worker's instances for its /services page.
+  and read the instances of services tagged with the namespace's ID for its /services page.
 
 The images are built as the stack's are (one ``services/`` build context, the app's Dockerfile
 and its per-Dockerfile ignore file as the asset's exclude), so the asset hashing is the same
@@ -40,6 +41,7 @@ from constructs import Construct
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 NAMESPACE = "corp"
 PORT = 8080
+NAMESPACE_TAG = "ecs-service-discovery:namespace-id"
 HEALTH_CHECK = (
     "unset http_proxy HTTP_PROXY all_proxy ALL_PROXY; url='http://127.0.0.1:8080/health'; "
     "if command -v python3 >/dev/null 2>&1; then python3 -I -c 'import sys, urllib.request as r; "
@@ -107,6 +109,11 @@ class PlainEqualFeaturesStack(cdk.Stack):
         namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=NAMESPACE, vpc=vpc, description=f"Service discovery namespace {NAMESPACE}"
         )
+        # A short negative-caching TTL (the SOA record's): the L2 has no option for it.
+        cfn_namespace = namespace.node.default_child
+        assert isinstance(cfn_namespace, servicediscovery.CfnPrivateDnsNamespace)
+        cfn_namespace.add_property_override("Properties.DnsProperties.SOA.TTL", 15)
+        self.namespace_id = namespace.namespace_id
 
         worker = self.service("Worker", "worker", "flask-worker", cluster, namespace, {})
         backend = self.service(
@@ -124,16 +131,20 @@ class PlainEqualFeaturesStack(cdk.Stack):
             },
         )
         worker.connections.allow_from(backend, ec2.Port.tcp(PORT), "backend calls worker")
-        backend.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(actions=["servicediscovery:ListServices"], resources=["*"])
+        # The backend's /services page reads the namespace: services tagged with its ID, whatever their number.
+        any_service = self.format_arn(service="servicediscovery", resource="service", resource_name="*")
+        task_role = backend.task_definition.task_role
+        iam.Grant.add_to_principal(grantee=task_role, actions=["servicediscovery:ListServices"], resource_arns=["*"])
+        iam.Grant.add_to_principal(
+            grantee=task_role,
+            actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
+            resource_arns=[any_service],
+            conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": namespace.namespace_id}},
         )
-        worker_cloud_map = worker.cloud_map_service
-        assert worker_cloud_map is not None  # set by cloud_map_options
-        backend.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(
-                actions=["servicediscovery:GetInstancesHealthStatus", "servicediscovery:ListInstances"],
-                resources=[worker_cloud_map.service_arn],
-            )
+        iam.Grant.add_to_principal(
+            grantee=task_role,
+            actions=["servicediscovery:DiscoverInstances", "servicediscovery:DiscoverInstancesRevision"],
+            resource_arns=[namespace.namespace_arn, any_service],
         )
 
     def service(
@@ -220,6 +231,7 @@ class PlainEqualFeaturesStack(cdk.Stack):
         cfn_cloud_map_service.add_property_override(
             "DnsConfig.DnsRecords", [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
         )
+        cfn_cloud_map_service.tags.set_tag(NAMESPACE_TAG, self.namespace_id)
         scaling = service.auto_scale_task_count(min_capacity=2, max_capacity=10)
         scaling.scale_on_cpu_utilization(
             "CpuScaling",
