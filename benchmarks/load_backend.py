@@ -22,12 +22,13 @@ each stop run's p99 as a ratio to the no-stop run's (target for term: at most 2x
 any request failed.
 
     .venv/bin/python benchmarks/load_backend.py [--requests 2000] [--concurrency 16]
-        [--stop none,term,term-deregistered,kill] [--drain 1]
+        [--stop none,term,term-deregistered,kill,term-gthread] [--drain 1] [--in-flight 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -210,14 +211,39 @@ def local_topology(log_dir: Path, worker_env: dict[str, str] | None = None) -> I
         yield Topology(dns_server, workers, backend)
 
 
+def _hold_in_flight(process: GunicornProcess, log_path: Path, seconds: float) -> threading.Thread:
+    """One slow request (the worker's test-only ?delay=) to ``process``, in flight when this returns:
+    a stopping worker then stays up that long, as one with a long request does."""
+
+    def call() -> None:
+        with requests.Session() as session:
+            session.trust_env = False
+            with contextlib.suppress(requests.RequestException):
+                session.get(f"{process.base_url}/?delay={seconds}", timeout=seconds + REQUEST_TIMEOUT_S)
+
+    thread = threading.Thread(target=call, daemon=True)
+    before = log_path.read_text(errors="replace").count('"delay_started"')
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and log_path.read_text(errors="replace").count('"delay_started"') <= before:
+        time.sleep(0.02)
+    return thread
+
+
 def run_benchmark(
-    total: int, concurrency: int, stop_mode: str, log_dir: Path, drain_seconds: int | None = 1
+    total: int,
+    concurrency: int,
+    stop_mode: str,
+    log_dir: Path,
+    drain_seconds: int | None = 1,
+    in_flight_s: float = 0.0,
 ) -> LoadReport:
     """One load run with ``stop_mode`` (see STOP_MODES); ``drain_seconds`` is the workers'
-    STOP_DRAIN_SECONDS (None: the apps' default), except in term-deregistered, which uses the default."""
+    STOP_DRAIN_SECONDS (None: the apps' default), except in term-deregistered, which uses the
+    default. With ``in_flight_s``, the stopped worker has one request of that length in flight."""
     if stop_mode not in STOP_MODES:
         raise ValueError(f"stop_mode={stop_mode!r} is not one of {', '.join(STOP_MODES)}")
-    worker_env = {}
+    worker_env = {"WORKER_ALLOW_DELAY": "1"} if in_flight_s > 0 else {}
     if drain_seconds is not None and stop_mode != "term-deregistered":
         worker_env["STOP_DRAIN_SECONDS"] = str(drain_seconds)
     if stop_mode == "term-gthread":
@@ -228,6 +254,8 @@ def run_benchmark(
         stop_times: list[float] = []
 
         def stop_one_worker() -> None:
+            if in_flight_s > 0:
+                _hold_in_flight(victim, log_dir / f"flask-worker-{victim.host}.log", in_flight_s)
             stop_times.append(time.monotonic())
             if stop_mode == "kill":
                 victim.kill()
@@ -302,20 +330,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drain", type=int, default=1, help="STOP_DRAIN_SECONDS of the workers in the term run (default 1)"
     )
+    parser.add_argument(
+        "--in-flight",
+        type=float,
+        default=0.0,
+        help="seconds of one request in flight on the stopped worker when it is stopped (default 0: none)",
+    )
     args = parser.parse_args(argv)
     modes = [mode.strip() for mode in args.stop.split(",") if mode.strip()]
     if not modes or any(mode not in STOP_MODES for mode in modes):
         parser.error(f"--stop takes a comma-separated subset of {', '.join(STOP_MODES)}")
-    if args.requests < 2 or args.concurrency < 1 or not 0 <= args.drain < 120:
-        parser.error("need at least 2 requests, 1 connection and a drain of 0 to 119 s")
+    if args.requests < 2 or args.concurrency < 1 or not 0 <= args.drain < 120 or not 0 <= args.in_flight <= 30:
+        parser.error("need at least 2 requests, 1 connection, a drain of 0 to 119 s and --in-flight of 0 to 30 s")
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or platform.machine()}, ", end="")
     print(f"{os.cpu_count()} cores; load average {load}; Python {platform.python_version()}")
-    print(f"{args.requests} requests over {args.concurrency} connections per run")
+    print(f"{args.requests} requests over {args.concurrency} connections per run", end="")
+    print(f"; the stopped worker has a {args.in_flight:g} s request in flight" if args.in_flight else "")
     reports = []
     for mode in modes:
         log_dir = Path(tempfile.mkdtemp(prefix=f"load-backend-{mode}-"))
-        report = run_benchmark(args.requests, args.concurrency, mode, log_dir, args.drain)
+        report = run_benchmark(args.requests, args.concurrency, mode, log_dir, args.drain, args.in_flight)
         print_report(report)
         reports.append(report)
     print_table(reports, args.drain)
