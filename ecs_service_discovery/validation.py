@@ -88,7 +88,13 @@ def short(value: Any) -> str:
     """
     if isinstance(value, str) and len(value) > _SHORT.maxstring:
         return f"{_SHORT.repr(value)} ({len(value)} characters)"
-    return _SHORT.repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        # repr() of a huge int is slow, and refused past 4300 digits.
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # a foreign object whose __repr__ fails must not hide the real error
+        return f"a {type(value).__name__}"
 
 
 def invalid(parameter: str, value: Any, allowed: str) -> ValidationError:
@@ -103,6 +109,9 @@ fail = invalid
 def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return False
+    if isinstance(value, int) and value.bit_length() > 1024:
+        # Beyond any double, so not an encoded number token; jsii could not even send it to Node.js.
         return False
     return Token.is_unresolved(value)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any
 
 import aws_cdk as cdk
@@ -11,7 +13,15 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk.assertions import Match, Template
 
-from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, DnsRecords, ServiceScaling
+from ecs_service_discovery import (
+    DiscoverableFargateService,
+    DiscoverableFargateServiceProps,
+    DiscoveryNamespace,
+    DnsRecords,
+    ServiceOptions,
+    ServiceScaling,
+    ServiceSpec,
+)
 
 IMAGE_NAME = "public.ecr.aws/docker/library/python:3.12-slim"
 
@@ -228,3 +238,43 @@ def test_library_defaults_security_group_egress_is_https_only(library_defaults_t
                 "ToPort": 443,
             }
         ]
+
+
+# --- Props: one name and one validation path per field -------------------------------------------
+
+
+def test_every_props_field_is_a_keyword_of_the_construct_with_the_same_default() -> None:
+    signature = inspect.signature(DiscoverableFargateService.__init__)
+    keywords = {name: p for name, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    fields = {field.name: field for field in dataclasses.fields(DiscoverableFargateServiceProps)}
+    assert len(fields) == 27
+    assert set(keywords) == set(fields)
+    for name, field in fields.items():
+        if field.default is not dataclasses.MISSING:
+            assert keywords[name].default == field.default, name
+        elif field.default_factory is not dataclasses.MISSING:
+            # environment: {} in props, None (no extra variables) on the construct
+            assert keywords[name].default is None, name
+        else:
+            assert keywords[name].default is inspect.Parameter.empty, name
+
+
+def test_the_topology_spec_shares_the_service_options() -> None:
+    options = {field.name for field in dataclasses.fields(ServiceOptions)}
+    spec = {field.name for field in dataclasses.fields(ServiceSpec)}
+    assert options <= spec
+    assert spec - options == {"image", "source", "calls", "discovery_read"}
+
+
+def test_props_are_frozen() -> None:
+    options = ServiceOptions(name="api")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.container_port = 1  # type: ignore[misc]
+
+
+def test_the_old_spec_field_names_still_work_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"ServiceSpec\(port=\.\.\.\) is deprecated: use container_port"):
+        spec = ServiceSpec(name="api", image=IMAGE_NAME, port=9000)  # pyright: ignore[reportCallIssue]
+    assert spec.container_port == 9000
+    with pytest.warns(DeprecationWarning, match=r"ServiceSpec.memory is deprecated: read memory_limit_mib"):
+        assert spec.memory == 512  # type: ignore[attr-defined]

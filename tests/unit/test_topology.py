@@ -497,3 +497,101 @@ def test_adding_a_service_at_the_end_moves_no_existing_resource(
         after = set(grouped.templates[index]["Resources"])
         assert before <= after, (index, sorted(before - after))
     assert grouped_without_last.template_of_service().items() <= grouped.template_of_service().items()
+
+
+# --- Issue 10 in topology files: each class of bad input, several values each ------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"name": "auth\n"}, r"services\[1\]: name='auth\\n' is not valid"),
+        ({"calls": ["feed\n"]}, r"calls\[0\]='feed\\n' is not valid"),
+        ({"environment": {"MESSAGE\n": "x"}}, r"environment key='MESSAGE\\n' is not valid"),
+        ({"container_name": "auth\n"}, r"container_name='auth\\n' is not valid"),
+        ({"health_check_path": "/health\n"}, r"health_check_path='/health\\n' is not valid"),
+        ({"user": "10001\n"}, r"user='10001\\n' is not valid"),
+        ({"dns_records": "A\n"}, r"dns_records='A\\n' is not valid"),
+    ],
+)
+def test_a_value_with_a_trailing_newline_in_a_file_is_refused(
+    spec_dir: Path, fields: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ValidationError, match=match):
+        load_topology(_write(spec_dir, _with_service(**fields)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"environment": {"NAMESPACE": "x"}}, r"environment key='NAMESPACE' is not valid: the variable is set by"),
+        ({"environment": {"AWS_REGION": "x"}}, r"environment key='AWS_REGION' is not valid"),
+        ({"environment": {"ECS_CONTAINER_METADATA_URI": "x"}}, r"environment key='ECS_CONTAINER_METADATA_URI'"),
+        ({"calls": ["feed"], "environment": {"FEED_HOST": "x"}}, r"calls\[0\]='feed' is not valid: .*FEED_HOST"),
+        ({"calls": ["feed"], "environment": {"FEED_SERVICE": "x"}}, r"calls\[0\]='feed' is not valid: .*FEED_SERVICE"),
+    ],
+)
+def test_reserved_variables_are_refused_in_files(spec_dir: Path, fields: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        load_topology(_write(spec_dir, _with_service(**fields)))
+
+
+def test_a_service_named_bind_cannot_be_called(spec_dir: Path) -> None:
+    data = {
+        "services": [
+            {"name": "api", "image": IMAGE, "calls": ["bind"]},
+            {"name": "bind", "image": IMAGE},
+        ]
+    }
+    with pytest.raises(
+        ValidationError, match=r"calls\[0\]='bind' is not valid: it would set the variable BIND_HOST, which is read by"
+    ):
+        load_topology(_write(spec_dir, data))
+
+
+@pytest.mark.parametrize("user", ["0", "root", "0:0", "root:root", "00", 0])
+def test_root_users_are_refused_in_files(spec_dir: Path, user: Any) -> None:
+    with pytest.raises(ValidationError, match=r"service 'auth': user=.* is not valid: expected a non-root user"):
+        load_topology(_write(spec_dir, _with_service(user=user)))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"name": "a" * 500_000}, id="long-name"),
+        pytest.param({"environment": {"MESSAGE": ["x" * 100] * 5_000}}, id="big-list-value"),
+        pytest.param({"calls": ["x" * 200_000]}, id="long-callee"),
+        pytest.param({"scaling": {"max_capacity": "9" * 200_000}}, id="long-number-text"),
+    ],
+)
+def test_errors_about_huge_values_in_files_stay_short(spec_dir: Path, fields: dict[str, Any]) -> None:
+    path = spec_dir / "huge.json"
+    path.write_text(json.dumps(_with_service(**fields)))
+    with pytest.raises(ValidationError) as caught:
+        load_topology(path)
+    assert len(str(caught.value)) < 1000
+
+
+def test_a_billion_laughs_file_is_refused_in_one_short_line(spec_dir: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lines += ["services:", "  - name: auth", f"    image: {IMAGE}", "    environment: {MESSAGE: *a8}"]
+    path = spec_dir / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValidationError) as caught:
+        load_topology(path)
+    assert len(str(caught.value)) < 1000 and "\n" not in str(caught.value)
+
+
+def test_a_file_with_a_duplicate_services_key_is_refused(spec_dir: Path) -> None:
+    path = spec_dir / "twice.yaml"
+    path.write_text(f"services:\n  - name: a\n    image: {IMAGE}\nservices: []\n")
+    with pytest.raises(ValidationError, match=r"'services' appears twice"):
+        load_topology(path)
+
+
+def test_the_old_field_names_are_read_with_a_warning(spec_dir: Path) -> None:
+    data = {"services": [{"name": "solo", "image": IMAGE, "port": 9000, "memory": 1024}]}
+    with pytest.warns(DeprecationWarning, match=r"the field 'port' is deprecated: write 'container_port'"):
+        solo = load_topology(_write(spec_dir, data))["solo"]
+    assert (solo.container_port, solo.memory_limit_mib) == (9000, 1024)

@@ -12,10 +12,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
+from aws_cdk import aws_ssm as ssm
 
 from ecs_service_discovery import (
     DiscoverableFargateService,
     DiscoveryNamespace,
+    ServiceOptions,
     ServiceScaling,
     ValidationError,
 )
@@ -371,3 +373,189 @@ def test_a_deploy_time_namespace_name_is_not_checked_at_synth(env: Env) -> None:
     resource = namespace.namespace.node.default_child
     assert isinstance(resource, servicediscovery.CfnPrivateDnsNamespace)
     assert env.stack.resolve(resource.name) == {"Ref": "NamespaceName"}
+
+
+# === Issue 10: each class of bad input, several values each ======================================
+
+
+def _service_kwargs(env: Env, **overrides: Any) -> dict[str, Any]:
+    return {"cluster": env.cluster, "namespace": env.namespace, "name": "candidate", "image": env.image, **overrides}
+
+
+# --- Full-string validation: a trailing newline (or other tail) is never part of a valid value ----
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("name", "api\n"),
+        ("name", "api\r\n"),
+        ("name", "api\x00"),
+        ("container_name", "app\n"),
+        ("environment", {"LOG_LEVEL\n": "debug"}),
+        ("environment", {"A B": "x"}),
+        ("environment", {"A=B": "x"}),
+        ("health_check_path", "/health\n"),
+        ("health_check_path", "/health;touch${IFS}X"),
+        ("user", "10001\n"),
+    ],
+)
+def test_a_value_with_a_tail_after_a_valid_prefix_is_refused(env: Env, parameter: str, value: Any) -> None:
+    assert_rejected(env, rf"^{re.escape(parameter)}( key)?=.* is not valid", **{parameter: value})
+
+
+@pytest.mark.parametrize("name", ["corp\n", "corp\n.internal", "prod.corp\n", "corp\t"])
+def test_a_namespace_name_with_a_tail_is_refused(env: Env, name: str) -> None:
+    with pytest.raises(ValidationError, match=r"^name=.* is not valid: expected a DNS name"):
+        DiscoveryNamespace(env.stack, CANDIDATE, vpc=env.vpc, name=name)
+    with pytest.raises(ValidationError, match=r"^name=.* is not valid: expected a DNS name"):
+        DiscoveryNamespace.from_attributes(
+            env.stack,
+            CANDIDATE,
+            name=name,
+            namespace_id="ns-abcd1234",
+            namespace_arn="arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-abcd1234",
+        )
+    assert env.stack.node.try_find_child(CANDIDATE) is None
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("namespace_id", "ns-abcd1234\n"),
+        ("namespace_id", "ns-abcd 1234"),
+        ("namespace_arn", "arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-abcd1234\n"),
+        ("namespace_arn", "arn:aws:s3:::bucket"),
+    ],
+)
+def test_imported_namespace_ids_and_arns_are_checked_whole(env: Env, parameter: str, value: str) -> None:
+    attributes: dict[str, Any] = {
+        "name": "shared",
+        "namespace_id": "ns-abcd1234",
+        "namespace_arn": "arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-abcd1234",
+        parameter: value,
+    }
+    with pytest.raises(ValidationError, match=rf"^{parameter}=.* is not valid"):
+        DiscoveryNamespace.from_attributes(env.stack, CANDIDATE, **attributes)
+    assert env.stack.node.try_find_child(CANDIDATE) is None
+
+
+# --- Reserved variables: the library's, ECS's, a secret's twin, a callee's -------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SERVICE_NAME",
+        "NAMESPACE",
+        "NAMESPACE_ID",
+        "AWS_REGION",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "ECS_CONTAINER_METADATA_URI_V4",
+    ],
+)
+def test_environment_may_not_override_a_variable_the_library_or_ecs_sets(env: Env, name: str) -> None:
+    assert_rejected(env, rf"^environment key='{name}' is not valid: the variable is set by", environment={name: "x"})
+
+
+@pytest.mark.parametrize("name", ["SERVICE_NAME", "NAMESPACE_ID", "LOG_LEVEL"])
+def test_a_secret_may_not_share_a_name_with_a_variable(env: Env, name: str) -> None:
+    secret = ecs.Secret.from_ssm_parameter(
+        ssm.StringParameter.from_string_parameter_name(env.stack, f"Param{name}", "/app/secret")
+    )
+    environment = {"LOG_LEVEL": "debug"}
+    assert_rejected(env, rf"^secrets key='{name}' is not valid", environment=environment, secrets={name: secret})
+
+
+@pytest.mark.parametrize(
+    ("callee", "environment", "variable"),
+    [
+        ("bind", {}, "BIND_HOST"),
+        ("db", {"DB_HOST": "x"}, "DB_HOST"),
+        ("db", {"DB_PORT": "x"}, "DB_PORT"),
+        ("db", {"DB_SERVICE": "x"}, "DB_SERVICE"),
+    ],
+)
+def test_connect_to_never_overwrites_a_variable_the_caller_or_the_apps_use(
+    env: Env, callee: str, environment: dict[str, str], variable: str
+) -> None:
+    # GIVEN a caller (whose environment may name the callee's variables) and a callee
+    suffix = variable.lower().replace("_", "-")
+    caller = DiscoverableFargateService(
+        env.stack, f"Caller-{suffix}", **_service_kwargs(env, name=f"caller-{suffix}", environment=environment)
+    )
+    target = env.stack.node.try_find_child(f"Callee-{callee}") or DiscoverableFargateService(
+        env.stack, f"Callee-{callee}", **_service_kwargs(env, name=callee)
+    )
+    assert isinstance(target, DiscoverableFargateService)
+    constructs_before = len(env.stack.node.find_all())
+    # WHEN it connects THEN the clash is refused, naming the variable, and no rule was added
+    with pytest.raises(ValidationError, match=rf"^other='{callee}' is not valid: it would set the variable {variable}"):
+        caller.connect_to(target)
+    assert len(env.stack.node.find_all()) == constructs_before
+
+
+# --- Wrong types for environment and secrets: clean ValidationErrors, never jsii or bare errors ----
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "match"),
+    [
+        ("environment", ["A=1"], r"^environment=\['A=1'\] is not valid: expected a mapping"),
+        ("environment", "A=1", r"^environment='A=1' is not valid: expected a mapping"),
+        ("environment", {"A": 1}, r"^environment\['A'\]=1 is not valid: expected a string"),
+        ("environment", {"A": None}, r"^environment\['A'\]=None is not valid: expected a string"),
+        ("environment", {1: "x"}, r"^environment key=1 is not valid: expected a variable name"),
+        ("secrets", ["DB_PASSWORD"], r"^secrets=\['DB_PASSWORD'\] is not valid: expected a mapping"),
+        ("secrets", {"DB_PASSWORD": "hunter2"}, r"^secrets\['DB_PASSWORD'\]='hunter2' is not valid: expected an"),
+        ("secrets", {"1X": None}, r"^secrets key='1X' is not valid"),
+    ],
+)
+def test_environment_and_secrets_of_the_wrong_type_are_validation_errors(
+    env: Env, parameter: str, value: Any, match: str
+) -> None:
+    assert_rejected(env, match, **{parameter: value})
+
+
+# --- Non-root: every spelling of root is refused -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "user", ["0", "00", "0:0", "0:10001", "root", "root:root", "root:10001", " 0", "0 ", "", 0, 10001]
+)
+def test_root_in_any_spelling_and_malformed_users_are_refused(env: Env, user: Any) -> None:
+    assert_rejected(env, r"^user=.* is not valid: expected a non-root user", user=user)
+
+
+@pytest.mark.parametrize("user", ["10001", "10001:10001", "10001:0", "app", "app:app", None])
+def test_non_root_users_and_the_images_user_are_accepted(user: str | None) -> None:
+    assert ServiceOptions(name="api", user=user).user == user
+
+
+# --- Short forms: a huge value is never rendered whole -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        pytest.param("name", "a" * 1_000_000, id="name-1M"),
+        pytest.param("container_name", "b" * 100_000 + "\n", id="container-name-100k"),
+        pytest.param("environment", {f"K{i}": i for i in range(100_000)}, id="environment-100k-keys"),
+        pytest.param("environment", ["x" * 1000] * 10_000, id="environment-list"),
+        pytest.param("desired_count", 10**5000, id="desired-count-5000-digits"),
+        pytest.param("health_check_path", "/" + "a" * 1_000_000, id="path-1M"),
+        pytest.param("user", "0" * 100_000, id="user-100k"),
+    ],
+)
+def test_errors_show_a_short_form_of_huge_values(env: Env, parameter: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DiscoverableFargateService(env.stack, CANDIDATE, **_service_kwargs(env, **{parameter: value}))
+    assert len(str(caught.value)) < 1000
+    assert env.stack.node.try_find_child(CANDIDATE) is None
+
+
+def test_a_deeply_nested_value_is_shown_short() -> None:
+    nested: Any = "leaf"
+    for _ in range(10_000):
+        nested = [nested]
+    assert len(short(nested)) < 100
