@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 import requests.exceptions
-import urllib3
 from requests.models import PreparedRequest, Response
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient
 from ecs_discovery_client._config import DiscoverySettings
@@ -45,8 +46,9 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
     Every request gets the client's behaviour: one deadline per call (``settings.deadline``, or
     less when the request passes ``timeout=``: a number or the sum of a ``(connect, read)`` pair),
     failover, TTL-bounded caching, keep-alive connections of bounded age. The body is read whole
-    within the deadline (``stream=True`` is accepted but the body is already in memory) and is
-    limited to ``settings.max_body_bytes``. Proxies are not used: these are calls inside a VPC.
+    within the deadline (``stream=True`` is accepted but the body is already in memory), decoded
+    (gzip, deflate) and limited to ``settings.max_body_bytes`` after decoding. Proxies are not
+    used: these are calls inside a VPC. Cookies a service sets are not stored in the session.
 
     ``response.discovery`` is the :class:`CallResult` (address, attempts, failed attempts).
     Failures raise :class:`DiscoveryRequestError`, a ``requests.ConnectionError``.
@@ -111,24 +113,26 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
                 headers=headers,
                 body=_body_bytes(request.body),
                 deadline=deadline,
-                decode_content=False,  # requests decodes (gzip, ...) as it reads the response
+                decode_content=True,  # gzip and deflate decoded, as requests does
             )
         except DiscoveryError as error:
             raise DiscoveryRequestError(error, request) from error
         return self._build(request, result)
 
     def _build(self, request: PreparedRequest, result: CallResult) -> Response:
-        raw = urllib3.HTTPResponse(
-            body=io.BytesIO(result.body),
-            headers=urllib3.HTTPHeaderDict(result.headers),
-            status=result.status,
-            reason=result.reason,
-            preload_content=False,
-            decode_content=True,
-            request_method=request.method,
-            request_url=request.url,
-        )
-        response = self.build_response(request, raw)
+        # What HTTPAdapter.build_response does, with the body already read (and decoded) by the
+        # client within the call's deadline: requests keeps a read body in Response._content.
+        response = Response()
+        response.status_code = result.status
+        response.headers = CaseInsensitiveDict(result.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = result.reason
+        response.url = request.url or ""
+        response.request = request
+        response.connection = self
+        response.raw = io.BytesIO(result.body)
+        setattr(response, "_content", result.body)  # noqa: B010
+        setattr(response, "_content_consumed", True)  # noqa: B010
         setattr(response, "discovery", result)  # noqa: B010 (documented extra attribute)
         return response
 
