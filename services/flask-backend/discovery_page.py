@@ -1,16 +1,24 @@
 """The discovery page: every service of the namespace, as Cloud Map lists it and as DNS finds it.
 
-``GET /services`` (HTML) and ``GET /api/services`` (JSON) list each service of the
-namespace except this one: its DNS name, how many of its instances are healthy (Cloud Map
-ListInstances and GetInstancesHealthStatus), how many addresses DNS offered, the address
-the call went to this time, and what the service answered. Reloading shows DNS choosing
-other tasks. A service that cannot be found or reached shows its error in its row; the
-page itself always answers 200.
+``GET /services`` (HTML) and ``GET /api/services`` (JSON) list each service of the namespace
+except this one: its DNS name, its instances as the Cloud Map API lists them (health, zones and
+task definition families, from the attributes ECS registers), how many addresses DNS offered, the
+address the call went to this time, and what the service answered. Reloading shows DNS choosing
+other tasks.
 
-Needs ``NAMESPACE_ID`` and ``AWS_REGION`` (set by ``grant_discovery_read()``, which also
-grants the read actions) and ``NAMESPACE``. ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` points it
-at another Cloud Map endpoint (the local run). ``DISCOVERY_REGISTRY_TTL`` (seconds, default
-5) bounds how often one process calls the Cloud Map API, whose request rate is limited.
+The registry is read with the shared reader :mod:`ecs_discovery_client.cloudmap` (ListServices
+filtered by NAMESPACE_ID, DiscoverInstances; see there), names are resolved and called with the
+discovery client's :class:`~ecs_discovery_client.Resolver` and :class:`~ecs_discovery_client.DiscoveryClient`.
+
+Each row is built, and rendered, on its own: a row that fails (a service name that is not a DNS
+name, an instance whose port is ``"²"``, an answer nested 100,000 levels deep or holding ``NaN``,
+huge values) shows its error in its row and the page still answers 200. The JSON is strict
+(``allow_nan=False`` after non-finite numbers became ``null``); the HTML escapes every value.
+
+Needs ``NAMESPACE_ID`` and ``AWS_REGION`` (set by ``grant_discovery_read()``, which also grants
+the read actions) and ``NAMESPACE``. ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` points it at another
+Cloud Map endpoint (the local run). ``DISCOVERY_REGISTRY_TTL`` (seconds, default 5) bounds how
+often one process calls the Cloud Map API, whose request rate is limited.
 """
 
 from __future__ import annotations
@@ -18,37 +26,69 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
-from flask import Blueprint, Response, g, jsonify, render_template_string, request
+from flask import Blueprint, Response, g, render_template_string, request
 from markupsafe import Markup
 
-from ecs_discovery_client import DiscoveryClient, DiscoveryError, DiscoverySettings
+from ecs_discovery_client import DiscoveryClient, DiscoveryError, DiscoverySettings, Resolver, env_prefix
+from ecs_discovery_client.cloudmap import (
+    CloudMapError,
+    CloudMapReader,
+    InstanceListing,
+    Namespace,
+    Service,
+    make_client,
+    parse_port,
+)
 
-__all__ = ["discovery_page"]
+__all__ = ["RegisteredService", "call_port", "discovery_page", "read_answer"]
 
 discovery_page = Blueprint("discovery_page", __name__)
 
-# Answers are shown, but only this much of each.
+# Answers are shown, but only this much of each: text previews, strings inside JSON, items per level.
 _ANSWER_PREVIEW_CHARS = 2000
+_MAX_ANSWER_BYTES = 64 * 1024
+_MAX_ANSWER_DEPTH = 32
+_MAX_ITEMS = 100
+# Values from the registry or a service shown in a cell: at most this many characters.
+_MAX_CELL_CHARS = 300
 # One page never waits longer than this for all its services together.
 _PAGE_DEADLINE_S = 10.0
 _MAX_PARALLEL_CALLS = 8
+# Rows on one page; a namespace may hold more services (the page says so).
+_MAX_ROWS = 200
+# DNS clients kept per process (one per name and port); the least recently used go first.
+_MAX_CLIENTS = 256
 
 
 def _environ_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and 0 <= value <= 3600 else default
+
+
+def _short(value: object, limit: int = _MAX_CELL_CHARS) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + f"... (+{len(text) - limit} chars)"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, CloudMapError):
+        return _short(error.message)
+    return _short(f"{type(error).__name__}: {error}")
 
 
 # -- the registry (Cloud Map API) ---------------------------------------------------
@@ -62,7 +102,12 @@ class RegisteredService:
     healthy: int | None = None
     total: int | None = None
     ports: tuple[int, ...] = ()
-    error: str | None = None  # ListInstances / GetInstancesHealthStatus failed
+    error: str | None = None  # listing the instances failed
+    dns_name: str | None = None  # None: not in DNS (API-only service, or a name DNS cannot carry)
+    not_in_dns: str | None = None  # why dns_name is None
+    zones: tuple[str, ...] = ()
+    task_definitions: tuple[str, ...] = ()
+    source: str | None = None  # the API the instances came from
 
 
 def call_port(service: RegisteredService) -> int | None:
@@ -76,110 +121,132 @@ def call_port(service: RegisteredService) -> int | None:
         return None
     if service.ports:
         return service.ports[0]
-    configured = os.environ.get(f"{service.name.upper().replace('-', '_')}_PORT", "")
-    return int(configured) if configured.isdigit() and 0 < int(configured) < 65536 else 80
+    configured = parse_port(os.environ.get(f"{env_prefix(service.name)}_PORT", "").strip())
+    return configured or 80
 
 
 @dataclass(frozen=True)
 class Registry:
     services: tuple[RegisteredService, ...] = ()
     error: str | None = None  # the namespace could not be listed at all
+    more: int = 0  # services beyond _MAX_ROWS, not shown
     read_at: float = 0.0
 
 
-def _has_srv(summary: dict[str, Any]) -> bool:
-    records = (summary.get("DnsConfig") or {}).get("DnsRecords", [])
-    return any(record.get("Type") == "SRV" for record in records)
+def _registered(namespace: Namespace, service: Service, listing: InstanceListing) -> RegisteredService:
+    instances = listing.instances
+    ports = sorted({port for port in (instance.port for instance in instances) if port is not None})
+    zones = sorted({_short(zone, 64) for zone in (i.availability_zone for i in instances) if zone})
+    families = sorted({_short(family, 255) for family in (i.task_definition_family for i in instances) if family})
+    dns_name, not_in_dns = _dns_name(namespace, service)
+    return RegisteredService(
+        service.id,
+        service.name,
+        service.has_srv,
+        listing.healthy,
+        len(instances),
+        tuple(ports),
+        dns_name=dns_name,
+        not_in_dns=not_in_dns,
+        zones=tuple(zones[:_MAX_ITEMS]),
+        task_definitions=tuple(families[:_MAX_ITEMS]),
+        source=listing.source + (" (first 1000)" if listing.truncated else ""),
+    )
 
 
-def _describe_aws_error(error: Exception) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
-    if isinstance(error, botocore.exceptions.NoCredentialsError):
-        return "no AWS credentials (is a task role attached?)"
-    return f"{type(error).__name__}: {error}"
+def _dns_name(namespace: Namespace, service: Service) -> tuple[str | None, str | None]:
+    dns_name = service.dns_name(namespace)
+    if dns_name is not None:
+        return dns_name, None
+    if not service.dns_records or not namespace.has_dns:
+        return None, "API only: Cloud Map publishes no DNS records for this service"
+    return None, "not a DNS name: DNS cannot carry this service name"
+
+
+def _failed(service: Service, namespace: Namespace, detail: str) -> RegisteredService:
+    dns_name, not_in_dns = _dns_name(namespace, service)
+    return RegisteredService(
+        service.id, service.name, service.has_srv, error=detail, dns_name=dns_name, not_in_dns=not_in_dns
+    )
 
 
 class RegistryReader:
     """Reads the namespace's services and instances, at most once per ``ttl`` seconds per process."""
 
-    def __init__(self, namespace_id: str, region: str | None, ttl: float) -> None:
+    def __init__(self, namespace_id: str, namespace_name: str, region: str | None, ttl: float) -> None:
         self.namespace_id = namespace_id
+        self.namespace_name = namespace_name
         self.region = region
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._client: Any = None
+        self._reader: CloudMapReader | None = None
+        self._namespace: Namespace | None = None
         self._cached = Registry()
 
-    def _cloud_map(self) -> Any:
-        if self._client is None:
-            config = Config(
-                retries={"mode": "standard", "max_attempts": 2},
+    def _cloud_map(self) -> CloudMapReader:
+        if self._reader is None:
+            # Endpoint and credentials: the usual chain (task role, AWS_ENDPOINT_URL_SERVICEDISCOVERY).
+            client = make_client(
+                region=self.region,
                 connect_timeout=1,
                 read_timeout=3,
+                max_attempts=2,
                 user_agent_extra="flask-backend-discovery-page",
             )
-            # Endpoint and credentials: the usual chain (task role, AWS_ENDPOINT_URL_SERVICEDISCOVERY).
-            self._client = boto3.Session().client("servicediscovery", region_name=self.region, config=config)
-        return self._client
+            self._reader = CloudMapReader(client)
+        return self._reader
 
-    def read(self, executor: ThreadPoolExecutor) -> Registry:
+    def _namespace_of(self, reader: CloudMapReader) -> Namespace:
+        # GetNamespace once per process: its HttpName is what DiscoverInstances wants. Without the
+        # permission (or on any failure) the configured name is used: they match unless a name was reused.
+        if self._namespace is None:
+            fallback = Namespace(id=self.namespace_id, name=self.namespace_name, type="DNS_PRIVATE")
+            try:
+                found = reader.get_namespace(self.namespace_id)
+            except CloudMapError as error:
+                if error.kind in ("endpoint", "throttled"):
+                    return fallback  # not kept: asked again on the next read
+                found = fallback
+            self._namespace = found if found.id and found.name else fallback
+        return self._namespace
+
+    def read(self, executor: ThreadPoolExecutor) -> tuple[Registry, Namespace | None]:
         with self._lock:  # one refresh at a time; the others wait for it and share it
             if self._cached.read_at and time.monotonic() - self._cached.read_at < self.ttl:
-                return self._cached
+                return self._cached, self._namespace
             try:
-                client = self._cloud_map()
-                summaries = self._services(client)
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                reader = self._cloud_map()
+                namespace = self._namespace_of(reader)
+                services = [service for service in reader.list_services(namespace)]
+            except CloudMapError as error:
                 # Not cached: the next request tries again.
-                return Registry(error=f"cannot list the services of {self.namespace_id}: {_describe_aws_error(error)}")
-            futures = [(summary, executor.submit(self._instances, client, summary)) for summary in summaries]
+                return Registry(error=f"cannot list the services of {self.namespace_id}: {_describe(error)}"), None
+            shown, more = services[:_MAX_ROWS], max(0, len(services) - _MAX_ROWS)
+            futures = [(service, executor.submit(self._instances, reader, namespace, service)) for service in shown]
             deadline = time.monotonic() + _PAGE_DEADLINE_S
-            services = []
-            for summary, future in futures:
-                try:
-                    services.append(future.result(timeout=max(deadline - time.monotonic(), 0.01)))
-                except FutureTimeout:
-                    has_srv = _has_srv(summary)
-                    detail = f"instances not listed within {_PAGE_DEADLINE_S:g} s"
-                    services.append(RegisteredService(summary["Id"], summary["Name"], has_srv, error=detail))
-            self._cached = Registry(services=tuple(services), read_at=time.monotonic())
-            return self._cached
+            rows: list[RegisteredService] = []
+            for service, future in futures:
+                rows.append(self._collect(service, namespace, future, deadline))
+            self._cached = Registry(services=tuple(rows), more=more, read_at=time.monotonic())
+            return self._cached, namespace
 
-    def _services(self, client: Any) -> list[dict[str, Any]]:
-        filters = [{"Name": "NAMESPACE_ID", "Values": [self.namespace_id], "Condition": "EQ"}]
-        summaries = []
-        for page in client.get_paginator("list_services").paginate(Filters=filters):
-            for item in page.get("Services", []):
-                # Checked again here: a stand-in API may ignore the filter.
-                if (item.get("NamespaceId") or (item.get("DnsConfig") or {}).get("NamespaceId")) == self.namespace_id:
-                    summaries.append(item)
-        return sorted(summaries, key=lambda item: item["Name"])
-
-    def _instances(self, client: Any, summary: dict[str, Any]) -> RegisteredService:
-        has_srv = _has_srv(summary)
+    @staticmethod
+    def _collect(
+        service: Service, namespace: Namespace, future: Future[RegisteredService], deadline: float
+    ) -> RegisteredService:
         try:
-            instances = []
-            for page in client.get_paginator("list_instances").paginate(ServiceId=summary["Id"]):
-                instances.extend(page.get("Instances", []))
-            health: dict[str, str] = {}
-            token = None
-            for _ in range(100):  # pages of GetInstancesHealthStatus (no botocore paginator)
-                if not instances:
-                    break
-                kwargs = {"ServiceId": summary["Id"], **({"NextToken": token} if token else {})}
-                answer = client.get_instances_health_status(**kwargs)
-                health.update(answer.get("Status", {}))
-                token = answer.get("NextToken")
-                if not token:
-                    break
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            return RegisteredService(summary["Id"], summary["Name"], has_srv, error=_describe_aws_error(error))
-        registered_ports = (item.get("Attributes", {}).get("AWS_INSTANCE_PORT", "") for item in instances)
-        ports = sorted({int(port) for port in registered_ports if port.isdigit()})
-        healthy = sum(1 for item in instances if health.get(item["Id"]) == "HEALTHY")
-        return RegisteredService(summary["Id"], summary["Name"], has_srv, healthy, len(instances), tuple(ports))
+            return future.result(timeout=max(deadline - time.monotonic(), 0.01))
+        except FutureTimeout:
+            return _failed(service, namespace, f"instances not listed within {_PAGE_DEADLINE_S:g} s")
+        except Exception as error:  # one service's row, never the page
+            return _failed(service, namespace, _describe(error))
+
+    @staticmethod
+    def _instances(reader: CloudMapReader, namespace: Namespace, service: Service) -> RegisteredService:
+        try:
+            return _registered(namespace, service, reader.list_instances(namespace, service))
+        except Exception as error:  # a CloudMapError, or anything a malformed answer may cause
+            return _failed(service, namespace, _describe(error))
 
 
 # -- calling each service through DNS -------------------------------------------------
@@ -188,10 +255,13 @@ class RegistryReader:
 @dataclass
 class ServiceRow:
     name: str
-    dns_name: str
+    dns_name: str | None
     healthy: int | None
     total: int | None
     registry_error: str | None
+    zones: tuple[str, ...] = ()
+    task_definitions: tuple[str, ...] = ()
+    source: str | None = None
     hosts: int | None = None  # addresses DNS offered
     address: str | None = None
     port: int | None = None
@@ -202,13 +272,36 @@ class ServiceRow:
     answered_by: str | None = None  # the identity a worker-style service reports
     answer: Any = None
     error: dict[str, str] | None = None
-    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    failed_attempts: list[dict[str, Any]] = field(default_factory=lambda: [])
+
+    @classmethod
+    def of(cls, service: RegisteredService) -> ServiceRow:
+        row = cls(
+            service.name,
+            service.dns_name,
+            service.healthy,
+            service.total,
+            service.error,
+            service.zones,
+            service.task_definitions,
+            service.source,
+        )
+        if service.dns_name is None:
+            row.error = {"failure": "not_in_dns", "detail": service.not_in_dns or "not in DNS"}
+        return row
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "dns_name": self.dns_name,
-            "instances": {"healthy": self.healthy, "total": self.total, "error": self.registry_error},
+            "instances": {
+                "healthy": self.healthy,
+                "total": self.total,
+                "error": self.registry_error,
+                "zones": list(self.zones),
+                "task_definitions": list(self.task_definitions),
+                "source": self.source,
+            },
             "dns": {"hosts": self.hosts, "address": self.address, "port": self.port},
             "call": {"status": self.status, "attempts": self.attempts, "elapsed_ms": self.elapsed_ms},
             "failed_attempts": self.failed_attempts,
@@ -219,18 +312,37 @@ class ServiceRow:
         }
 
 
+def _row_failure(service: RegisteredService, failure: str, detail: str) -> ServiceRow:
+    row = ServiceRow.of(service)
+    row.error = {"failure": failure, "detail": _short(detail)}
+    return row
+
+
 class _Page:
-    """Per-process state: the registry cache, one DNS client per service name, a bounded thread pool."""
+    """Per-process state: the registry cache, one DNS resolver and a client per name, a bounded thread pool."""
 
     def __init__(self) -> None:
         self.namespace = os.environ.get("NAMESPACE", "").strip().strip(".")
         self.namespace_id = os.environ.get("NAMESPACE_ID", "").strip()
         self.own_name = os.environ.get("SERVICE_NAME", "").strip() or "backend"
         region = os.environ.get("AWS_REGION", "").strip() or os.environ.get("AWS_DEFAULT_REGION", "").strip() or None
-        self.settings = DiscoverySettings.from_environ(os.environ)
-        self.registry = RegistryReader(self.namespace_id, region, _environ_float("DISCOVERY_REGISTRY_TTL", 5.0))
+        self.settings_error: str | None = None
+        try:
+            settings = DiscoverySettings.from_environ(os.environ)
+        except ValueError as error:  # ConfigurationError names the variable
+            self.settings_error = _short(str(error))
+            settings = DiscoverySettings()
+        self.settings = settings
+        try:
+            self.resolver: Resolver | None = Resolver(settings)
+        except Exception as error:  # no /etc/resolv.conf and no DNS_NAMESERVERS: say so on the page
+            self.settings_error = self.settings_error or f"no DNS resolver: {_describe(error)}"
+            self.resolver = None
+        self.registry = RegistryReader(
+            self.namespace_id, self.namespace, region, _environ_float("DISCOVERY_REGISTRY_TTL", 5.0)
+        )
         self.executor = ThreadPoolExecutor(max_workers=_MAX_PARALLEL_CALLS, thread_name_prefix="discovery-page")
-        self._clients: dict[tuple[str, int | None], DiscoveryClient] = {}
+        self._clients: OrderedDict[tuple[str, int | None], DiscoveryClient] = OrderedDict()
         self._lock = threading.Lock()
 
     def configuration_error(self) -> str | None:
@@ -238,79 +350,161 @@ class _Page:
             return "NAMESPACE_ID is not set: the stack must call grant_discovery_read() for this service"
         if not self.namespace:
             return "NAMESPACE is not set"
-        return None
+        return self.settings_error
 
     def client(self, dns_name: str, port: int | None) -> DiscoveryClient:
-        # Kept per name, so each keeps its DNS answer for the record's TTL across requests.
+        # Kept per name (sharing one resolver, so each answer is cached for its TTL across requests).
         with self._lock:
             key = (dns_name, port)
-            if key not in self._clients:
-                self._clients[key] = DiscoveryClient(dns_name, port, settings=self.settings)
-            return self._clients[key]
+            client = self._clients.pop(key, None) or DiscoveryClient(dns_name, port, self.settings, self.resolver)
+
+            self._clients[key] = client
+            while len(self._clients) > _MAX_CLIENTS:
+                _, evicted = self._clients.popitem(last=False)
+                evicted.close()
+            return client
 
     def call(self, service: RegisteredService, request_id: str) -> ServiceRow:
-        row = ServiceRow(
-            service.name,
-            f"{service.name}.{self.namespace}",
-            service.healthy,
-            service.total,
-            service.error,
-        )
+        try:
+            return self._call(service, request_id)
+        except Exception as error:  # this row, never the page
+            return _row_failure(service, "row_error", _describe(error))
+
+    def _call(self, service: RegisteredService, request_id: str) -> ServiceRow:
+        row = ServiceRow.of(service)
+        if row.dns_name is None:
+            return row
         client = self.client(row.dns_name, call_port(service))
         started = time.perf_counter()
         try:
             row.hosts = len(client.endpoints())
             result = client.call("/", headers={"X-Request-Id": request_id})
         except DiscoveryError as error:
-            row.error = {"failure": error.failure, "detail": error.detail}
-            row.failed_attempts = [failure.as_dict() for failure in error.failures]
+            row.error = {"failure": _short(error.failure, 64), "detail": _short(error.detail)}
+            row.failed_attempts = [failure.as_dict() for failure in error.failures[:_MAX_ITEMS]]
             return row
         finally:
             row.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         row.address, row.port, row.status, row.attempts = result.address, result.port, result.status, result.attempts
-        row.failed_attempts = [failure.as_dict() for failure in result.failures]
-        row.answer, row.message = _read_answer(result.body, result.content_type)
+        row.failed_attempts = [failure.as_dict() for failure in result.failures[:_MAX_ITEMS]]
+        row.answer, row.message = read_answer(result.body, result.content_type)
         identity = row.answer.get("identity") if isinstance(row.answer, dict) else None
         if isinstance(identity, dict):
-            row.answered_by = " ".join(str(identity[key]) for key in ("hostname", "address") if identity.get(key))
+            parts = [_short(identity[key], 200) for key in ("hostname", "address") if identity.get(key)]
+            row.answered_by = " ".join(parts) or None
         if not 200 <= result.status < 300:
             row.error = {"failure": "http_status", "detail": f"answered HTTP {result.status}"}
         return row
 
-    def rows(self, request_id: str) -> tuple[list[ServiceRow], str | None]:
+    def rows(self, request_id: str) -> tuple[list[ServiceRow], str | None, Namespace | None, int]:
         problem = self.configuration_error()
         if problem:
-            return [], problem
-        registry = self.registry.read(self.executor)
+            return [], problem, None, 0
+        registry, namespace = self.registry.read(self.executor)
         if registry.error:
-            return [], registry.error
+            return [], registry.error, None, 0
         others = [service for service in registry.services if service.name != self.own_name]
         futures = [(service, self.executor.submit(self.call, service, request_id)) for service in others]
         deadline = time.monotonic() + _PAGE_DEADLINE_S
-        rows = []
+        rows: list[ServiceRow] = []
         for service, future in futures:
             try:
                 rows.append(future.result(timeout=max(deadline - time.monotonic(), 0.01)))
             except FutureTimeout:
-                row = ServiceRow(
-                    service.name, f"{service.name}.{self.namespace}", service.healthy, service.total, service.error
-                )
-                row.error = {"failure": "page_deadline", "detail": f"no result within {_PAGE_DEADLINE_S:g} s"}
-                rows.append(row)
-        return rows, None
+                rows.append(_row_failure(service, "page_deadline", f"no result within {_PAGE_DEADLINE_S:g} s"))
+            except Exception as error:
+                rows.append(_row_failure(service, "row_error", _describe(error)))
+        return rows, None, namespace, registry.more
 
 
-def _read_answer(body: bytes, content_type: str) -> tuple[Any, str | None]:
-    """The answer (parsed JSON or a text preview) and its ``message`` field, if it has one."""
-    text = body.decode("utf-8", "replace")
-    if content_type.split(";")[0].strip() == "application/json":
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            return text[:_ANSWER_PREVIEW_CHARS], None
-        message = answer.get("message") if isinstance(answer, dict) else None
-        return answer, message if isinstance(message, str) else None
-    return text[:_ANSWER_PREVIEW_CHARS], None
+# -- answers: bounded and strict --------------------------------------------------------
+
+
+def read_answer(body: bytes, content_type: str) -> tuple[Any, str | None]:
+    """A service's answer for display: parsed JSON or a text preview, and its ``message`` field.
+
+    JSON is parsed only when it is at most 64 KiB and nested at most 32 levels (deeper would exhaust
+    the parser's recursion); ``NaN``/``Infinity`` and numbers too large for a float become ``None``,
+    strings and containers are cut to their first 2000 characters / 100 items. Anything else is a
+    text preview. Never raises.
+    """
+    text = body[:_MAX_ANSWER_BYTES].decode("utf-8", "replace")
+    preview = text[:_ANSWER_PREVIEW_CHARS]
+    media_type = content_type.split(";")[0].strip().lower()
+    if not (media_type == "application/json" or media_type.endswith("+json")):
+        return preview, None
+    if len(body) > _MAX_ANSWER_BYTES or _nesting_depth(text) > _MAX_ANSWER_DEPTH:
+        return preview, None
+    try:
+        parsed = json.loads(text, parse_constant=lambda _: None, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return preview, None
+    answer = _bounded(parsed, 0)
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return answer, message if isinstance(message, str) else None
+
+
+def _finite_float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _nesting_depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest in JSON text, strings skipped (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    """``value`` with every part JSON can carry strictly: finite numbers, bounded strings and containers."""
+    if depth > _MAX_ANSWER_DEPTH:
+        return "..."
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else _short(str(value), 40)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _short(value, _ANSWER_PREVIEW_CHARS)
+    if isinstance(value, dict):
+        items = list(value.items())[:_MAX_ITEMS]
+        return {_short(str(key), 200): _bounded(item, depth + 1) for key, item in items}
+    if isinstance(value, list | tuple):
+        return [_bounded(item, depth + 1) for item in value[:_MAX_ITEMS]]
+    return _short(repr(value), 200)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float as ``None`` (its containers are already bounded)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _strict_json(document: Any) -> str:
+    """JSON as RFC 8259 defines it: no NaN or Infinity."""
+    return json.dumps(_finite(document), allow_nan=False)
 
 
 _state: _Page | None = None
@@ -328,14 +522,28 @@ def _page() -> _Page:
 
 def _document() -> dict[str, Any]:
     page = _page()
-    request_id = g.get("request_id") or "discovery-page"
-    rows, error = page.rows(request_id)
+    request_id = _short(g.get("request_id") or "discovery-page", 200)
+    rows, error, namespace, more = page.rows(request_id)
+    services: list[dict[str, Any]] = []
+    for row in rows:
+        try:
+            entry = row.as_dict()
+            _strict_json(entry)  # a row JSON cannot carry is replaced, not the page
+        except Exception as failure:
+            entry = ServiceRow(row.name, row.dns_name, None, None, None).as_dict()
+            entry["error"] = {"failure": "row_error", "detail": _describe(failure)}
+        services.append(entry)
     return {
-        "namespace": {"name": page.namespace or None, "id": page.namespace_id or None},
-        "seen_from": {"service": page.own_name, "address": request.host},
+        "namespace": {
+            "name": page.namespace or None,
+            "id": page.namespace_id or None,
+            "type": namespace.type if namespace else None,
+        },
+        "seen_from": {"service": page.own_name, "address": _short(request.host, 300)},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "error": error,
-        "services": [row.as_dict() for row in rows],
+        "more_services": more,
+        "services": services,
     }
 
 
@@ -350,7 +558,8 @@ div.meta { color: #56606b; font-size: .85rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 th, td { text-align: left; vertical-align: top; padding: .6rem .75rem; border-bottom: 1px solid #e3e6ea; }
 th { background: #eef1f4; font-weight: 600; font-size: .85rem; text-transform: uppercase; letter-spacing: .03em; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td { overflow-wrap: anywhere; }
+td.num { font-variant-numeric: tabular-nums; }
 code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .ok { color: #17663a; font-weight: 600; }
 .warn { color: #8a5a00; font-weight: 600; }
@@ -370,8 +579,8 @@ _CSP = (
 )
 
 # Every value below is escaped by Jinja's autoescaping (render_template_string enables it);
-# only the constant stylesheet is marked safe.
-_TEMPLATE = """<!doctype html>
+# only the constant stylesheet and the rows rendered from _ROW are marked safe.
+_PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -385,16 +594,31 @@ _TEMPLATE = """<!doctype html>
 {{ doc.generated_at }}. Instances from the Cloud Map API; addresses from DNS, one picked per call.</p>
 <a class="reload" href="">Reload: DNS may pick another task</a>
 {% if doc.error %}<div class="banner bad" id="page-error">{{ doc.error }}</div>{% endif %}
+{% if doc.more_services %}<div class="banner" id="more-services">{{ doc.more_services }} more services
+are not shown.</div>{% endif %}
 <table id="services">
 <thead><tr><th>Service</th><th>Instances</th><th>DNS answer</th><th>Answer</th></tr></thead>
 <tbody>
-{% for row in doc.services %}
-<tr class="service{% if row.error %} failed{% endif %}" data-service="{{ row.name }}">
-<td><code class="dns-name">{{ row.dns_name }}</code></td>
+{% for row in rows %}{{ row }}
+{% else %}
+<tr><td colspan="4">No other service in this namespace.</td></tr>
+{% endfor %}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+_ROW = """<tr class="service{% if row.error %} failed{% endif %}" data-service="{{ row.name }}">
+<td><code class="dns-name">{{ row.dns_name or row.name }}</code></td>
 <td class="num instances">
 {% if row.instances.error %}<span class="bad">{{ row.instances.error }}</span>
-{% else %}<span class="{{ 'ok' if row.instances.healthy else 'bad' }}">{{ row.instances.healthy }}</span>
- healthy of {{ row.instances.total }}{% endif %}</td>
+{% elif row.instances.total is not none %}<span class="{{ 'ok' if row.instances.healthy else 'bad' }}">{{
+row.instances.healthy }}</span> healthy of {{ row.instances.total }}
+{% if row.instances.zones %}<div class="meta zones">{{ row.instances.zones | join(", ") }}</div>{% endif %}
+{% if row.instances.task_definitions %}<div class="meta families">{{
+row.instances.task_definitions | join(", ") }}</div>{% endif %}
+{% else %}-{% endif %}</td>
 <td class="num dns">
 {% if row.dns.address %}<code class="address">{{ row.dns.address }}:{{ row.dns.port }}</code><br>
 chosen from <span class="hosts">{{ row.dns.hosts }}</span> host{{ "" if row.dns.hosts == 1 else "s" }}
@@ -409,17 +633,13 @@ chosen from <span class="hosts">{{ row.dns.hosts }}</span> host{{ "" if row.dns.
 {% if row.answered_by %}
 <div class="meta">answered by <code class="answered-by">{{ row.answered_by }}</code></div>{% endif %}
 {% if row.answer is not none %}<details><summary>HTTP {{ row.call.status }} in {{ row.call.elapsed_ms }} ms</summary>
-<pre>{{ row.answer_text }}</pre></details>{% endif %}
+<pre>{{ answer_text }}</pre></details>{% endif %}
 </td>
-</tr>
-{% else %}
-<tr><td colspan="4">No other service in this namespace.</td></tr>
-{% endfor %}
-</tbody>
-</table>
-</body>
-</html>
-"""
+</tr>"""
+
+_FAILED_ROW = """<tr class="service failed" data-service="{{ name }}">
+<td><code class="dns-name">{{ name }}</code></td><td class="num instances">-</td><td class="num dns">-</td>
+<td class="answer"><span class="bad error">row_error: {{ detail }}</span></td></tr>"""
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": _CSP,
@@ -436,18 +656,44 @@ def _with_headers(response: Response) -> Response:
 
 
 def _answer_text(answer: Any) -> str:
-    return answer if isinstance(answer, str) else json.dumps(answer, indent=2, ensure_ascii=False)
+    if answer is None:
+        return ""
+    return answer if isinstance(answer, str) else json.dumps(answer, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _visible(value: Any) -> Any:
+    """For the HTML page: control and format (bidi) characters in strings shown as ``\\xNN`` / ``\\uNNNN``
+    (HTML forbids the first, the second reorder text); newlines and tabs kept for ``<pre>``."""
+    if isinstance(value, str):
+        if value.isprintable():
+            return value
+        return "".join(char if char.isprintable() or char in "\n\t" else repr(char)[1:-1] for char in value)
+    if isinstance(value, dict):
+        return {key: _visible(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_visible(item) for item in value]
+    return value
+
+
+def _render_row(row: dict[str, Any]) -> Markup:
+    try:
+        shown = _visible(row)
+        answer_text = _visible(_answer_text(row.get("answer")))
+        return Markup(render_template_string(_ROW, row=shown, answer_text=answer_text))
+    except Exception as error:  # this row is shown as failed; the others as they are
+        name = _visible(_short(row.get("name"), 200))
+        return Markup(render_template_string(_FAILED_ROW, name=name, detail=_describe(error)))
 
 
 @discovery_page.get("/services")
 def services_page() -> Response:
     doc = _document()
-    for row in doc["services"]:
-        row["answer_text"] = _answer_text(row["answer"]) if row["answer"] is not None else ""
-    html = render_template_string(_TEMPLATE, doc=doc, css=Markup(_CSS))
+    rows = [_render_row(row) for row in doc["services"]]
+    page = {key: _visible(value) for key, value in doc.items() if key != "services"}
+    html = render_template_string(_PAGE, doc=page, rows=rows, css=Markup(_CSS))
     return _with_headers(Response(html, mimetype="text/html"))
 
 
 @discovery_page.get("/api/services")
 def services_api() -> Response:
-    return _with_headers(jsonify(_document()))
+    return _with_headers(Response(_strict_json(_document()), mimetype="application/json"))

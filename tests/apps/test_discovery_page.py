@@ -1,0 +1,248 @@
+"""The discovery page under real gunicorn, reading moto's Cloud Map API on loopback and calling real
+servers found through the loopback DNS server, with several bad rows of each class beside good ones.
+
+A bad row (a service name DNS cannot carry, hostile registry text, instance ports such as ``"²"``,
+an answer nested 100,000 levels deep, NaN/Infinity, huge values, an API-only service) shows its
+error in its own row; the page, the JSON API and ``/`` still answer 200, and the JSON is strict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
+from tests.apps.harness import NAMESPACE, SPARE_HOSTS, WORKER_HOSTS, AppLauncher, RunningApp, StaticHttpServer
+from tests.cloudmap_registry import RECORDS, REGION, aws_semantics, ecs_attributes
+
+A_ONLY = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]}
+
+# Service names Cloud Map's API pattern refuses but a stand-in, a proxy or another tool may hand over.
+NOT_DNS_NAMES = ["x" * 64, "has space", "<script>alert(1)</script>", "über", "esc\x1b[31mape"]
+# Instance attributes as a careless or hostile registrant could write them.
+ODD_INSTANCES = {
+    "ports-odd": [
+        {"AWS_INSTANCE_PORT": "²"},
+        {"AWS_INSTANCE_PORT": "٣"},
+        {"AWS_INSTANCE_PORT": "99999"},
+        {"AWS_INSTANCE_PORT": "-1"},
+        {"AWS_INSTANCE_IPV4": "999.1.1.1"},
+    ],
+    "values-huge": [
+        {"AVAILABILITY_ZONE": "z" * 1024, "ECS_TASK_DEFINITION_FAMILY": "f" * 1024},
+        {"AVAILABILITY_ZONE": "<b>bold</b>\u202e", "ECS_TASK_DEFINITION_FAMILY": "<img src=x onerror=alert(1)>"},
+    ],
+}
+# Answers of services found through DNS, each served by a real HTTP server on a spare loopback address.
+ANSWERS: dict[str, tuple[bytes, str]] = {
+    "deep-json": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    "deep-object": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"),
+    "nan-json": (b'{"message": NaN, "x": Infinity, "y": -Infinity, "big": 1e999, "ok": 1.5}', "application/json"),
+    "huge-json": (json.dumps({"message": "m" * 200_000}).encode(), "application/json"),
+    "huge-int": (b'{"n": ' + b"9" * 5000 + b"}", "application/json"),
+    "not-utf8": (b"\xff\xfe\x00<script>alert(1)</script>\x1b[2J", "text/plain"),
+    "wide-json": (json.dumps({f"k{i}": list(range(500)) for i in range(500)}).encode()[:60_000], "application/json"),
+}
+
+
+@dataclass
+class Page:
+    backend: RunningApp
+    namespace_id: str
+    names: list[str]
+
+    def api(self) -> dict[str, Any]:
+        response = self.backend.get("/api/services")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("application/json")
+
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"{constant} in the page's JSON")
+
+        return json.loads(response.text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    with aws_semantics():
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(
+    moto_endpoint: str, module_launcher: AppLauncher, dns_server: LoopbackDnsServer, workers, worker_port: int
+) -> Iterator[Page]:
+    client = boto3.client(
+        "servicediscovery",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_private_dns_namespace(Name=NAMESPACE, Vpc="vpc-0123456789abcdef0")
+    namespace_id = next(n["Id"] for n in client.list_namespaces()["Namespaces"] if n["Name"] == NAMESPACE)
+
+    def service(name: str, **kwargs: Any) -> str:
+        return client.create_service(Name=name, NamespaceId=namespace_id, **kwargs)["Service"]["Id"]
+
+    def register(service_id: str, task: str, address: str, port: int | None, **extra: str) -> None:
+        attributes = {**ecs_attributes(address, port, "eu-west-1a", "corp-task", "svc"), **extra}
+        client.register_instance(ServiceId=service_id, InstanceId=task, Attributes=attributes)
+
+    # The good row: the workers of the session, registered as ECS registers them.
+    worker = service("worker", DnsConfig=RECORDS, HealthCheckCustomConfig={"FailureThreshold": 1})
+    for index, host in enumerate(WORKER_HOSTS):
+        register(worker, f"task-{index}", host, worker_port)
+    service("backend", DnsConfig=A_ONLY)  # the page's own service: not listed
+    for name in NOT_DNS_NAMES:
+        register(service(name, DnsConfig=A_ONLY), "task-x", WORKER_HOSTS[0], worker_port)
+    for name, instances in ODD_INSTANCES.items():
+        service_id = service(name, DnsConfig=A_ONLY)
+        dns_server.set_records(f"{name}.{NAMESPACE}", a=[WORKER_HOSTS[1]])
+        for index, attributes in enumerate(instances):
+            register(service_id, f"task-{index}", WORKER_HOSTS[1], worker_port, **attributes)
+    servers: list[StaticHttpServer] = []
+    for index, (name, (body, content_type)) in enumerate(ANSWERS.items()):
+        host = SPARE_HOSTS[index]
+        servers.append(StaticHttpServer(host, worker_port, 200, body, content_type))
+        register(service(name, DnsConfig=A_ONLY), "task-0", host, worker_port)
+        dns_server.set_records(f"{name}.{NAMESPACE}", a=[host])
+    service("mesh", Type="HTTP")  # Service Connect: API only
+
+    backend = module_launcher.backend(
+        dns_server.port,
+        NAMESPACE=NAMESPACE,
+        NAMESPACE_ID=namespace_id,
+        WORKER_SERVICE="worker",
+        WORKER_PORT=str(worker_port),
+        SERVICE_NAME="backend",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ENDPOINT_URL_SERVICEDISCOVERY=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/nonexistent/aws-config",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        DISCOVERY_REGISTRY_TTL="0",
+        UPSTREAM_MAX_BODY_BYTES=str(4 * 1024 * 1024),
+    )
+    names = ["worker", *NOT_DNS_NAMES, *ODD_INSTANCES, *ANSWERS, "mesh"]
+    try:
+        yield Page(backend, namespace_id, names)
+    finally:
+        for server in servers:
+            server.close()
+
+
+def rows_by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in document["services"]}
+
+
+def test_every_row_is_listed_and_the_good_one_answers(page):
+    document = page.api()
+
+    assert document["error"] is None
+    rows = rows_by_name(document)
+    assert sorted(rows) == sorted(page.names)  # every service but the page's own
+    worker = rows["worker"]
+    assert worker["error"] is None and worker["dns_name"] == "worker.corp"
+    assert worker["dns"]["address"] in WORKER_HOSTS and worker["call"]["status"] == 200
+    assert worker["instances"]["healthy"] == worker["instances"]["total"] == 3
+    assert worker["instances"]["zones"] == ["eu-west-1a"] and worker["instances"]["task_definitions"] == ["corp-task"]
+    assert worker["answered_by"]
+
+
+@pytest.mark.parametrize("name", NOT_DNS_NAMES)
+def test_a_service_name_that_is_not_a_dns_name_is_an_error_in_its_row(page, name):
+    row = rows_by_name(page.api())[name]
+
+    assert row["dns_name"] is None
+    assert row["error"]["failure"] == "not_in_dns" and "not a DNS name" in row["error"]["detail"]
+    assert row["instances"]["total"] == 1  # the registry part of the row still shows
+
+
+def test_an_api_only_service_is_shown_without_dns(page):
+    row = rows_by_name(page.api())["mesh"]
+
+    assert row["dns_name"] is None and row["error"]["failure"] == "not_in_dns" and "API only" in row["error"]["detail"]
+
+
+def test_odd_ports_and_addresses_are_ignored_not_fatal(page):
+    row = rows_by_name(page.api())["ports-odd"]
+
+    assert row["instances"]["total"] == 5 and row["instances"]["error"] is None
+    assert row["call"]["status"] == 200 and row["dns"]["address"] == WORKER_HOSTS[1]
+
+
+def test_huge_registry_values_are_cut(page):
+    row = rows_by_name(page.api())["values-huge"]
+
+    assert row["instances"]["total"] == 2
+    assert all(len(zone) < 200 for zone in row["instances"]["zones"])
+    assert all(len(family) < 400 for family in row["instances"]["task_definitions"])
+
+
+@pytest.mark.parametrize("name", ["deep-json", "deep-object"])
+def test_a_deeply_nested_answer_is_shown_as_text(page, name):
+    row = rows_by_name(page.api())[name]
+
+    assert row["call"]["status"] == 200 and row["error"] is None
+    assert isinstance(row["answer"], str) and len(row["answer"]) <= 2000
+
+
+def test_nan_and_infinity_become_null_and_the_json_stays_strict(page):
+    row = rows_by_name(page.api())["nan-json"]  # page.api() refuses NaN/Infinity
+
+    assert row["answer"] == {"message": None, "x": None, "y": None, "big": None, "ok": 1.5}
+    assert row["message"] is None
+
+
+@pytest.mark.parametrize("name", ["huge-json", "huge-int", "not-utf8", "wide-json"])
+def test_huge_and_odd_answers_are_bounded(page, name):
+    row = rows_by_name(page.api())[name]
+
+    assert row["call"]["status"] == 200
+    assert len(json.dumps(row["answer"])) < 100_000
+
+
+def test_the_html_page_answers_and_escapes_every_row(page):
+    response = page.backend.get("/services")
+
+    assert response.status_code == 200
+    html = response.text
+    for name in page.names:
+        if name.isascii() and name.isprintable() and "<" not in name:
+            assert f'data-service="{name}"' in html
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "<b>bold</b>" not in html
+    assert "\x1b" not in html
+    assert html.count('<tr class="service') == len(page.names)
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_the_index_still_answers(page):
+    response = page.backend.get("/")
+
+    assert response.status_code == 200 and response.json()["worker"]["status"] == 200
+
+
+def test_rows_stay_isolated_over_repeated_loads(page):
+    for _ in range(3):
+        rows = rows_by_name(page.api())
+        assert rows["worker"]["error"] is None and rows["worker"]["call"]["status"] == 200
+        assert page.backend.get("/services").status_code == 200
