@@ -45,9 +45,10 @@ class _Rule:
 class _AppliedRule:
     """One rule on one L1 resource, as cdk-nag's ``applyRule`` takes it (a jsii interface)."""
 
-    def __init__(self, rule: _Rule, node: CfnResource, templates: StackTemplates) -> None:
+    def __init__(self, rule: _Rule, node: CfnResource, resource_type: str, templates: StackTemplates) -> None:
         self._rule = rule
         self._node = node
+        self._resource_type = resource_type
         self._templates = templates
 
     @property
@@ -71,7 +72,7 @@ class _AppliedRule:
         return self._node
 
     def rule(self, node: CfnResource) -> NagRuleCompliance | list[str]:
-        resource = self._templates.view(node)
+        resource = self._templates.view(node, self._resource_type)
         if resource is None:
             return NagRuleCompliance.NOT_APPLICABLE
         return self._rule.check(resource)
@@ -152,7 +153,7 @@ class ServiceDiscoveryChecks(NagPack):
         for rule in self._rules:
             if resource_type in rule.description.resource_types:
                 # cast: the jsii interface declares setters, which cdk-nag never calls.
-                self._apply_rule(cast(IApplyRule, _AppliedRule(rule, node, self._templates)))
+                self._apply_rule(cast(IApplyRule, _AppliedRule(rule, node, resource_type, self._templates)))
 
     def compliance(self, node: CfnResource, rule_id: str) -> NagRuleCompliance:
         """What rule ``rule_id`` (``ServiceDiscovery-SD1`` or ``SD1``) decides for ``node``, acknowledged or not.
@@ -165,7 +166,7 @@ class ServiceDiscoveryChecks(NagPack):
             raise fail("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
         if node.cfn_resource_type not in rules[0].description.resource_types:
             return NagRuleCompliance.NOT_APPLICABLE
-        resource = StackTemplates(_READ_TYPES).view(node)
+        resource = StackTemplates(_READ_TYPES).view(node, node.cfn_resource_type)
         if resource is None:
             return NagRuleCompliance.NOT_APPLICABLE
         return rules[0].check(resource)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from aws_cdk import CfnResource, Stack, Stage
-from constructs import IConstruct
 
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
@@ -122,57 +121,74 @@ class TemplateResource:
         return found
 
 
+@dataclass
+class _Template:
+    """One stack's resources; ``synthesized`` when they come from its template file."""
+
+    resources: Resources
+    synthesized: bool
+    #: The stack objects that found this entry (held, so that their ids stay theirs).
+    stacks: list[Stack]
+
+
 class StackTemplates:
     """The templates of the stacks one validation looks at, each read (or rendered) once.
 
     Keep one per validation: a construct tree changed after it was read is not seen.
 
     :param rendered_types: before synthesis, the resource types whose properties are rendered
-        (the others are listed with their type only). Default: all types.
+        (the others are not listed). Default: all types.
     """
 
     def __init__(self, rendered_types: Collection[str] | None = None) -> None:
         self._rendered_types = rendered_types
-        # id(stack) -> (stack, {id(L1): (L1, logical ID)}, resources). The stack and the L1
-        # objects are held so that their ids stay theirs while the entry lives.
-        self._stacks: dict[int, tuple[Stack, dict[int, tuple[CfnResource, str]], Resources]] = {}
+        self._by_stack_id: dict[int, _Template] = {}
+        self._by_file: dict[str, _Template] = {}
 
-    def view(self, node: CfnResource) -> TemplateResource | None:
-        """``node`` as its stack's template shows it; None when it is not there (e.g. a condition removed it)."""
+    def view(self, node: CfnResource, resource_type: str | None = None) -> TemplateResource | None:
+        """``node`` as its stack's template shows it; None when it is not there.
+
+        :param resource_type: ``node.cfn_resource_type`` when the caller has it (saves a call into Node.js).
+        """
         stack = Stack.of(node)
-        entry = self._stacks.get(id(stack))
-        if entry is None:
-            entry = self._stacks[id(stack)] = (stack, *_load(stack, self._rendered_types))
-        _, logical_ids, resources = entry
-        known = logical_ids.get(id(node))
-        logical_id = known[1] if known is not None else stack.resolve(node.logical_id)
+        template = self._template(stack)
+        logical_id = stack.resolve(node.logical_id)
         if not isinstance(logical_id, str):
             return None
-        resource = resources.get(logical_id)
+        resource_type = resource_type or node.cfn_resource_type
+        resource = template.resources.get(logical_id)
+        if template.synthesized and (resource is None or resource.get("Type") != resource_type):
+            # The file in the output directory is not this tree's template (an older synthesis of
+            # another tree): read the tree itself.
+            template.resources, template.synthesized = _rendered_resources(stack, self._rendered_types), False
+            resource = template.resources.get(logical_id)
         if resource is None:
             return None
-        return TemplateResource(logical_id, str(resource.get("Type")), mapping(resource.get("Properties")), resources)
+        return TemplateResource(logical_id, resource_type, mapping(resource.get("Properties")), template.resources)
+
+    def _template(self, stack: Stack) -> _Template:
+        # Stacks made in Python are the same object each time; others get a new proxy per call,
+        # and are found again by their template file.
+        template = self._by_stack_id.get(id(stack))
+        if template is not None:
+            return template
+        stage = Stage.of(stack)
+        template_file = None if stage is None else Path(stage.outdir) / stack.template_file
+        key = str(template_file) if template_file is not None else f"(no stage) {stack.node.path}"
+        template = self._by_file.get(key)
+        if template is None:
+            synthesized = None if template_file is None else _synthesized_resources(template_file)
+            if synthesized is None:
+                template = _Template(_rendered_resources(stack, self._rendered_types), False, [])
+            else:
+                template = _Template(synthesized, True, [])
+            self._by_file[key] = template
+        template.stacks.append(stack)
+        self._by_stack_id[id(stack)] = template
+        return template
 
 
-def _own_cfn_resources(stack: Stack) -> list[CfnResource]:
-    """The L1 resources of ``stack`` itself (a nested stack's resources are in its own template)."""
-    found: list[CfnResource] = []
-    pending: list[IConstruct] = list(stack.node.children)
-    while pending:
-        construct = pending.pop()
-        if isinstance(construct, Stack):
-            continue
-        if isinstance(construct, CfnResource):
-            found.append(construct)
-        pending.extend(construct.node.children)
-    return found
-
-
-def _synthesized_resources(stack: Stack) -> Resources | None:
-    stage = Stage.of(stack)
-    if stage is None:
-        return None
-    template_file = Path(stage.outdir) / stack.template_file
+def _synthesized_resources(template_file: Path) -> Resources | None:
     try:
         template = json.loads(template_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -187,29 +203,34 @@ def _synthesized_resources(stack: Stack) -> Resources | None:
     }
 
 
-def _load(stack: Stack, rendered_types: Collection[str] | None) -> tuple[dict[int, tuple[CfnResource, str]], Resources]:
-    nodes: dict[int, tuple[CfnResource, str]] = {}
-    types: dict[str, str] = {}
-    for node in _own_cfn_resources(stack):
-        logical_id = stack.resolve(node.logical_id)
-        if isinstance(logical_id, str):
-            nodes[id(node)] = (node, logical_id)
-            types[logical_id] = node.cfn_resource_type
-    synthesized = _synthesized_resources(stack)
-    # The file is this tree's template only if it holds every resource of the tree with its
-    # type: an older synthesis (another tree) in the same output directory is not used.
-    if synthesized is not None and all(
-        synthesized.get(logical_id, {}).get("Type") == resource_type for logical_id, resource_type in types.items()
-    ):
-        return nodes, synthesized
+def _own_cfn_resources(stack: Stack) -> list[CfnResource]:
+    """The L1 resources of ``stack`` itself (a nested stack's resources are in its own template)."""
+    constructs = stack.node.find_all()
+    resources = [c for c in constructs if isinstance(c, CfnResource)]
+    if not any(isinstance(c, Stack) for c in constructs[1:]):
+        return resources
+    path = stack.node.path
+    own: list[CfnResource] = []
+    for resource in resources:
+        owner = Stack.of(resource)
+        if owner is stack or owner.node.path == path:
+            own.append(resource)
+    return own
+
+
+def _rendered_resources(stack: Stack, rendered_types: Collection[str] | None) -> Resources:
+    """The resources of ``stack`` from its L1 properties, as CfnResource._toCloudFormation renders them
+    (without raw overrides): resolve the L1's own properties, then render them to CloudFormation's
+    names (rendering validates, and Lazy values are only lists once resolved)."""
     rendered: dict[str, Mapping[str, Any]] = {}
-    for node, logical_id in nodes.values():
-        resource_type = types[logical_id]
-        properties: Any = {}
-        if rendered_types is None or resource_type in rendered_types:
-            # As CfnResource._toCloudFormation does: resolve the L1's own properties, then render them
-            # to CloudFormation's names (rendering validates, and Lazy values are only lists once resolved).
-            resolved = stack.resolve(node._cfn_properties)  # pyright: ignore[reportPrivateUsage]
-            properties = node._render_properties(resolved) if resolved else {}  # pyright: ignore[reportPrivateUsage]
+    for node in _own_cfn_resources(stack):
+        resource_type = node.cfn_resource_type
+        if rendered_types is not None and resource_type not in rendered_types:
+            continue
+        logical_id = stack.resolve(node.logical_id)
+        if not isinstance(logical_id, str):
+            continue
+        resolved = stack.resolve(node._cfn_properties)  # pyright: ignore[reportPrivateUsage]
+        properties: Any = node._render_properties(resolved) if resolved else {}  # pyright: ignore[reportPrivateUsage]
         rendered[logical_id] = {"Type": resource_type, "Properties": mapping(properties)}
-    return nodes, rendered
+    return rendered

@@ -68,7 +68,7 @@ def validate(app: cdk.App, pack: ServiceDiscoveryChecks | None = None, *, synth:
         app.synth()
     report = pack.validate_scope(app)
     violations = frozenset(
-        (violation.rule_name, resource.construct_path)
+        (violation.rule_name, str(resource.construct_path))
         for violation in report.violations
         for resource in violation.violating_resources
     )

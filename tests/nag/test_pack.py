@@ -22,7 +22,7 @@ def test_rule_ids_are_stable_unique_and_in_order() -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rule_id)
-def test_every_rule_has_a_one_line_info_an_explanation_and_an_aws_or_rfc_reference(rule: ServiceDiscoveryRule) -> None:
+def test_every_rule_has_a_one_line_info_an_explanation_and_an_aws_docs_reference(rule: ServiceDiscoveryRule) -> None:
     assert rule.info and "\n" not in rule.info
     assert len(rule.explanation) > len(rule.info)
     assert re.fullmatch(r"https://docs\.aws\.amazon\.com/\S+", rule.reference), rule.reference

@@ -53,6 +53,23 @@ def test_a_template_file_of_another_tree_in_the_same_output_directory_is_not_rea
     assert findings.reported(SD1, new)
 
 
+def test_before_synthesis_a_nested_stacks_resources_are_rendered_in_its_own_template() -> None:
+    # GIVEN a parent whose Cloud Map service is compliant and a nested stack whose service is not
+    app = cdk.App()
+    parent = cdk.Stack(app, "Parent")
+    compliant = l1.cloud_map_service(parent, records={"A": 10})
+    nested = cdk.NestedStack(parent, "Child")
+    noncompliant = l1.cloud_map_service(nested, records={"A": 600})
+    # WHEN the unsynthesized tree is validated THEN each is read from its own stack's resources
+    findings = validate(app, synth=False)
+    assert findings.of_rule(SD1) == {noncompliant.node.path}
+    parent_view = StackTemplates().view(compliant)
+    assert parent_view is not None
+    assert [r.logical_id for r in parent_view.of_type("AWS::ServiceDiscovery::Service")] == [
+        parent.resolve(compliant.logical_id)
+    ]
+
+
 def test_nested_stack_resources_are_read_from_the_nested_template() -> None:
     app = cdk.App()
     nested = cdk.NestedStack(cdk.Stack(app, "Parent"), "Child")
