@@ -195,6 +195,7 @@ class Demo:
 
 
 def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str = STACK, fast: bool = True) -> Demo:
+    work_dir.mkdir(parents=True, exist_ok=True)
     state_path = work_dir / "state.json"
     output_path = work_dir / "demo-output.log"
     control_file = work_dir / "control" / "control.json"

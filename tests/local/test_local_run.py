@@ -174,3 +174,18 @@ def test_every_stack_of_the_app_can_run_locally(assembly_dir):
             assert (service.app_dir / "app.py").is_file(), service
             for variable, value in service.environment.items():
                 resolve_value(value, refs, pseudo, f"{name}: {variable} of {service.name}")
+
+
+def test_a_local_run_killed_with_sigkill_takes_its_tasks_with_it(assembly_dir, tmp_path):
+    # No clean-up code runs after SIGKILL: the kernel ends the tasks (PR_SET_PDEATHSIG).
+    running = start_demo(assembly_dir, tmp_path, "--workers", "1", "--tasks", "backend=1")
+    task_pids = running.task_pids()
+    try:
+        assert task_pids and all(process_group_exists(pid) for pid in task_pids)
+
+        running.process.send_signal(signal.SIGKILL)
+        running.process.wait(timeout=10)
+
+        assert leftover_groups(task_pids, timeout=10) == []
+    finally:
+        running.kill()
