@@ -294,10 +294,9 @@ class ServiceRow:
         return {
             "name": self.name,
             "dns_name": self.dns_name,
-            "instances": {
-                "healthy": self.healthy,
-                "total": self.total,
-                "error": self.registry_error,
+            "instances": {"healthy": self.healthy, "total": self.total, "error": self.registry_error},
+            # What the attributes ECS registers say about the instances, and the API they came from.
+            "registry": {
                 "zones": list(self.zones),
                 "task_definitions": list(self.task_definitions),
                 "source": self.source,
@@ -523,7 +522,7 @@ def _page() -> _Page:
 def _document() -> dict[str, Any]:
     page = _page()
     request_id = _short(g.get("request_id") or "discovery-page", 200)
-    rows, error, namespace, more = page.rows(request_id)
+    rows, error, _, more = page.rows(request_id)
     services: list[dict[str, Any]] = []
     for row in rows:
         try:
@@ -534,11 +533,7 @@ def _document() -> dict[str, Any]:
             entry["error"] = {"failure": "row_error", "detail": _describe(failure)}
         services.append(entry)
     return {
-        "namespace": {
-            "name": page.namespace or None,
-            "id": page.namespace_id or None,
-            "type": namespace.type if namespace else None,
-        },
+        "namespace": {"name": page.namespace or None, "id": page.namespace_id or None},
         "seen_from": {"service": page.own_name, "address": _short(request.host, 300)},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "error": error,
@@ -615,9 +610,9 @@ _ROW = """<tr class="service{% if row.error %} failed{% endif %}" data-service="
 {% if row.instances.error %}<span class="bad">{{ row.instances.error }}</span>
 {% elif row.instances.total is not none %}<span class="{{ 'ok' if row.instances.healthy else 'bad' }}">{{
 row.instances.healthy }}</span> healthy of {{ row.instances.total }}
-{% if row.instances.zones %}<div class="meta zones">{{ row.instances.zones | join(", ") }}</div>{% endif %}
-{% if row.instances.task_definitions %}<div class="meta families">{{
-row.instances.task_definitions | join(", ") }}</div>{% endif %}
+{% if row.registry.zones %}<div class="meta zones">{{ row.registry.zones | join(", ") }}</div>{% endif %}
+{% if row.registry.task_definitions %}<div class="meta families">{{
+row.registry.task_definitions | join(", ") }}</div>{% endif %}
 {% else %}-{% endif %}</td>
 <td class="num dns">
 {% if row.dns.address %}<code class="address">{{ row.dns.address }}:{{ row.dns.port }}</code><br>

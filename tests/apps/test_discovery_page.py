@@ -163,7 +163,11 @@ def test_every_row_is_listed_and_the_good_one_answers(page):
     assert worker["error"] is None and worker["dns_name"] == "worker.corp"
     assert worker["dns"]["address"] in WORKER_HOSTS and worker["call"]["status"] == 200
     assert worker["instances"]["healthy"] == worker["instances"]["total"] == 3
-    assert worker["instances"]["zones"] == ["eu-west-1a"] and worker["instances"]["task_definitions"] == ["corp-task"]
+    assert worker["registry"] == {
+        "zones": ["eu-west-1a"],
+        "task_definitions": ["corp-task"],
+        "source": "DiscoverInstances",
+    }
     assert worker["answered_by"]
 
 
@@ -193,8 +197,8 @@ def test_huge_registry_values_are_cut(page):
     row = rows_by_name(page.api())["values-huge"]
 
     assert row["instances"]["total"] == 2
-    assert all(len(zone) < 200 for zone in row["instances"]["zones"])
-    assert all(len(family) < 400 for family in row["instances"]["task_definitions"])
+    assert all(len(zone) < 200 for zone in row["registry"]["zones"])
+    assert all(len(family) < 400 for family in row["registry"]["task_definitions"])
 
 
 @pytest.mark.parametrize("name", ["deep-json", "deep-object"])
