@@ -21,7 +21,7 @@ from ecs_service_discovery.nag.rules import sd5_stop_timeout_covers_ttl as sd5
 from ecs_service_discovery.nag.rules import sd6_service_connect_name_collision as sd6
 from ecs_service_discovery.nag.rules import sd7_namespace_negative_cache_ttl as sd7
 from ecs_service_discovery.nag.template import StackTemplates, TemplateResource
-from ecs_service_discovery.validation import check_int_range, duration_seconds, fail
+from ecs_service_discovery.validation import check_int_range, duration_seconds, implements, invalid
 
 #: Every rule of the pack, in ID order.
 RULES: tuple[ServiceDiscoveryRule, ...] = (sd1.RULE, sd2.RULE, sd3.RULE, sd4.RULE, sd5.RULE, sd6.RULE, sd7.RULE)
@@ -110,12 +110,14 @@ class ServiceDiscoveryChecks(NagPack):
         max_negative_cache_ttl: Duration = _DEFAULT_MAX_NEGATIVE_TTL,
         max_instances_per_service: int = sd4.CLOUD_MAP_INSTANCES_PER_SERVICE,
     ) -> None:
+        if scope is not None and not implements(scope, IConstruct):
+            raise invalid("scope", scope, "expected the app (a construct) or None")
         for parameter, flag in (
             ("verbose", verbose),
             ("write_suppressions_to_cloud_formation", write_suppressions_to_cloud_formation),
         ):
             if flag is not None and not isinstance(flag, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
-                raise fail(parameter, flag, "expected True, False or None")
+                raise invalid(parameter, flag, "expected True, False or None")
         max_dns_ttl_seconds = _threshold_seconds("max_dns_ttl", max_dns_ttl)
         max_negative_ttl_seconds = _threshold_seconds("max_negative_cache_ttl", max_negative_cache_ttl)
         check_int_range("max_instances_per_service", max_instances_per_service, 1, 1_000_000)
@@ -160,10 +162,14 @@ class ServiceDiscoveryChecks(NagPack):
 
         For tests and for finding out why a rule reports, or does not report, a resource.
         """
+        if not isinstance(node, CfnResource):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise invalid("node", node, "expected an L1 resource (CfnResource), e.g. construct.node.default_child")
+        if not isinstance(rule_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise invalid("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
         suffix = rule_id.removeprefix(f"{PACK_NAME}-")
         rules = [rule for rule in self._rules if rule.description.suffix == suffix]
         if not rules:
-            raise fail("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
+            raise invalid("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
         if node.cfn_resource_type not in rules[0].description.resource_types:
             return NagRuleCompliance.NOT_APPLICABLE
         resource = StackTemplates(_READ_TYPES).view(node, node.cfn_resource_type)
@@ -175,5 +181,5 @@ class ServiceDiscoveryChecks(NagPack):
 def _threshold_seconds(parameter: str, value: Duration) -> int:
     seconds = duration_seconds(parameter, value, 0, _MAX_TTL_SECONDS)
     if seconds is None:
-        raise fail(parameter, value, "expected a Duration known at synth time, not a token")
+        raise invalid(parameter, value, "expected a Duration known at synth time, not a token")
     return seconds

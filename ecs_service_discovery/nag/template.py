@@ -2,9 +2,10 @@
 
 A rule reads this view, not the L1 object, so that one rule serves L1 resources, L2
 constructs and templates brought in with ``CfnInclude`` alike. The view comes from the
-synthesized template file when there is one for the current construct tree (the pack
-runs as a policy validation plugin after synthesis, or after ``app.synth()``), so it
-holds raw overrides (``add_property_override``) too. Before synthesis it is rendered
+stack's synthesized template file when there is one (the pack runs as a policy validation
+plugin after synthesis, or after ``app.synth()``), so it holds raw overrides
+(``add_property_override``) too. Before synthesis, or when the file lacks a resource of
+the tree (an older synthesis of another tree in the same output directory), it is rendered
 from the L1 properties, as cdk-nag's own rules see them: without raw overrides.
 
 Values are what ``Stack.resolve`` gives: literals, or intrinsic functions (``Ref``,

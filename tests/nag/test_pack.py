@@ -64,6 +64,17 @@ def test_compliance_of_an_unknown_rule_is_refused() -> None:
         ServiceDiscoveryChecks().compliance(l1.cloud_map_service(stack), "SD8")
 
 
+def test_compliance_of_a_construct_that_is_not_an_l1_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "NotL1")
+    with pytest.raises(ValidationError, match=r"node=<aws_cdk.Stack object at .*> is not valid: expected an L1"):
+        ServiceDiscoveryChecks().compliance(stack, SD1)  # type: ignore[arg-type]
+
+
+def test_a_scope_that_is_not_a_construct_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"scope='app' is not valid: expected the app"):
+        ServiceDiscoveryChecks("app")  # type: ignore[arg-type]
+
+
 def test_compliance_of_another_resource_type_is_not_applicable() -> None:
     stack = cdk.Stack(cdk.App(), "OtherType")
     assert ServiceDiscoveryChecks().compliance(l1.task_definition(stack), SD1) is NagRuleCompliance.NOT_APPLICABLE
