@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ecs_discovery_tools.cli import ExitCode
 from tests.cli.conftest import run_cli
 
@@ -81,4 +83,24 @@ def test_a_nameserver_that_is_not_an_address_is_a_usage_error():
     result = run_cli("resolve", "worker.corp", "--nameserver", "dns.example:53")
 
     assert result.code == ExitCode.USAGE
-    assert "--nameserver 'dns.example:53' is not valid" in result.err
+    assert "--nameserver: 'dns.example:53' is not an IP address" in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.2.3.4:0", "bad port"),
+        ("1.2.3.4:99999", "bad port"),
+        ("1.2.3.4:²", "bad port"),
+        ("1.2.3.4:", "bad port"),
+        ("", "expected one IP address"),
+        ("1.1.1.1,2.2.2.2", "expected one IP address"),
+        ("\x1b[31m10.0.0.2", "is not an IP address"),
+        ("127.0.0.1:53:53", "is not an IP address"),
+    ],
+)
+def test_malformed_nameservers_are_one_usage_line_parsed_as_the_client_parses_them(text, expected):
+    result = run_cli("resolve", "worker.corp", "--nameserver", text)
+
+    assert result.code == ExitCode.USAGE
+    assert expected in result.err and result.err.count("\n") == 1 and "\x1b" not in result.err

@@ -61,31 +61,29 @@ class Resolution:
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
-    """``10.0.0.2``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1`` -> (address, port)."""
-    text = text.strip()
-    host, port = text, 53
+    """``10.0.0.2``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1`` -> (address, port).
+
+    Parsed by the discovery client's own parser (as it reads ``DNS_NAMESERVERS``), so the CLI and
+    the apps accept the same forms.
+    """
+    from ecs_discovery_client import ConfigurationError, DiscoverySettings
+
     try:
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            if rest:
-                port = int(rest.removeprefix(":"))
-        elif text.count(":") == 1:
-            host, port_text = text.split(":")
-            port = int(port_text)
-        ipaddress.ip_address(host)
-    except ValueError:
+        nameservers = DiscoverySettings.from_environ({"DNS_NAMESERVERS": text}).nameservers
+    except ConfigurationError as error:
+        detail = str(error).removeprefix(f"{error.variable}: ")
+        raise CliError(f"--nameserver: {detail}", ExitCode.USAGE) from None
+    if len(nameservers) != 1:
         raise CliError(
-            f"--nameserver {text!r} is not valid: expected an IP address with an optional port, "
+            f"--nameserver {text!r} is not valid: expected one IP address with an optional port, "
             "such as 10.0.0.2 or 127.0.0.1:5353",
             ExitCode.USAGE,
-        ) from None
-    if not 0 < port < 65536:
-        raise CliError(f"--nameserver {text!r} is not valid: port must be 1-65535", ExitCode.USAGE)
-    return host, port
+        )
+    return nameservers[0]
 
 
 def make_resolver(nameserver: str | None, timeout: float) -> tuple[dns.resolver.Resolver, str]:
-    if nameserver:
+    if nameserver is not None:
         host, port = parse_nameserver(nameserver)
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
