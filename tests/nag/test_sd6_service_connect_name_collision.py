@@ -76,6 +76,7 @@ def cases() -> Cases:
         "Noncompliance3",
         "Noncompliance4",
         "Noncompliance5",
+        "Noncompliance6",
         "Compliance1",
         "Compliance2",
         "Compliance3",
@@ -114,6 +115,13 @@ def cases() -> Cases:
     )
     resources["Noncompliance5"] = l1.ecs_service(
         stack, cluster=cluster.ref, service_connect=_service_connect(None, discovery_name="api")
+    )
+    # DNS names compare without regard to case or a trailing dot.
+    stack = stacks["Noncompliance6"]
+    namespace = _namespace(stack)
+    l1.cloud_map_service(stack, name="api", namespace_id=namespace.attr_id)
+    resources["Noncompliance6"] = l1.ecs_service(
+        stack, service_connect=_service_connect(namespace.attr_arn, discovery_name="api-connect", alias="Api.Shop.")
     )
     stack = stacks["Compliance1"]
     namespace = _namespace(stack)
@@ -167,6 +175,10 @@ def test_noncompliance_4_default_discovery_name_port_name_in_a_namespace_named_b
 
 def test_noncompliance_5_cluster_default_namespace(cases: Cases) -> None:
     assert cases.reported(SD6, "Noncompliance5")
+
+
+def test_noncompliance_6_client_alias_in_other_case_with_a_trailing_dot(cases: Cases) -> None:
+    assert cases.reported(SD6, "Noncompliance6")
 
 
 def test_compliance_names_distinct_from_the_dns_services(cases: Cases) -> None:

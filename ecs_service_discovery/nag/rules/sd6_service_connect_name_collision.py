@@ -79,13 +79,14 @@ def service_connect_name_collision(resource: TemplateResource) -> NagRuleComplia
         namespace_id = cloud_map_service.prop("NamespaceId") or cloud_map_service.prop("DnsConfig", "NamespaceId")
         same_namespace = _namespace_key(cloud_map_service, namespace_id)
         if same_namespace is not None and same_namespace[0] == key:
-            taken.add(name)
+            # DNS names compare without regard to case.
+            taken.add(name.lower())
             if namespace_name is not None:
-                taken.add(f"{name}.{namespace_name}")
+                taken.add(f"{name}.{namespace_name}".lower())
     names: list[Any] = []
     for service in objects(config.get("Services")):
         names.append(service.get("DiscoveryName") or service.get("PortName"))
         names.extend(alias.get("DnsName") for alias in objects(service.get("ClientAliases")))
-    if any(isinstance(name, str) and name in taken for name in names):
+    if any(isinstance(name, str) and name.lower().rstrip(".") in taken for name in names):
         return NagRuleCompliance.NON_COMPLIANT
     return NagRuleCompliance.COMPLIANT
