@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -140,61 +138,3 @@ def test_cli_reports_a_bad_namespace_without_a_stack_trace(tmp_path: Path) -> No
     output = result.stdout + result.stderr
     assert "namespace_name='Bad_Name' is not valid" in output
     assert "jsii" not in output and "at Object." not in output and "Traceback" not in output
-
-
-def test_a_separate_app_pip_installs_the_package_and_defines_services(tmp_path: Path) -> None:
-    # GIVEN the package built as a wheel and installed into a folder of its own (no repo on the path)
-    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(REPO_ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    wheel = next(wheel_dir.glob("ecs_service_discovery-*.whl"))
-    subprocess.run(
-        [*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300
-    )
-    assert (site / "ecs_service_discovery" / "py.typed").exists()
-    # WHEN a consumer app of its own imports the constructs and synthesizes
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "app.py").write_text(
-        textwrap.dedent("""
-        import aws_cdk as cdk
-        from aws_cdk import aws_ec2 as ec2, aws_ecs as ecs
-        import ecs_service_discovery
-        from ecs_service_discovery import DiscoveryNamespace, DiscoverableFargateService
-
-        assert ecs_service_discovery.__file__.startswith(SITE), ecs_service_discovery.__file__
-        app = cdk.App()
-        stack = cdk.Stack(app, "Consumer")
-        vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
-        cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
-        ns = DiscoveryNamespace(stack, "Ns", vpc=vpc, name="shop")
-        image = ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27")
-        cart = DiscoverableFargateService(stack, "Cart", cluster=cluster, namespace=ns, name="cart", image=image)
-        web = DiscoverableFargateService(stack, "Web", cluster=cluster, namespace=ns, name="web", image=image)
-        web.connect_to(cart)
-        app.synth()
-    """).replace("SITE", repr(str(site)))
-    )
-    env = _cli_env()
-    env["PYTHONPATH"] = str(site)
-    result = subprocess.run(
-        [str(CDK_BIN), "synth", "--quiet", "--output", str(consumer / "cdk.out"), "--app", f"{sys.executable} app.py"],
-        cwd=consumer,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # THEN it synthesizes its own discoverable services
-    assert result.returncode == 0, result.stderr
-    template = json.loads((consumer / "cdk.out" / "Consumer.template.json").read_text())
-    names = sorted(
-        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::ServiceDiscovery::Service"
-    )
-    assert names == ["cart", "web"]
-    shutil.rmtree(site)
