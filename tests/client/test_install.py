@@ -18,11 +18,16 @@ PROBE = """
 import importlib.util, json, pathlib, sys
 import ecs_discovery_client
 from ecs_discovery_client import DiscoveryClient, DiscoverySettings, Resolver
-names = {name: importlib.util.find_spec(name) is not None for name in ("aws_cdk", "constructs", "boto3", "requests")}
+modules = ("aws_cdk", "constructs", "boto3", "requests", "httpx")
+names = {name: importlib.util.find_spec(name) is not None for name in modules}
 adapter = None
 if names["requests"]:
     from ecs_discovery_client.requests_adapter import discovery_session
     adapter = type(discovery_session(DiscoverySettings()).get_adapter("http://worker.corp/")).__name__
+if names["httpx"]:
+    from ecs_discovery_client.httpx_transport import discovery_httpx_async_client, discovery_httpx_client
+    discovery_httpx_async_client(DiscoverySettings())
+    adapter = type(discovery_httpx_client(DiscoverySettings())._transport_for_url(__import__("httpx").URL("http://w/"))).__name__
 client = DiscoveryClient("worker.corp", 8080, DiscoverySettings(nameservers=(("127.0.0.1", 9),)))
 typed = pathlib.Path(ecs_discovery_client.__file__).with_name("py.typed").exists()
 print(json.dumps({"file": ecs_discovery_client.__file__, "importable": names, "adapter": adapter, "typed": typed}))
@@ -51,7 +56,7 @@ def test_the_wheel_holds_the_typed_package_only(client_wheel: Path) -> None:
     assert "ecs_discovery_client/requests_adapter.py" in names
 
 
-@pytest.mark.parametrize("extras", [(), ("requests",)], ids=["client", "client[requests]"])
+@pytest.mark.parametrize("extras", [(), ("requests",), ("httpx",)], ids=["client", "client[requests]", "client[httpx]"])
 def test_the_client_installs_alone_and_imports_no_cdk(
     client_wheel: Path, tmp_path: Path, extras: tuple[str, ...]
 ) -> None:
@@ -68,5 +73,11 @@ def test_the_client_installs_alone_and_imports_no_cdk(
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(report["file"]).is_relative_to(clean.purelib)
     assert report["typed"] is True
-    assert report["importable"] == {"aws_cdk": False, "constructs": False, "boto3": False, "requests": bool(extras)}
-    assert report["adapter"] == ("DiscoveryAdapter" if extras else None)
+    assert report["importable"] == {
+        "aws_cdk": False,
+        "constructs": False,
+        "boto3": False,
+        "requests": extras == ("requests",),
+        "httpx": extras == ("httpx",),
+    }
+    assert report["adapter"] == {(): None, ("requests",): "DiscoveryAdapter", ("httpx",): "DiscoveryTransport"}[extras]

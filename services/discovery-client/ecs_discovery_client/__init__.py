@@ -11,6 +11,9 @@ With requests (``pip install ecs-discovery-client[requests]``)::
 
     session = discovery_session()
     session.get("http://worker.corp:8080/jobs")
+
+With httpx (``[httpx]``): ``ecs_discovery_client.httpx_transport.discovery_httpx_client()`` and
+``discovery_httpx_async_client()``.
 """
 
 from ecs_discovery_client._client import IDEMPOTENT_METHODS, AttemptEvent, CallResult, DiscoveryClient
