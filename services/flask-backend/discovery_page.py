@@ -181,6 +181,7 @@ class RegistryReader:
         self._lock = threading.Lock()
         self._reader: CloudMapReader | None = None
         self._namespace: Namespace | None = None
+        self._http_name_lock = threading.Lock()
         self._cached = Registry()
 
     def _cloud_map(self) -> CloudMapReader:
@@ -197,18 +198,27 @@ class RegistryReader:
         return self._reader
 
     def _namespace_of(self, reader: CloudMapReader) -> Namespace:
-        # GetNamespace once per process: its HttpName is what DiscoverInstances wants. Without the
-        # permission (or on any failure) the configured name is used: they match unless a name was reused.
+        # NAMESPACE is the name DiscoverInstances wants (its HttpName) unless the name was reused, when
+        # Cloud Map adds a hash to HttpName: then DiscoverInstances answers NamespaceNotFound and
+        # GetNamespace (one call per process, needing servicediscovery:GetNamespace) gives the real one.
         if self._namespace is None:
-            fallback = Namespace(id=self.namespace_id, name=self.namespace_name, type="DNS_PRIVATE")
-            try:
-                found = reader.get_namespace(self.namespace_id)
-            except CloudMapError as error:
-                if error.kind in ("endpoint", "throttled"):
-                    return fallback  # not kept: asked again on the next read
-                found = fallback
-            self._namespace = found if found.id and found.name else fallback
+            self._namespace = Namespace(id=self.namespace_id, name=self.namespace_name, type="DNS_PRIVATE")
         return self._namespace
+
+    def _http_name_changed(self, reader: CloudMapReader, namespace: Namespace) -> Namespace | None:
+        with self._http_name_lock:
+            if self._namespace is not None and self._namespace.http_name is not None:
+                return self._namespace  # another row looked it up already
+            try:
+                found = reader.get_namespace(namespace.id)
+            except CloudMapError:
+                return None
+            if not found.http_name or found.http_name == namespace.discovery_name:
+                return None
+            self._namespace = Namespace(
+                namespace.id, namespace.name, found.type or namespace.type, found.arn, found.http_name
+            )
+            return self._namespace
 
     def read(self, executor: ThreadPoolExecutor) -> tuple[Registry, Namespace | None]:
         with self._lock:  # one refresh at a time; the others wait for it and share it
@@ -241,10 +251,16 @@ class RegistryReader:
         except Exception as error:  # one service's row, never the page
             return _failed(service, namespace, _describe(error))
 
-    @staticmethod
-    def _instances(reader: CloudMapReader, namespace: Namespace, service: Service) -> RegisteredService:
+    def _instances(self, reader: CloudMapReader, namespace: Namespace, service: Service) -> RegisteredService:
         try:
-            return _registered(namespace, service, reader.list_instances(namespace, service))
+            try:
+                listing = reader.list_instances(namespace, service)
+            except CloudMapError as error:
+                renamed = self._http_name_changed(reader, namespace) if error.code == "NamespaceNotFound" else None
+                if renamed is None:
+                    raise
+                listing = reader.list_instances(renamed, service)
+            return _registered(namespace, service, listing)
         except Exception as error:  # a CloudMapError, or anything a malformed answer may cause
             return _failed(service, namespace, _describe(error))
 

@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
+from ecs_discovery_client.cloudmap import CloudMapReader
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
-from tests.apps.harness import NAMESPACE, SPARE_HOSTS, WORKER_HOSTS, AppLauncher, RunningApp, StaticHttpServer
+from tests.apps.harness import (
+    BACKEND_DIR,
+    NAMESPACE,
+    SPARE_HOSTS,
+    WORKER_HOSTS,
+    AppLauncher,
+    RunningApp,
+    StaticHttpServer,
+    load_module,
+)
 from tests.cloudmap_registry import RECORDS, REGION, aws_semantics, ecs_attributes
 
 A_ONLY = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]}
@@ -250,3 +263,48 @@ def test_rows_stay_isolated_over_repeated_loads(page):
         rows = rows_by_name(page.api())
         assert rows["worker"]["error"] is None and rows["worker"]["call"]["status"] == 200
         assert page.backend.get("/services").status_code == 200
+
+
+# -- the namespace's HttpName, when a reused name made it differ (Stubber: shapes moto does not produce) --
+
+
+def test_a_reused_namespace_name_is_found_through_get_namespace_once():
+    module = load_module(BACKEND_DIR / "discovery_page.py", "discovery_page_under_test")
+    client = botocore.session.get_session().create_client(
+        "servicediscovery", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    stub = Stubber(client)
+    namespace_id = "ns-reused0000000001"
+    summary = {"Id": "srv-worker0000000001", "Name": "worker", "Type": "DNS_HTTP", "DnsConfig": A_ONLY}
+    filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_id], "Condition": "EQ"}]
+    instance = {"InstanceId": "task-1", "HealthStatus": "HEALTHY", "Attributes": {"AWS_INSTANCE_IPV4": "10.0.1.1"}}
+    discover = {"ServiceName": "worker", "HealthStatus": "ALL", "MaxResults": 1000}
+    stub.add_response("list_services", {"Services": [summary]}, {"Filters": filters, "MaxResults": 100})
+    stub.add_client_error(
+        "discover_instances", "NamespaceNotFound", "no corp", expected_params={"NamespaceName": "corp", **discover}
+    )
+    stub.add_response(
+        "get_namespace",
+        {
+            "Namespace": {
+                "Id": namespace_id,
+                "Name": "corp",
+                "Type": "DNS_PRIVATE",
+                "Properties": {"HttpProperties": {"HttpName": "corp-3f2a9c1e"}},
+            }
+        },
+        {"Id": namespace_id},
+    )
+    stub.add_response("discover_instances", {"Instances": [instance]}, {"NamespaceName": "corp-3f2a9c1e", **discover})
+    # The next read goes to the HttpName at once.
+    stub.add_response("list_services", {"Services": [summary]}, {"Filters": filters, "MaxResults": 100})
+    stub.add_response("discover_instances", {"Instances": [instance]}, {"NamespaceName": "corp-3f2a9c1e", **discover})
+    reader = module.RegistryReader(namespace_id, "corp", REGION, ttl=0)
+    reader._reader = CloudMapReader(client)
+    with stub, ThreadPoolExecutor(max_workers=2) as executor:
+        first, _ = reader.read(executor)
+        second, _ = reader.read(executor)
+    stub.assert_no_pending_responses()
+    for registry in (first, second):
+        (worker,) = registry.services
+        assert (worker.name, worker.total, worker.healthy, worker.error) == ("worker", 1, 1, None)
