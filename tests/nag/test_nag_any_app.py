@@ -119,7 +119,7 @@ class CliSynth:
 
 
 def _example_requirement_names() -> list[str]:
-    specs = declared_requirements(REPO_ROOT / "pyproject.toml", build=True)
+    specs = declared_requirements(REPO_ROOT / "pyproject.toml", "nag", build=True)
     for line in (EXAMPLE_DIR / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith((".", "/", "-")):
