@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
@@ -34,6 +35,18 @@ from ecs_service_discovery.constructs.namespace import (
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps
 from ecs_service_discovery.constructs.rule_placement import rules_stack
+from ecs_service_discovery.constructs.service_connect import (
+    Discovery,
+    ServiceConnectEndpoint,
+    ServiceConnectOptions,
+    caller_endpoint,
+    check_dns_service_free,
+    check_endpoint_free,
+    enable_service_connect,
+    reserve_dns_service,
+    resolve_endpoint,
+    service_connect_port_mapping,
+)
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
@@ -54,7 +67,8 @@ __all__ = ["DiscoverableFargateService", "check_cluster_and_namespace", "env_pre
 
 
 class DiscoverableFargateService(Construct):
-    """An ECS Fargate service whose tasks other services find by DNS through Cloud Map.
+    """An ECS Fargate service whose tasks other services find by DNS through Cloud Map, through
+    ECS Service Connect, or both (``discovery``).
 
     Creates a Fargate task definition with one app container (awslogs logging to a log
     group with a retention, non-root, read-only root filesystem, all Linux capabilities
@@ -65,6 +79,12 @@ class DiscoverableFargateService(Construct):
     when its container health check passes and removes it when the check fails or the
     task stops.
 
+    With ``discovery`` ``SERVICE_CONNECT`` or ``BOTH`` the service also joins ECS Service Connect
+    (:func:`~ecs_service_discovery.constructs.service_connect.enable_service_connect`: named port
+    mapping, proxy logs in the service's log group, Cloud Map name ``<name>-sc``, client alias
+    ``<name>.<namespace>:<container_port>`` by default); with ``SERVICE_CONNECT`` it has no DNS
+    records (``cloud_map_service`` is ``None``).
+
     The keyword arguments are the fields of :class:`DiscoverableFargateServiceProps` (its
     :class:`ServiceOptions` fields included), documented there once with their defaults; they are
     checked by building those props, before any construct exists. Besides them, the container
@@ -72,8 +92,9 @@ class DiscoverableFargateService(Construct):
 
     Attributes: ``props``, ``service``, ``task_definition``, ``container``, ``cloud_map_service``,
     ``dns_name`` (e.g. ``"worker.corp"``), ``connections``, ``security_group``, ``log_group``,
-    ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port`` and
-    ``namespace``.
+    ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port``,
+    ``namespace``, ``discovery`` and ``service_connect_endpoint`` (the published
+    :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``).
     """
 
     def __init__(
@@ -106,6 +127,8 @@ class DiscoverableFargateService(Construct):
         log_encryption_key: kms.IKey | kms.Key | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         cpu_architecture: ecs.CpuArchitecture | None = None,
+        discovery: Discovery | str = Discovery.DNS,
+        service_connect: ServiceConnectOptions | None = None,
     ) -> None:
         props = DiscoverableFargateServiceProps(
             cluster=cluster,
@@ -133,14 +156,20 @@ class DiscoverableFargateService(Construct):
             log_encryption_key=log_encryption_key,
             vpc_subnets=vpc_subnets,
             cpu_architecture=cpu_architecture,
+            discovery=cast("Discovery", discovery),
+            service_connect=service_connect,
         )
         # Before super().__init__: a mistake must leave no construct in the tree.
         check_cluster_and_namespace(scope, props.cluster, props.namespace)
         ServiceNames.check_free(scope, props.namespace, props.name)
+        endpoint = _check_discovery_names(scope, construct_id, props)
 
         super().__init__(scope, construct_id)
         ServiceNames.take(self, props.namespace, props.name)
+        if props.discovery.uses_dns:
+            reserve_dns_service(self, cloud_map_namespace(props.namespace), props.name)
         self.props = props
+        self.discovery = props.discovery
         self.name = props.name
         self.namespace = props.namespace
         self.container_port = props.container_port
@@ -158,8 +187,9 @@ class DiscoverableFargateService(Construct):
         self.security_group = self._create_security_group()
         self.service = self._create_service()
         self.connections = self.service.connections
-        self.cloud_map_service = self._register_in_cloud_map()
+        self.cloud_map_service = self._register_in_cloud_map() if props.discovery.uses_dns else None
         self.scalable_task_count = self._add_scaling()
+        self.service_connect_endpoint = self._enable_service_connect(endpoint)
 
     # --- Steps of __init__, in order ------------------------------------------------------------
 
@@ -212,7 +242,7 @@ class DiscoverableFargateService(Construct):
             "Container",
             container_name=props.container_name or props.name,
             image=props.image,
-            port_mappings=[ecs.PortMapping(container_port=props.container_port, protocol=ecs.Protocol.TCP)],
+            port_mappings=[self._port_mapping()],
             environment={
                 "SERVICE_NAME": props.name,
                 "NAMESPACE": namespace_name(props.namespace),
@@ -233,6 +263,19 @@ class DiscoverableFargateService(Construct):
             self.task_definition.add_volume(name="tmp")
             container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
         return container
+
+    def _port_mapping(self) -> ecs.PortMapping:
+        props = self.props
+        if props.discovery.uses_service_connect:
+            endpoint = resolve_endpoint(
+                props.service_connect or ServiceConnectOptions(),
+                name=props.name,
+                namespace_name=namespace_name(props.namespace),
+                container_port=props.container_port,
+            )
+            if endpoint is not None:
+                return service_connect_port_mapping(endpoint, props.container_port)
+        return ecs.PortMapping(container_port=props.container_port, protocol=ecs.Protocol.TCP)
 
     def _default_health_check(self) -> ecs.HealthCheck:
         return ecs.HealthCheck(
@@ -335,6 +378,34 @@ class DiscoverableFargateService(Construct):
             )
         return task_count
 
+    def _enable_service_connect(self, endpoint: ServiceConnectEndpoint | None) -> ServiceConnectEndpoint | None:
+        props = self.props
+        if not props.discovery.uses_service_connect:
+            return None
+        # The names were checked before this construct existed (_check_discovery_names).
+        enabled = enable_service_connect(
+            self.service,
+            container=self.container,
+            log_group=self.log_group,
+            name=props.name,
+            container_port=props.container_port,
+            options=props.service_connect,
+            namespace=cloud_map_namespace(props.namespace),
+            owner_path=self.node.path,
+        )
+        assert enabled == endpoint
+        if enabled is not None and props.discovery.uses_dns and enabled.dns_name == self.dns_name:
+            Validations.of(self.service).acknowledge(
+                Acknowledgment(
+                    id="ServiceDiscovery-SD6",
+                    reason=f"The client alias {enabled.dns_name} is this service's own DNS name on purpose "
+                    "(discovery both): Service Connect callers reach its tasks through the proxy and other "
+                    "callers through its A/SRV records, the same tasks under one URL; the Service Connect "
+                    f"Cloud Map service has its own name {enabled.discovery_name!r}",
+                )
+            )
+        return enabled
+
     def _acknowledge_ecr_authorization_token(self, image: ecs.ContainerImage) -> None:
         """Acknowledge the one ``Resource::*`` an ECR image needs on the execution role.
 
@@ -391,6 +462,16 @@ class DiscoverableFargateService(Construct):
         variables = peer_variables(env_prefix(other.name))
         for variable in variables:
             self._check_variable_free("other", other.name, variable)
+        # Where this service's code calls other, in both services' modes (raises before any change).
+        callee_host, callee_port = caller_endpoint(
+            caller=self.name,
+            caller_uses_service_connect=self.discovery.uses_service_connect,
+            callee=other.name,
+            callee_discovery=other.discovery,
+            callee_dns_name=other.dns_name,
+            callee_port=other.container_port,
+            callee_endpoint=other.service_connect_endpoint,
+        )
 
         port = ec2.Port.tcp(other.container_port)
         description = f"{self.name} calls {other.name}"
@@ -401,9 +482,9 @@ class DiscoverableFargateService(Construct):
         else:
             self.connections.allow_to(other.connections, port, description)
         host, service, port_variable = variables
-        self._set_library_variable(host, other.dns_name, f"set because it calls {other.name!r}")
+        self._set_library_variable(host, callee_host, f"set because it calls {other.name!r}")
         self._set_library_variable(service, other.name, f"set because it calls {other.name!r}")
-        self._set_library_variable(port_variable, str(other.container_port), f"set because it calls {other.name!r}")
+        self._set_library_variable(port_variable, str(callee_port), f"set because it calls {other.name!r}")
         self._callees.append(other)
 
     def check_same_namespace(
@@ -470,6 +551,14 @@ class DiscoverableFargateService(Construct):
                 "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
             )
             principal = grantee
+        if self.cloud_map_service is None:
+            # ECS creates the Service Connect Cloud Map service; CloudFormation does not return its ARN.
+            raise invalid(
+                "grantee",
+                getattr(grantee, "name", grantee),
+                f"{self.name!r} is Service Connect only and has no Cloud Map service of its own to read; "
+                "expected a service with discovery 'dns' or 'both'",
+            )
         service_arn = self.cloud_map_service.service_arn
         grant = iam.Grant.add_to_principal(
             grantee=principal, actions=INSTANCE_READ_ACTIONS, resource_arns=[service_arn]
@@ -540,6 +629,27 @@ def check_cluster_and_namespace(
             f"{short(namespace_name(namespace))} ({vpc.node.path}); tasks resolve the namespace only "
             "inside its VPC",
         )
+
+
+def _check_discovery_names(
+    scope: Construct, construct_id: str, props: DiscoverableFargateServiceProps
+) -> ServiceConnectEndpoint | None:
+    """The service's DNS and Service Connect names are free in the namespace; its endpoint, if any."""
+    namespace = cloud_map_namespace(props.namespace)
+    path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+    if props.discovery.uses_dns:
+        check_dns_service_free(scope, namespace, props.name, path)
+    if not props.discovery.uses_service_connect:
+        return None
+    endpoint = resolve_endpoint(
+        props.service_connect or ServiceConnectOptions(),
+        name=props.name,
+        namespace_name=namespace_name(props.namespace),
+        container_port=props.container_port,
+    )
+    if endpoint is not None:
+        check_endpoint_free(scope, namespace, endpoint, path)
+    return endpoint
 
 
 def _skip_checkov(construct: Construct, check_id: str, reason: str) -> None:

@@ -33,6 +33,11 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from ecs_service_discovery.constructs.health_check import check_health_check_path
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespaceBase, check_namespace
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
+from ecs_service_discovery.constructs.service_connect import (
+    Discovery,
+    ServiceConnectOptions,
+    check_service_connect_options,
+)
 from ecs_service_discovery.validation import (
     MAX_DNS_TTL_SECONDS,
     MAX_TASKS_PER_SERVICE,
@@ -92,6 +97,16 @@ class ServiceOptions:
         mode): a non-root app that writes to ``/tmp`` needs that line in its Dockerfile, as the
         apps in ``services/`` have. Default: ``True``.
     :param enable_execute_command: allow ECS Exec into the tasks. Default: ``False``.
+    :param discovery: how callers find the service: ``Discovery.DNS`` (Cloud Map A and SRV
+        records), ``Discovery.SERVICE_CONNECT`` (ECS Service Connect only) or ``Discovery.BOTH``
+        (both at once, to migrate), or its value ``"dns"``, ``"service-connect"``, ``"both"``.
+        See docs/service-connect.md. Default: ``Discovery.DNS``.
+    :param service_connect: the Service Connect configuration
+        (:class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectOptions`); only
+        with a ``discovery`` that uses Service Connect. Its ``tls`` holds aws-cdk-lib objects, so a
+        topology file cannot set it. Default: ``ServiceConnectOptions()`` when ``discovery`` uses
+        Service Connect (published as ``<name>.<namespace>:<container_port>``, Cloud Map name
+        ``<name>-sc``), else none.
     """
 
     name: str
@@ -107,6 +122,8 @@ class ServiceOptions:
     user: str | None = "10001"
     readonly_root_filesystem: bool = True
     enable_execute_command: bool = False
+    discovery: Discovery = Discovery.DNS
+    service_connect: ServiceConnectOptions | None = None
 
     def __post_init__(self) -> None:
         check_dns_label("name", self.name)
@@ -133,6 +150,15 @@ class ServiceOptions:
         check_user(f"{where}user", self.user)
         check_bool(f"{where}readonly_root_filesystem", self.readonly_root_filesystem)
         check_bool(f"{where}enable_execute_command", self.enable_execute_command)
+        object.__setattr__(self, "discovery", Discovery.parse(f"{where}discovery", self.discovery))
+        if self.service_connect is not None:
+            check_service_connect_options(f"{where}service_connect", self.service_connect)
+            if not self.discovery.uses_service_connect:
+                raise invalid(
+                    f"{where}service_connect",
+                    self.service_connect,
+                    "expected None with discovery='dns'; set discovery to 'service-connect' or 'both' to use it",
+                )
 
     def _where(self) -> str:
         """Prefix of parameter names in errors; a topology entry names its service."""

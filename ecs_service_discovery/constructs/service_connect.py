@@ -40,7 +40,7 @@ from ecs_service_discovery.validation import (
     check_dns_label,
     check_int_range,
     check_port,
-    fail,
+    invalid,
     is_token,
     require_type,
 )
@@ -92,11 +92,11 @@ class Discovery(enum.Enum):
             return value
         allowed = f"expected one of {[mode.value for mode in cls]} or a Discovery member"
         if not isinstance(value, str):
-            raise fail(parameter, value, allowed)
+            raise invalid(parameter, value, allowed)
         for mode in cls:
             if value == mode.value:
                 return mode
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ class ServiceConnectEndpoint:
 
 def _check_bool(parameter: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise fail(parameter, value, "expected True or False")
+        raise invalid(parameter, value, "expected True or False")
 
 
 def _check_ecs_name(parameter: str, value: Any, limit: int) -> None:
@@ -207,7 +207,7 @@ def _check_ecs_name(parameter: str, value: Any, limit: int) -> None:
         "(ECS's rule for port mapping and discovery names)"
     )
     if not isinstance(value, str) or len(value) > limit or not _ECS_NAME.fullmatch(value):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
 
 
 def _check_alias_dns_name(parameter: str, value: Any) -> None:
@@ -218,14 +218,14 @@ def _check_alias_dns_name(parameter: str, value: Any) -> None:
         "a-z, 0-9, '_' and '-', none starting or ending with '-' (for example 'worker.corp' or 'worker')"
     )
     if not isinstance(value, str) or len(value) > MAX_ALIAS_DNS_NAME_LENGTH or not _ALIAS_DNS_NAME.fullmatch(value):
-        raise fail(parameter, value, allowed)
+        raise invalid(parameter, value, allowed)
 
 
 def _check_tls(parameter: str, tls: Any) -> None:
     require_type(parameter, tls, ServiceConnectTls, "expected a ServiceConnectTls, or None")
     arn = tls.authority_arn
     if not is_token(arn) and (not isinstance(arn, str) or not _PCA_ARN.fullmatch(arn)):
-        raise fail(
+        raise invalid(
             f"{parameter}.authority_arn",
             arn,
             "expected the ARN of an AWS Private CA certificate authority, "
@@ -245,7 +245,7 @@ def check_service_connect_options(parameter: str, options: Any) -> None:
         for field in _ENDPOINT_FIELDS:
             value = getattr(options, field)
             if value is not None:
-                raise fail(
+                raise invalid(
                     f"{parameter}.{field}",
                     value,
                     "expected None with client_only=True: a client-only service registers no endpoint",
@@ -259,20 +259,20 @@ def check_service_connect_options(parameter: str, options: Any) -> None:
     if options.client_alias_port is not None:
         check_port(f"{parameter}.client_alias_port", options.client_alias_port)
     if options.app_protocol not in _APP_PROTOCOLS or not isinstance(options.app_protocol, str):
-        raise fail(f"{parameter}.app_protocol", options.app_protocol, f"expected one of {list(_APP_PROTOCOLS)}")
+        raise invalid(f"{parameter}.app_protocol", options.app_protocol, f"expected one of {list(_APP_PROTOCOLS)}")
     for field in ("idle_timeout_seconds", "per_request_timeout_seconds"):
         value = getattr(options, field)
         if value is not None:
             check_int_range(f"{parameter}.{field}", value, 0, MAX_TIMEOUT_SECONDS, " seconds (0 disables it)")
     if options.per_request_timeout_seconds is not None and options.app_protocol == "tcp":
-        raise fail(
+        raise invalid(
             f"{parameter}.per_request_timeout_seconds",
             options.per_request_timeout_seconds,
             "expected None with app_protocol='tcp': ECS applies a per-request timeout to HTTP, HTTP/2 and gRPC only",
         )
     _check_bool(f"{parameter}.access_logs", options.access_logs)
     if options.access_log_format not in _ACCESS_LOG_FORMATS or not isinstance(options.access_log_format, str):
-        raise fail(
+        raise invalid(
             f"{parameter}.access_log_format", options.access_log_format, f"expected one of {list(_ACCESS_LOG_FORMATS)}"
         )
     _check_bool(f"{parameter}.access_log_query_parameters", options.access_log_query_parameters)
@@ -296,7 +296,7 @@ def resolve_endpoint(
     if discovery_name is None:
         discovery_name = f"{name}{DISCOVERY_NAME_SUFFIX}"
         if len(discovery_name) > MAX_DISCOVERY_NAME_LENGTH:
-            raise fail(
+            raise invalid(
                 f"{parameter}.discovery_name",
                 None,
                 f"the default {name!r} + {DISCOVERY_NAME_SUFFIX!r} has {len(discovery_name)} characters and Cloud "
@@ -306,7 +306,7 @@ def resolve_endpoint(
     if dns_name is None:
         dns_name = f"{name}.{namespace_name}"
         if not is_token(namespace_name) and len(dns_name) > MAX_ALIAS_DNS_NAME_LENGTH:
-            raise fail(
+            raise invalid(
                 f"{parameter}.client_alias_dns_name",
                 None,
                 f"the default {dns_name[:40]!r}... has {len(dns_name)} characters and ECS allows "
@@ -349,46 +349,76 @@ class _NamespaceNames:
         self.dns_hosts: dict[str, str] = {}
 
 
-# App root -> namespace ARN (a token string, one per namespace object) -> names taken.
+# App root -> namespace identity -> names taken (weakly: a finished App is forgotten).
 _REGISTRY: weakref.WeakKeyDictionary[IConstruct, dict[str, _NamespaceNames]] = weakref.WeakKeyDictionary()
+
+
+def _namespace_key(namespace: servicediscovery.INamespace) -> str:
+    """One key per namespace whichever object stands for it: its ID when known at synth time, else
+    the construct that creates it, else its ARN token (as ``namespace.namespace_identity`` does)."""
+    namespace_id = namespace.namespace_id
+    if not is_token(namespace_id):
+        return f"id:{namespace_id}"
+    if isinstance(namespace, Construct):
+        return f"created:{namespace.node.path}"
+    return f"token:{namespace.namespace_arn}"
 
 
 def _names(scope: IConstruct, namespace: servicediscovery.INamespace) -> _NamespaceNames:
     per_app = _REGISTRY.setdefault(scope.node.root, {})
-    key = namespace.namespace_arn
+    key = _namespace_key(namespace)
     if key not in per_app:
         per_app[key] = _NamespaceNames(namespace.namespace_name)
     return per_app[key]
 
 
-def reserve_dns_service(owner: Construct, namespace: servicediscovery.INamespace, name: str) -> None:
-    """Take the Cloud Map DNS service ``name`` for ``owner``: fails (on ``name``) if a Service
-    Connect discovery name or another service's client alias already uses it."""
-    names = _names(owner, namespace)
-    path = owner.node.path
+def check_dns_service_free(scope: IConstruct, namespace: servicediscovery.INamespace, name: str, path: str) -> None:
+    """Raise (on ``name``) if the Cloud Map DNS service ``name`` of the service at ``path`` would
+    clash with a Service Connect discovery name or another service's client alias."""
+    names = _names(scope, namespace)
     host = f"{name}.{names.namespace_name}"
-    if name in names.cloud_map and names.cloud_map[name] != path:
-        raise fail(
+    owner = names.cloud_map.get(name)
+    if owner is not None and owner != path:
+        raise invalid(
             "name",
             name,
             f"namespace {names.namespace_name!r} already has a Cloud Map service {name!r} "
-            f"({names.cloud_map[name]}); expected a name unique within the namespace",
+            f"({owner}); expected a name unique within the namespace",
         )
-    if host in names.alias_hosts and names.alias_hosts[host] != path:
-        raise fail(
+    owner = names.alias_hosts.get(host)
+    if owner is not None and owner != path:
+        raise invalid(
             "name",
             name,
-            f"{host!r} is already a Service Connect client alias of {names.alias_hosts[host]}: Service Connect "
+            f"{host!r} is already a Service Connect client alias of {owner}: Service Connect "
             "callers would reach that service and DNS callers this one; expected another name",
         )
+
+
+def reserve_dns_service(owner: IConstruct, namespace: servicediscovery.INamespace, name: str) -> None:
+    """Take the Cloud Map DNS service ``name`` for ``owner`` (see :func:`check_dns_service_free`)."""
+    path = owner.node.path
+    check_dns_service_free(owner, namespace, name, path)
+    names = _names(owner, namespace)
     names.cloud_map[name] = path
-    names.dns_hosts[host] = path
+    names.dns_hosts[f"{name}.{names.namespace_name}"] = path
+
+
+def check_endpoint_free(
+    scope: IConstruct,
+    namespace: servicediscovery.INamespace,
+    endpoint: ServiceConnectEndpoint,
+    path: str,
+    parameter: str = "service_connect",
+) -> None:
+    """Raise (on the option) if ``endpoint``'s discovery name or alias is taken in the namespace."""
+    _check_endpoint_free(_names(scope, namespace), endpoint, path, parameter)
 
 
 def _check_endpoint_free(names: _NamespaceNames, endpoint: ServiceConnectEndpoint, path: str, parameter: str) -> None:
     taken = names.cloud_map.get(endpoint.discovery_name)
     if taken is not None:
-        raise fail(
+        raise invalid(
             f"{parameter}.discovery_name",
             endpoint.discovery_name,
             f"namespace {names.namespace_name!r} already has a Cloud Map service of that name ({taken}); "
@@ -396,7 +426,7 @@ def _check_endpoint_free(names: _NamespaceNames, endpoint: ServiceConnectEndpoin
         )
     alias = (endpoint.dns_name, endpoint.port)
     if alias in names.aliases:
-        raise fail(
+        raise invalid(
             f"{parameter}.client_alias_dns_name",
             endpoint.dns_name,
             f"{names.aliases[alias]} already has the client alias {endpoint.dns_name}:{endpoint.port} in namespace "
@@ -404,7 +434,7 @@ def _check_endpoint_free(names: _NamespaceNames, endpoint: ServiceConnectEndpoin
         )
     owner = names.dns_hosts.get(endpoint.dns_name)
     if owner is not None and owner != path:
-        raise fail(
+        raise invalid(
             f"{parameter}.client_alias_dns_name",
             endpoint.dns_name,
             f"it is the DNS name of {owner}: Service Connect callers would reach this service and DNS callers "
@@ -421,7 +451,7 @@ def resolve_namespace(
         return namespace
     default = cluster.default_cloud_map_namespace
     if default is None:
-        raise fail(
+        raise invalid(
             parameter,
             None,
             "the cluster has no default Cloud Map namespace; pass the namespace, or give the cluster one "
@@ -437,7 +467,7 @@ def _has_port_mapping(
     for mapping in container.port_mappings:
         if mapping.name == endpoint.port_mapping_name:
             if mapping.container_port != port:
-                raise fail(
+                raise invalid(
                     f"{parameter}.port_mapping_name",
                     endpoint.port_mapping_name,
                     f"the container's mapping of that name is for port {mapping.container_port}, not the "
@@ -446,7 +476,7 @@ def _has_port_mapping(
             return True
     for mapping in container.port_mappings:
         if mapping.container_port == port:
-            raise fail(
+            raise invalid(
                 "container",
                 container.container_name,
                 f"it maps port {port} without the name {endpoint.port_mapping_name!r}; create the container with "
@@ -464,7 +494,7 @@ def enable_service_connect(
     container_port: int,
     options: ServiceConnectOptions | None = None,
     namespace: servicediscovery.INamespace | None = None,
-    owner: Construct | None = None,
+    owner_path: str | None = None,
     parameter: str = "service_connect",
 ) -> ServiceConnectEndpoint | None:
     """Put ``service`` in Service Connect: checks everything first, then configures the L2.
@@ -481,7 +511,8 @@ def enable_service_connect(
     :param container_port: the port the app listens on.
     :param options: Default: ``ServiceConnectOptions()`` (published under the default names).
     :param namespace: Default: the cluster's default Cloud Map namespace.
-    :param owner: whose names these are in clash reports. Default: ``service``.
+    :param owner_path: the construct path that owns these names (a construct around the
+        service that also owns its DNS name). Default: ``service``'s path.
     :param parameter: how errors name ``options``. Default: ``"service_connect"``.
     :returns: the endpoint, or ``None`` for a client-only service.
     """
@@ -493,10 +524,10 @@ def enable_service_connect(
     options = options if options is not None else ServiceConnectOptions()
     check_service_connect_options(parameter, options)
     if container.task_definition.node.path != service.task_definition.node.path:
-        raise fail("container", container.node.path, "expected a container of the service's task definition")
+        raise invalid("container", container.node.path, "expected a container of the service's task definition")
     chosen = resolve_namespace(service.cluster, namespace)
     names = _names(service, chosen)
-    path = (owner or service).node.path
+    path = owner_path or service.node.path
     endpoint = resolve_endpoint(
         options, name=name, namespace_name=names.namespace_name, container_port=container_port, parameter=parameter
     )
@@ -589,6 +620,8 @@ __all__ = [
     "ServiceConnectOptions",
     "ServiceConnectTls",
     "caller_endpoint",
+    "check_dns_service_free",
+    "check_endpoint_free",
     "check_service_connect_options",
     "enable_service_connect",
     "reserve_dns_service",

@@ -21,6 +21,8 @@ File format (YAML; JSON with the same keys works too)::
         source: ../services/flask-backend
         calls: [auth, feed]        # security group rule + AUTH_HOST/_SERVICE/_PORT in its env
         discovery_read: true       # may list the namespace in Cloud Map
+        discovery: both            # dns (default), service-connect or both (docs/service-connect.md)
+        service_connect: {access_logs: true}   # ServiceConnectOptions' fields, but tls
       - name: auth
         environment: {MESSAGE: "signs users in"}
       - name: feed
@@ -41,6 +43,7 @@ from typing import Any, cast
 
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import SERVICE_OPTION_FIELDS, ServiceOptions
+from ecs_service_discovery.constructs.service_connect import ServiceConnectOptions
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
@@ -223,6 +226,8 @@ class TopologySpec:
 
 _SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)} | set(DEPRECATED_FIELDS)
 _SCALING_FIELDS = {f.name for f in fields(ServiceScaling)}
+# TLS needs aws-cdk-lib objects (an IAM role, a KMS key): set in Python, not in a file.
+_SERVICE_CONNECT_FIELDS = {f.name for f in fields(ServiceConnectOptions)} - {"tls"}
 # A default for name or calls would make every service the same one or call the same ones.
 _DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
 _TOP_LEVEL_FIELDS = {"defaults", "services"}
@@ -328,6 +333,8 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None) -> Serv
         kwargs["calls"] = tuple(cast("list[object]", calls))
     if kwargs.get("environment") is None:
         kwargs.pop("environment", None)
+    if kwargs.get("service_connect") is not None:
+        kwargs["service_connect"] = _service_connect_from_value(kwargs["service_connect"], prefix)
     if "dns_records" in kwargs:
         records: object = kwargs["dns_records"]
         if not isinstance(records, str) or records not in DnsRecords.__members__:
@@ -365,6 +372,27 @@ def _scaling_from_value(value: Any, prefix: str) -> ServiceScaling | None:
     kwargs: dict[str, Any] = dict(value)
     # Checked with the service (ServiceSpec), which knows the desired_count min_capacity defaults to.
     return ServiceScaling(**kwargs)
+
+
+def _service_connect_from_value(value: Any, prefix: str) -> ServiceConnectOptions:
+    """The file's ``service_connect:`` mapping (ServiceConnectOptions' fields but ``tls``); checked
+    with the service (ServiceSpec), which knows its ``discovery``."""
+    where = f"{prefix}service_connect"
+    if not isinstance(value, Mapping):
+        raise invalid(where, value, "expected a mapping of Service Connect fields, or null for the defaults")
+    value = cast("Mapping[str, Any]", value)
+    for key in value:
+        if key == "tls":
+            raise ValidationError(
+                f"{where}: the field 'tls' cannot be set in a file: it needs an IAM role and a KMS key; "
+                "expected ServiceConnectOptions(tls=ServiceConnectTls(...)) in Python"
+            )
+        if key not in _SERVICE_CONNECT_FIELDS:
+            raise ValidationError(
+                f"{where}: unknown field {short(key)}{_did_you_mean(str(key), _SERVICE_CONNECT_FIELDS)}; "
+                f"expected some of {sorted(_SERVICE_CONNECT_FIELDS)}"
+            )
+    return ServiceConnectOptions(**dict(value))
 
 
 def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed: set[str]) -> None:
