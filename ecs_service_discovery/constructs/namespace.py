@@ -34,10 +34,13 @@ from ecs_service_discovery.validation import (
 if TYPE_CHECKING:
     from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
 
-#: Negative-caching TTL this library gives a namespace it creates. Without it, Route 53's SOA record
-#: of the private hosted zone keeps its default TTL of 900 s (minimum field 86400 s), and resolvers
-#: cache "no such name" for min(SOA TTL, minimum) = 15 minutes (RFC 2308, section 5): a service
-#: looked up just before its first task registered stays missing that long.
+#: Negative-caching TTL this library gives a namespace it creates. CloudFormation leaves
+#: ``DnsProperties.SOA.TTL`` unset by default, so the hosted zone keeps Route 53's SOA record (TTL
+#: 900 s, "ns-2048.awsdns-64.net. hostmaster.example.com. 1 7200 900 1209600 86400", Route 53
+#: Developer Guide, "NS and SOA records that Amazon Route 53 creates"), and resolvers cache "no such
+#: name" for min(SOA TTL, SOA minimum) = 15 minutes (RFC 2308, section 5): a service looked up just
+#: before its first task registered would stay missing that long. 15 s is about the records' own
+#: TTL (10 s by default), so a new service is found as soon as its first task is.
 DEFAULT_SOA_TTL_SECONDS = 15
 MAX_SOA_TTL_SECONDS = 2147483647
 
@@ -339,16 +342,18 @@ def grant_namespace_read(
     grantee: DiscoverableFargateService | iam.IGrantable,
 ) -> iam.Grant:
     """:meth:`DiscoveryNamespaceBase.grant_discover_read`, for an aws-cdk-lib namespace too."""
+    # Imported here: fargate_service imports this module.
     from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
 
+    resource = cloud_map_namespace(namespace)
     if isinstance(grantee, DiscoverableFargateService):
-        check_same_app("grantee", grantee, cloud_map_namespace(namespace))
+        check_same_app("grantee", grantee, resource)
         if not same_namespace(grantee.namespace, namespace):
             raise invalid(
                 "grantee",
                 grantee.name,
-                f"it is a service of namespace {short(namespace_name(grantee.namespace))}, not of this "
-                f"namespace {short(namespace_name(namespace))}; a service reads its own namespace (its NAMESPACE_ID)",
+                f"it is a service of namespace {short(namespace_name(grantee.namespace))}, not of this namespace "
+                f"{short(namespace_name(namespace))}; a service reads its own namespace (its NAMESPACE_ID)",
             )
         principal: iam.IGrantable = grantee.task_definition.task_role
     else:
@@ -356,24 +361,20 @@ def grant_namespace_read(
             "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
         )
         principal = grantee
-    any_service = Stack.of(cloud_map_namespace(namespace)).format_arn(
-        service="servicediscovery", resource="service", resource_name="*"
-    )
+    any_service = Stack.of(resource).format_arn(service="servicediscovery", resource="service", resource_name="*")
     iam.Grant.add_to_principal(grantee=principal, actions=["servicediscovery:ListServices"], resource_arns=["*"])
     grant = iam.Grant.add_to_principal(
         grantee=principal,
         actions=INSTANCE_READ_ACTIONS,
         resource_arns=[any_service],
-        conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": cloud_map_namespace(namespace).namespace_id}},
+        conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": resource.namespace_id}},
     )
     iam.Grant.add_to_principal(
-        grantee=principal,
-        actions=DISCOVER_ACTIONS,
-        resource_arns=[cloud_map_namespace(namespace).namespace_arn, any_service],
+        grantee=principal, actions=DISCOVER_ACTIONS, resource_arns=[resource.namespace_arn, any_service]
     )
     _acknowledge_read_wildcards(principal)
     if isinstance(grantee, DiscoverableFargateService):
-        grantee.add_discovery_environment(cloud_map_namespace(namespace).namespace_id)
+        grantee.add_discovery_environment(resource.namespace_id)
     return grant
 
 
