@@ -161,6 +161,13 @@ class DiscoverableFargateService(Construct):
         )
         # Before super().__init__: a mistake must leave no construct in the tree.
         check_cluster_and_namespace(scope, props.cluster, props.namespace)
+        if props.vpc_subnets is None and not props.cluster.vpc.private_subnets:
+            raise invalid(
+                "vpc_subnets",
+                None,
+                f"the cluster's VPC ({props.cluster.vpc.node.path}) has no private subnets, where tasks run by "
+                "default; pass vpc_subnets (tasks get no public IP, so they need subnets with a route out)",
+            )
         ServiceNames.check_free(scope, props.namespace, props.name)
         endpoint = _check_discovery_names(scope, construct_id, props)
 
