@@ -465,3 +465,13 @@ def test_max_attempts_in_range_is_used(aws_env, monkeypatch):
     client = make_client()
     assert client.meta.config.retries["total_max_attempts"] == 4
     assert json.loads(json.dumps(client.meta.config.retries))["mode"] == "standard"
+
+
+def test_ignored_endpoint_variables_are_not_checked(aws_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "not a url")
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+
+    client = make_client()
+
+    assert client.meta.endpoint_url == f"https://servicediscovery.{REGION}.amazonaws.com"
+    assert client.meta.config.inject_host_prefix is True

@@ -394,9 +394,10 @@ def make_client(
     """
     if endpoint_url is not None:
         endpoint_url = _checked_endpoint(endpoint_url, "--endpoint-url")
-    for variable in ("AWS_ENDPOINT_URL_SERVICEDISCOVERY", "AWS_ENDPOINT_URL"):
-        if os.environ.get(variable):
-            _checked_endpoint(os.environ[variable], variable)
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() != "true":
+        for variable in ("AWS_ENDPOINT_URL_SERVICEDISCOVERY", "AWS_ENDPOINT_URL"):
+            if os.environ.get(variable):
+                _checked_endpoint(os.environ[variable], variable)
     if region is not None and not _REGION.fullmatch(region):
         raise CloudMapConfigError(f"region {printable(region, 64)!s} is not a region name such as eu-west-1")
     try:

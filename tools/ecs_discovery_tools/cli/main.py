@@ -251,7 +251,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: Tex
     # Registry values are untrusted: escape and control characters are shown escaped, never sent raw.
     from ecs_discovery_client.cloudmap import printable
 
-    cells = [[printable(cell, 120) for cell in row] for row in rows]
+    cells = [[printable(cell, 256) for cell in row] for row in rows]
     widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
     for row in [list(headers), *cells]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
