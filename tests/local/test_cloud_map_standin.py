@@ -15,7 +15,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from ecs_discovery_tools.local.cloud_map import AliasTarget, LocalCloudMap, RegisteredService, RegistryDnsPublisher
-from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, dns_label
 
 DNS_CONFIG = {"DnsRecords": [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}], "RoutingPolicy": "MULTIVALUE"}
 
@@ -152,8 +152,9 @@ def test_a_bad_instance_is_skipped_and_reported_while_every_service_keeps_updati
     assert "'bad'" in problems[0] and "worker.corp" in problems[0] and why in problems[0]
 
 
-@pytest.mark.parametrize("instance_id", ["x" * 64, "has.dot", "-leading", "space d", "nl\n"])
-def test_an_instance_id_that_cannot_be_a_dns_label_is_skipped(cloud_map, dns_server, instance_id):
+@pytest.mark.parametrize("instance_id", ["x" * 64, "a:b/c@d", "has.dot", "-leading", "Mixed_Case"])
+def test_an_instance_id_that_is_no_dns_label_gets_a_valid_srv_target(cloud_map, dns_server, instance_id):
+    # Cloud Map allows 64 characters of [0-9a-zA-Z_/:.@-]; a DNS label holds 63 of [a-z0-9_-].
     namespace = cloud_map.create_namespace("corp")
     worker = cloud_map.create_service("worker", namespace.id, DNS_CONFIG, {"FailureThreshold": 1})
     register(cloud_map, worker, instance_id, AWS_INSTANCE_IPV4="127.0.0.3", AWS_INSTANCE_PORT="8080")
@@ -162,8 +163,14 @@ def test_an_instance_id_that_cannot_be_a_dns_label_is_skipped(cloud_map, dns_ser
 
     RegistryDnsPublisher(cloud_map, namespace, dns_server, on_problem=problems.append).publish_once()
 
-    assert resolve(dns_server, "worker.corp", "SRV") == ["1 1 8080 ok.worker.corp."]
-    assert len(problems) == 1 and "cannot be a DNS label" in problems[0]
+    label = dns_label(instance_id)
+    assert len(label) <= 63
+    assert resolve(dns_server, "worker.corp", "SRV") == sorted(
+        [f"1 1 8080 {label}.worker.corp.", "1 1 8080 ok.worker.corp."]
+    )
+    assert resolve(dns_server, f"{label}.worker.corp") == ["127.0.0.3"]
+    assert resolve(dns_server, "worker.corp") == ["127.0.0.2", "127.0.0.3"]
+    assert problems == []
 
 
 def test_an_unhealthy_instance_leaves_dns_and_all_unhealthy_fails_open(cloud_map, dns_server):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import threading
 import urllib.request
 import uuid
@@ -29,7 +28,8 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
+from ecs_discovery_client.cloudmap import parse_port, printable
+from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord, dns_label
 
 __all__ = ["DUMMY_CREDENTIALS", "AliasTarget", "LocalCloudMap", "RegisteredService", "RegistryDnsPublisher"]
 
@@ -161,15 +161,15 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[st
     return items
 
 
-# Cloud Map's rules for what RegisterInstance accepts in a DNS service, applied per instance
-# here so that one bad instance is skipped rather than stopping every other service's updates.
-_PORT = re.compile(r"[0-9]{1,5}")
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _MAX_TTL_S = 2_147_483_647  # RFC 2181: a TTL is an unsigned 31-bit number
 
 
 def _instance_records(instance: Mapping[str, Any], service_name: str) -> tuple[str, int | None, str]:
-    """(address, port or None, SRV target name) of a registered instance; ValueError says what is wrong."""
+    """(address, port or None, SRV target name) of a registered instance; ValueError says what is wrong.
+
+    Checked per instance, so that one instance DNS cannot carry is skipped rather than stopping
+    every other service's updates.
+    """
     attributes = instance.get("Attributes") or {}
     address_text = attributes.get("AWS_INSTANCE_IPV4")
     if not isinstance(address_text, str) or not address_text:
@@ -177,18 +177,17 @@ def _instance_records(instance: Mapping[str, Any], service_name: str) -> tuple[s
     try:
         address = str(ipaddress.IPv4Address(address_text))
     except ValueError:
-        raise ValueError(f"AWS_INSTANCE_IPV4 {address_text[:40]!r} is not an IPv4 address") from None
+        raise ValueError(f"AWS_INSTANCE_IPV4 '{printable(address_text, 40)}' is not an IPv4 address") from None
     port: int | None = None
     port_text = attributes.get("AWS_INSTANCE_PORT")
     if port_text is not None:
-        # ASCII digits only: int() would also take "٣" (and "²".isdigit() is True).
-        if not isinstance(port_text, str) or not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
-            raise ValueError(f"AWS_INSTANCE_PORT {str(port_text)[:40]!r} is not a port number (1-65535)")
-        port = int(port_text)
-    instance_id = str(instance.get("Id", ""))
-    if not _LABEL.fullmatch(instance_id):
-        raise ValueError(f"instance ID {instance_id[:70]!r} cannot be a DNS label (1-63 letters, digits, '-', '_')")
-    return address, port, f"{instance_id}.{service_name}"
+        # ASCII digits only, 1-65535: int() would also take "٣", and "²".isdigit() is True.
+        port = parse_port(port_text)
+        if port is None:
+            raise ValueError(f"AWS_INSTANCE_PORT '{printable(str(port_text), 40)}' is not a port number (1-65535)")
+    # An instance ID may be 64 characters of [0-9a-zA-Z_/:.@-]; one DNS label holds 63 letters,
+    # digits, '-' or '_'. dns_label keeps a valid ID and makes a distinct valid label of any other.
+    return address, port, f"{dns_label(str(instance.get('Id', '')))}.{service_name}"
 
 
 class RegistryDnsPublisher:
@@ -283,9 +282,10 @@ class RegistryDnsPublisher:
                 try:
                     address, port, task_name = _instance_records(instance, service_name)
                 except ValueError as error:
+                    shown = printable(str(instance.get("Id")), 70)
                     self._problem(
                         f"instance {service['Id']}/{instance.get('Id')}/{error}",
-                        f"instance {str(instance.get('Id'))[:70]!r} of {service_name} skipped in DNS: {error}",
+                        f"instance '{shown}' of {service_name} skipped in DNS: {error}",
                     )
                     continue
                 endpoints.append((address, port))
