@@ -70,6 +70,15 @@ def test_before_synthesis_a_nested_stacks_resources_are_rendered_in_its_own_temp
     ]
 
 
+def test_a_stack_in_a_stage_is_read_from_the_stages_nested_assembly() -> None:
+    app = cdk.App()
+    stage = cdk.Stage(app, "Prod")
+    service = l1.cloud_map_service(cdk.Stack(stage, "Shop"), records={"A": 10})
+    service.add_property_override("DnsConfig.DnsRecords.0.TTL", 900)
+    # Only the synthesized template (in the stage's own assembly directory) holds the override.
+    assert validate(app).reported(SD1, service)
+
+
 def test_nested_stack_resources_are_read_from_the_nested_template() -> None:
     app = cdk.App()
     nested = cdk.NestedStack(cdk.Stack(app, "Parent"), "Child")

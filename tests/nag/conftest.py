@@ -1,1 +1,0 @@
-"""Fixtures of the pack's tests; the helpers are in tests/nag/findings.py."""
