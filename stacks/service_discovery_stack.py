@@ -13,6 +13,7 @@ from constructs import Construct
 from ecs_service_discovery.constructs import (
     CdkProviderFunctionFindings,
     DiscoverableFargateService,
+    Discovery,
     DiscoveryNamespace,
     LogEncryptionKey,
 )
@@ -69,13 +70,23 @@ class ServiceDiscoveryStack(DiscoveryPlatformStack):
     (``worker.<namespace>``).
 
     :param namespace_name: the Cloud Map namespace. Default: ``"corp"``.
+    :param discovery: how both services are found (``"dns"``, ``"service-connect"``, ``"both"``,
+        or a :class:`Discovery`). Default: ``Discovery.DNS``.
     :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
         Without ``env`` the stack stays environment-agnostic.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, namespace_name: str = "corp", **stack_kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        namespace_name: str = "corp",
+        discovery: Discovery | str = Discovery.DNS,
+        **stack_kwargs: Any,
     ) -> None:
+        # Checked before the stack exists, as namespace_name is.
+        discovery = Discovery.parse("discovery", discovery)
         super().__init__(scope, construct_id, namespace_name=namespace_name, **stack_kwargs)
         self.worker = DiscoverableFargateService(
             self,
@@ -86,6 +97,7 @@ class ServiceDiscoveryStack(DiscoveryPlatformStack):
             container_name="flask-worker",
             image=service_image("flask-worker"),
             log_encryption_key=self.log_encryption_key,
+            discovery=discovery,
         )
         self.backend = DiscoverableFargateService(
             self,
@@ -96,6 +108,7 @@ class ServiceDiscoveryStack(DiscoveryPlatformStack):
             container_name="flask-backend",
             image=service_image("flask-backend"),
             log_encryption_key=self.log_encryption_key,
+            discovery=discovery,
         )
         self.backend.connect_to(self.worker)
         # The backend's /services page lists the namespace through the Cloud Map API.

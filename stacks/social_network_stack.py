@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from constructs import Construct
 
-from ecs_service_discovery.constructs import DiscoverableFargateService, ServiceTopology, load_topology
+from ecs_service_discovery.constructs import DiscoverableFargateService, Discovery, ServiceTopology, load_topology
 from stacks.service_discovery_stack import DiscoveryPlatformStack
 
 #: The topology file the stack deploys by default (in the repository, next to services/).
@@ -27,6 +28,9 @@ class SocialNetworkStack(DiscoveryPlatformStack):
         and :class:`ServiceDiscoveryStack` (``"corp"``) can live in one account side by side.
     :param topology_file: the YAML or JSON topology. Default: ``topologies/social-network.yaml``
         of the repository.
+    :param discovery: how every service is found (``"dns"``, ``"service-connect"``, ``"both"``, or a
+        :class:`Discovery`), replacing each service's ``discovery`` in the file. Default: ``None``
+        (the file's own values).
     :param stack_kwargs: passed to ``aws_cdk.Stack`` (``env``, ``description``, ...).
 
     Attributes: ``topology`` (the :class:`ServiceTopology`; ``topology.services["auth"]``),
@@ -40,10 +44,16 @@ class SocialNetworkStack(DiscoveryPlatformStack):
         *,
         namespace_name: str = "social",
         topology_file: str | Path = SOCIAL_NETWORK_TOPOLOGY,
+        discovery: Discovery | str | None = None,
         **stack_kwargs: Any,
     ) -> None:
         # Read before the stack exists: a mistake in the file leaves no half-built stack.
         spec = load_topology(topology_file)
+        if discovery is not None:
+            mode = Discovery.parse("discovery", discovery)
+            spec = dataclasses.replace(
+                spec, services=tuple(dataclasses.replace(service, discovery=mode) for service in spec.services)
+            )
         super().__init__(scope, construct_id, namespace_name=namespace_name, **stack_kwargs)
         self.topology = ServiceTopology(
             self,

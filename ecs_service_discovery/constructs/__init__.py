@@ -5,6 +5,7 @@ from ecs_service_discovery.constructs.namespace import DiscoveryNamespace, Disco
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps, ServiceOptions
 from ecs_service_discovery.constructs.security import CdkProviderFunctionFindings, LogEncryptionKey
+from ecs_service_discovery.constructs.service_connect import Discovery, ServiceConnectOptions, ServiceConnectTls
 from ecs_service_discovery.constructs.topology import DEFAULT_SERVICES_PER_STACK, ServiceTopology
 from ecs_service_discovery.constructs.topology_spec import (
     ScalingSpec,
@@ -19,11 +20,14 @@ __all__ = [
     "CdkProviderFunctionFindings",
     "DiscoverableFargateService",
     "DiscoverableFargateServiceProps",
+    "Discovery",
     "DiscoveryNamespace",
     "DiscoveryNamespaceBase",
     "DnsRecords",
     "LogEncryptionKey",
     "ScalingSpec",
+    "ServiceConnectOptions",
+    "ServiceConnectTls",
     "ServiceOptions",
     "ServiceScaling",
     "ServiceSpec",
