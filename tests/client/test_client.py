@@ -7,18 +7,23 @@ else is checked by cause (which address answered, which queries DNS received, wh
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 import pytest
 
 from ecs_discovery_client import (
     AttemptEvent,
+    CallResult,
     Deadline,
     DiscoveryClient,
+    DiscoveryError,
+    DiscoverySettings,
     Endpoint,
     ResolutionError,
     Resolver,
@@ -584,3 +589,54 @@ def test_host_header_path_and_request_headers_reach_the_task(
     answer = client.call("jobs?limit=2", headers={"X-Request-Id": "abc"}).json()
     assert (answer["path"], answer["query"], answer["host"]) == ("/jobs", "limit=2", f"{unique_name}:{live.port}")
     assert client.request("GET", "/", headers={"host": "custom"}).json()["host"] == "custom"
+
+
+# -- a real gunicorn task being stopped ----------------------------------------------
+
+
+def test_a_gunicorn_task_stopping_with_sigterm_costs_callers_only_the_first_byte_wait(
+    dns: LoopbackDnsServer, cluster: Cluster, port: int, unique_name: str, tmp_path: Path
+) -> None:
+    # Issue 16, caller side, with real gunicorn 27 (gthread) and none of the apps' own stop
+    # handling: after SIGTERM the worker stops accepting but keeps its listening socket open
+    # while a request is in flight, so new connections complete and hang. The client gives up
+    # on such a connection after the first-byte wait, while the task is still there, and no
+    # call fails.
+    stopping = Task(TASK_HOSTS[14], port, tmp_path / "stopping.log")
+    try:
+        stopping.wait_ready()
+        live = cluster[0]
+        dns.set_records(unique_name, a=[stopping.host, live.host])
+        hung_while_alive: list[AttemptEvent] = []
+        other_outcomes: list[str] = []
+
+        def observe(event: AttemptEvent) -> None:
+            if event.address != stopping.host or event.outcome == "ok":
+                return
+            if event.outcome == "read timeout" and event.fresh_connection and stopping.process.poll() is None:
+                hung_while_alive.append(event)
+            else:
+                other_outcomes.append(event.outcome)
+
+        # Without the first-byte wait, the 3 s read timeout would outlast the stopping worker.
+        settings = settings_for(dns, failure_penalty=0.2, first_byte_timeout=0.3, read_timeout=3.0, deadline=5.0)
+        client = DiscoveryClient(unique_name, port, settings, on_attempt=observe)
+        patient = DiscoverySettings(first_byte_timeout=3.0, read_timeout=3.0)
+
+        def slow_call() -> None:
+            with contextlib.suppress(DiscoveryError):  # the server's business, not this test's
+                DiscoveryClient(stopping.host, port, patient).call("/slow?bytes=3&interval=0.5")
+
+        in_flight = threading.Thread(target=slow_call, daemon=True)
+        in_flight.start()  # keeps the stopping worker busy (and its socket open) for 1.5 s
+        time.sleep(0.5)
+        stopping.process.send_signal(signal.SIGTERM)
+        results: list[CallResult] = []
+        stop_by = time.monotonic() + 3.0
+        while time.monotonic() < stop_by and stopping.process.poll() is None:
+            results.append(client.call("/"))  # raises if a call fails
+        assert hung_while_alive, f"no attempt gave up on the stopping task in time ({other_outcomes})"
+        assert all(result.status == 200 and result.address == live.host for result in results if result.failures)
+        in_flight.join(timeout=10)
+    finally:
+        stopping.kill()
