@@ -27,8 +27,6 @@ from ecs_service_discovery.validation import check_int_range, duration_seconds, 
 RULES: tuple[ServiceDiscoveryRule, ...] = (sd1.RULE, sd2.RULE, sd3.RULE, sd4.RULE, sd5.RULE, sd6.RULE, sd7.RULE)
 
 _MAX_TTL_SECONDS = 2147483647  # Cloud Map's DnsRecord.TTL and SOA.TTL: 0 .. 2^31-1
-_DEFAULT_MAX_DNS_TTL = Duration.seconds(sd1.DEFAULT_MAX_DNS_TTL_SECONDS)
-_DEFAULT_MAX_NEGATIVE_TTL = Duration.seconds(sd7.DEFAULT_MAX_NEGATIVE_TTL_SECONDS)
 #: The types whose properties the rules read; before synthesis only these are rendered.
 _READ_TYPES = frozenset(t for rule in RULES for t in (*rule.resource_types, *rule.reads))
 
@@ -106,8 +104,8 @@ class ServiceDiscoveryChecks(NagPack):
         *,
         verbose: bool | None = None,
         write_suppressions_to_cloud_formation: bool | None = None,
-        max_dns_ttl: Duration = _DEFAULT_MAX_DNS_TTL,
-        max_negative_cache_ttl: Duration = _DEFAULT_MAX_NEGATIVE_TTL,
+        max_dns_ttl: Duration | None = None,
+        max_negative_cache_ttl: Duration | None = None,
         max_instances_per_service: int = sd4.CLOUD_MAP_INSTANCES_PER_SERVICE,
     ) -> None:
         if scope is not None and not implements(scope, IConstruct):
@@ -118,8 +116,10 @@ class ServiceDiscoveryChecks(NagPack):
         ):
             if flag is not None and not isinstance(flag, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise invalid(parameter, flag, "expected True, False or None")
-        max_dns_ttl_seconds = _threshold_seconds("max_dns_ttl", max_dns_ttl)
-        max_negative_ttl_seconds = _threshold_seconds("max_negative_cache_ttl", max_negative_cache_ttl)
+        max_dns_ttl_seconds = _threshold_seconds("max_dns_ttl", max_dns_ttl, sd1.DEFAULT_MAX_DNS_TTL_SECONDS)
+        max_negative_ttl_seconds = _threshold_seconds(
+            "max_negative_cache_ttl", max_negative_cache_ttl, sd7.DEFAULT_MAX_NEGATIVE_TTL_SECONDS
+        )
         check_int_range("max_instances_per_service", max_instances_per_service, 1, 1_000_000)
         super().__init__(
             scope, verbose=verbose, write_suppressions_to_cloud_formation=write_suppressions_to_cloud_formation
@@ -178,7 +178,10 @@ class ServiceDiscoveryChecks(NagPack):
         return rules[0].check(resource)
 
 
-def _threshold_seconds(parameter: str, value: Duration) -> int:
+def _threshold_seconds(parameter: str, value: Duration | None, default_seconds: int) -> int:
+    """``value`` in whole seconds; ``None`` is the rule's documented default."""
+    if value is None:
+        return default_seconds
     seconds = duration_seconds(parameter, value, 0, _MAX_TTL_SECONDS)
     if seconds is None:
         raise invalid(parameter, value, "expected a Duration known at synth time, not a token")
