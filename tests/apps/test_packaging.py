@@ -45,11 +45,9 @@ def ignore_patterns(app_dir: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def staged_files(context: Path, app_dir: Path) -> set[str]:
-    """The files CDK stages (and hashes) for the image: the context minus the ignore file's patterns,
-    matched by CDK's own Docker-style matcher, plus what DockerImageAsset always keeps."""
-    staging = context.parent / f"staged-{app_dir.name}"
-    shutil.rmtree(staging, ignore_errors=True)
+def staged_files(context: Path, app_dir: Path, staging: Path) -> set[str]:
+    """The files CDK stages (and hashes) for the image into ``staging``: the context minus the ignore
+    file's patterns, matched by CDK's own Docker-style matcher, plus what DockerImageAsset always keeps."""
     exclude = [*ignore_patterns(app_dir), "!Dockerfile", "!.dockerignore"]
     cdk.FileSystem.copy_directory(
         str(context), str(staging), cdk.CopyOptions(exclude=exclude, ignore_mode=cdk.IgnoreMode.DOCKER)
@@ -119,8 +117,8 @@ def test_image_health_check_is_the_constructs_default_command(app_dir):
 
 
 @APP_DIRS
-def test_build_context_holds_exactly_what_the_dockerfile_copies(app_dir):
-    staged = staged_files(SERVICES_DIR, app_dir)
+def test_build_context_holds_exactly_what_the_dockerfile_copies(app_dir, tmp_path):
+    staged = staged_files(SERVICES_DIR, app_dir, tmp_path / "staged")
     expected = {f"{app_dir.name}/Dockerfile", f"{app_dir.name}/Dockerfile.dockerignore"}
     for folder in IMAGE_SOURCES[app_dir.name]:
         expected |= {
