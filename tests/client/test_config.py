@@ -105,6 +105,19 @@ def test_settings_made_in_code_name_their_fields() -> None:
         DiscoverySettings(max_attempts=True)  # a bool is not a count
     with pytest.raises(ConfigurationError):
         DiscoverySettings(nameservers=(("resolver.internal", 53),))
+    for bad in (("10.0.0.2",), (("10.0.0.2", 53, 1),), (("10.0.0.2", 0),)):
+        with pytest.raises(ConfigurationError) as raised:
+            DiscoverySettings(nameservers=bad)  # pyright: ignore[reportArgumentType]
+        assert raised.value.variable == "nameservers"
+
+
+@pytest.mark.parametrize("path", ["/a b", "/x\r\nHost: evil", "/\x00", "/tab\there", "/\x7f"])
+def test_a_path_that_would_split_the_request_line_is_refused(path: str) -> None:
+    client = DiscoveryClient("worker.corp", 8080, DiscoverySettings(nameservers=(("127.0.0.1", 9),)))
+    with pytest.raises(ValueError, match="path"):
+        client.call(path)
+    with pytest.raises(ValueError, match="method"):
+        client.request("GET /x HTTP/1.1\r\n", "/")
 
 
 @pytest.mark.parametrize(

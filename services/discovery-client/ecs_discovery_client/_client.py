@@ -223,6 +223,11 @@ class DiscoveryClient:
         deadline = deadline or Deadline(self.settings.deadline)
         started = time.monotonic()
         method = method.upper()
+        if not method.isascii() or not method.isalpha():
+            raise ValueError(f"method must be an HTTP method such as GET, got {method[:20]!r}")
+        if any(ord(char) <= 32 or ord(char) == 127 for char in path):
+            # Spaces and control characters would split the request line (request smuggling).
+            raise ValueError(f"path must not contain spaces or control characters, got {path[:60]!r}")
         if not path.startswith("/"):
             path = "/" + path
         resend_allowed = method in IDEMPOTENT_METHODS

@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from ecs_discovery_client._errors import ConfigurationError
 
@@ -172,8 +173,13 @@ class DiscoverySettings:
             self._positive("first_byte_timeout")
         for name in ("max_attempts", "pool_size", "max_body_bytes"):
             self._count(name)
-        for item in self.nameservers:
-            _parse_nameserver(f"[{item[0]}]:{item[1]}", self._name("nameservers"))
+        for item in cast(tuple[object, ...], self.nameservers):
+            pair = cast(tuple[object, ...], item) if isinstance(item, tuple) else None
+            if pair is None or len(pair) != 2:
+                shown = _shown(cast(object, pair if pair is not None else item))
+                raise ConfigurationError(self._name("nameservers"), f"{shown} is not an (IP, port) pair")
+            address, port = pair
+            _parse_nameserver(f"[{address}]:{port}", self._name("nameservers"))
 
         deadline = f"{self._name('deadline')} ({self.deadline:g} s)"
         if self.dns_timeout > self.dns_lifetime:
