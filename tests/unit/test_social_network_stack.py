@@ -116,7 +116,9 @@ def test_each_callee_admits_only_the_backend_on_its_port(social_template: Templa
     )
     assert ingress == sorted(("backend", name, 8080, 8080) for name in CALLEES)
     # AND no security group has an inline ingress rule (from anywhere)
-    for group in social_template.find_resources("AWS::EC2::SecurityGroup").values():
+    groups = social_template.find_resources("AWS::EC2::SecurityGroup").values()
+    assert len(groups) == len(EVERYONE)
+    for group in groups:
         assert "SecurityGroupIngress" not in group["Properties"]
 
 
