@@ -1,6 +1,7 @@
 """Reusable constructs."""
 
 from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
+from ecs_service_discovery.constructs.images import image_from_context
 from ecs_service_discovery.constructs.namespace import DiscoveryNamespace, DiscoveryNamespaceBase
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps, ServiceOptions
@@ -33,6 +34,7 @@ __all__ = [
     "ServiceSpec",
     "ServiceTopology",
     "TopologySpec",
+    "image_from_context",
     "load_topology",
     "parse_topology",
 ]

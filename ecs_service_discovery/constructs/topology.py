@@ -13,6 +13,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IValidation
 
 from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService, check_cluster_and_namespace
+from ecs_service_discovery.constructs.images import image_from_context
 from ecs_service_discovery.constructs.namespace import (
     DiscoveryNamespaceBase,
     ServiceNames,
@@ -111,7 +112,7 @@ class ServiceTopology(Construct):
         self.services: dict[str, DiscoverableFargateService] = {}
         self.nested_stacks: list[NestedStack] = []
         self._group_of: dict[str, int] = {}
-        self._images: dict[str | Path, ecs.ContainerImage] = {}
+        self._images: dict[tuple[str, str], ecs.ContainerImage] = {}
 
         for index, service in enumerate(spec.services):
             group = index // services_per_stack
@@ -169,10 +170,11 @@ class ServiceTopology(Construct):
 
     def _image(self, service: ServiceSpec) -> ecs.ContainerImage:
         # One ContainerImage per folder or reference: services of one image share it.
-        key: str | Path = service.source if service.source is not None else str(service.image)
+        dockerfile = service.dockerfile or "Dockerfile"
+        key = (str(service.source), dockerfile) if service.source is not None else (str(service.image), "")
         if key not in self._images:
             self._images[key] = (
-                ecs.ContainerImage.from_asset(str(service.source))
+                image_from_context(service.source, dockerfile=dockerfile)
                 if service.source is not None
                 else ecs.ContainerImage.from_registry(str(service.image))
             )

@@ -41,6 +41,7 @@ from dataclasses import InitVar, dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 
+from ecs_service_discovery.constructs.images import check_dockerfile
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import SERVICE_OPTION_FIELDS, ServiceOptions
 from ecs_service_discovery.constructs.service_connect import ServiceConnectOptions
@@ -79,6 +80,10 @@ class ServiceSpec(ServiceOptions):
     :param source: a folder with a Dockerfile, built by ``cdk deploy``. In a file, relative to
         the file's folder; in Python, relative to the working directory. Default: none (then
         ``image`` is required).
+    :param dockerfile: the Dockerfile's path inside ``source``, when ``source`` is a build
+        context that several images share; its ``<dockerfile>.dockerignore`` picks the image's
+        files (see :func:`~ecs_service_discovery.constructs.images.image_from_context`). Only with
+        ``source``. Default: ``"Dockerfile"``.
     :param calls: names of the services of the same topology this service calls; none may make
         a variable of ``environment``, one the library sets or one the apps bind to
         (``BIND_HOST``: a service named ``bind`` cannot be called). Default: none.
@@ -90,6 +95,7 @@ class ServiceSpec(ServiceOptions):
 
     image: str | None = None
     source: Path | None = None
+    dockerfile: str | None = None
     calls: tuple[str, ...] = ()
     discovery_read: bool = False
     port: InitVar[int | None] = None
@@ -120,6 +126,10 @@ class ServiceSpec(ServiceOptions):
             if not isinstance(self.source, (str, Path)) or not str(self.source):
                 raise invalid(f"{where}source", self.source, "expected a folder path")
             object.__setattr__(self, "source", Path(self.source))
+        if self.dockerfile is not None:
+            if self.source is None:
+                raise invalid(f"{where}dockerfile", self.dockerfile, "expected only with source (a build context)")
+            check_dockerfile(f"{where}dockerfile", self.source, self.dockerfile)
         object.__setattr__(self, "calls", self._checked_calls(where))
         check_bool(f"{where}discovery_read", self.discovery_read)
 
@@ -348,8 +358,9 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None) -> Serv
         if not folder.is_absolute() and base_dir is not None:
             folder = base_dir / folder
         folder = folder.resolve()
-        if not (folder / "Dockerfile").is_file():
-            raise invalid(f"{prefix}source", source, f"expected a folder with a Dockerfile; {folder} has none")
+        dockerfile = kwargs.get("dockerfile") or "Dockerfile"
+        if isinstance(dockerfile, str) and not (folder / dockerfile).is_file():
+            raise invalid(f"{prefix}source", source, f"expected a folder with {dockerfile}; {folder} has none")
         kwargs["source"] = folder
     return ServiceSpec(**kwargs)
 
