@@ -640,3 +640,16 @@ def test_a_gunicorn_task_stopping_with_sigterm_costs_callers_only_the_first_byte
         in_flight.join(timeout=10)
     finally:
         stopping.kill()
+
+
+def test_an_ipv6_address_needs_no_dns_and_gets_a_bracketed_host_header(cluster: Cluster) -> None:
+    # No server binds outside 127.0.0.0/8 in these tests: nothing listens on ::1, so the attempt is
+    # refused (or the address unreachable), and it says where it went.
+    with LoopbackDnsServer() as dns:
+        client = DiscoveryClient("::1", cluster[5].port, settings_for(dns, max_attempts=1))
+        assert client.endpoints() == (Endpoint("::1", cluster[5].port),)
+        with pytest.raises(UnreachableError) as raised:
+            client.call("/")
+        assert raised.value.failures[0].address == "::1"
+        assert dns.queries() == []
+    assert client._host_name == "[::1]"  # pyright: ignore[reportPrivateUsage]

@@ -110,6 +110,8 @@ class DiscoveryClient:
         if port is not None and (type(port) is not int or not 0 < port < 65536):  # a bool is not a port
             raise ValueError(f"port must be 1-65535 or None (SRV), got {port!r}")
         self.port = port
+        # The Host header's name: an IPv6 address in brackets (RFC 9110 section 7.2, RFC 3986).
+        self._host_name = f"[{self.dns_name}]" if ":" in self.dns_name else self.dns_name
         self.resolver = resolver or Resolver(self.settings)
         self.on_attempt = on_attempt
         self._pools = ConnectionPools(max_age=self.settings.pool_max_age, maxsize=self.settings.pool_size)
@@ -266,7 +268,7 @@ class DiscoveryClient:
             tried.add(endpoint)
             request_headers = dict(headers or {})
             if not any(name.lower() == "host" for name in request_headers):
-                request_headers["Host"] = f"{self.dns_name}:{endpoint.port}"
+                request_headers["Host"] = f"{self._host_name}:{endpoint.port}"
             attempt_started = time.monotonic()
             state = AttemptState(first_byte_timeout=first_byte_timeout)
             try:
