@@ -621,14 +621,14 @@ are not shown.</div>{% endif %}
 """
 
 _ROW = """<tr class="service{% if row.error %} failed{% endif %}" data-service="{{ row.name }}">
-<td><code class="dns-name">{{ row.dns_name or row.name }}</code></td>
+<td><code class="dns-name">{{ row.dns_name or row.name }}</code>
+{% if row.registry.zones %}<div class="meta zones">{{ row.registry.zones | join(", ") }}</div>{% endif %}
+{% if row.registry.task_definitions %}<div class="meta families">{{
+row.registry.task_definitions | join(", ") }}</div>{% endif %}</td>
 <td class="num instances">
 {% if row.instances.error %}<span class="bad">{{ row.instances.error }}</span>
 {% elif row.instances.total is not none %}<span class="{{ 'ok' if row.instances.healthy else 'bad' }}">{{
 row.instances.healthy }}</span> healthy of {{ row.instances.total }}
-{% if row.registry.zones %}<div class="meta zones">{{ row.registry.zones | join(", ") }}</div>{% endif %}
-{% if row.registry.task_definitions %}<div class="meta families">{{
-row.registry.task_definitions | join(", ") }}</div>{% endif %}
 {% else %}-{% endif %}</td>
 <td class="num dns">
 {% if row.dns.address %}<code class="address">{{ row.dns.address }}:{{ row.dns.port }}</code><br>

@@ -475,3 +475,22 @@ def test_ignored_endpoint_variables_are_not_checked(aws_env, monkeypatch):
 
     assert client.meta.endpoint_url == f"https://servicediscovery.{REGION}.amazonaws.com"
     assert client.meta.config.inject_host_prefix is True
+
+
+def test_a_service_the_data_plane_does_not_know_yet_is_listed_through_the_control_plane():
+    client, stub = stubbed()
+    service = Service(id="srv-new0000000000001", name="fresh", health_check="none")
+    stub.add_client_error("discover_instances", "ServiceNotFound", "no such service: fresh")
+    stub.add_response(
+        "list_instances",
+        {"Instances": [{"Id": TASK_IDS[0], "Attributes": {"AWS_INSTANCE_IPV4": "10.0.1.10"}}]},
+        {"ServiceId": service.id, "MaxResults": 100},
+    )
+    stub.add_response("discover_instances", {"Instances": []})
+    reader = CloudMapReader(client)
+    with stub:
+        first = reader.list_instances(CORP, service)
+        second = reader.list_instances(CORP, service)
+    stub.assert_no_pending_responses()
+    assert (first.source, [i.ipv4 for i in first.instances]) == ("ListInstances", ["10.0.1.10"])
+    assert second.source == "DiscoverInstances" and reader.instances_api == "discover"

@@ -32,7 +32,9 @@ Read as the API reference (botocore's service model) defines it, not as any one 
   model), needs the namespace's ``HttpName`` (``Properties.HttpProperties.HttpName``, which differs
   from ``Name`` when a name was reused) and the service's name, and the IAM action
   ``servicediscovery:DiscoverInstances``. When that action is denied, the reader falls back to
-  ``ListInstances`` + ``GetInstancesHealthStatus`` (``instances_api="list"`` chooses them outright).
+  ``ListInstances`` + ``GetInstancesHealthStatus`` for good (``instances_api="list"`` chooses them
+  outright); when DiscoverInstances answers ServiceNotFound for a service ListServices just listed
+  (the data plane has not caught up with a new service), for that one listing.
 * **Attributes** are kept as registered; the ones ECS writes have properties on :class:`Instance`
   (address, port, zone, task definition family, cluster, ECS service, Region). Values are parsed
   strictly: a port is ASCII digits 1-65535 or nothing, an address a valid IP address or nothing.
@@ -681,6 +683,10 @@ class CloudMapReader:
             try:
                 return self._discover(namespace, service)
             except CloudMapError as error:
+                if error.code == "ServiceNotFound":
+                    # ListServices (the control plane) just named it; the data plane may not know it yet
+                    # (a service created a moment ago). Ask the control plane, this time only.
+                    return self._list(service)
                 if error.kind != "access_denied":
                     raise
                 # A role granted the listing actions only: use them from now on.
