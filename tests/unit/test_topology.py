@@ -12,6 +12,8 @@ import pytest
 import yaml
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_servicediscovery as servicediscovery
+from aws_cdk.assertions import Template
 
 from ecs_service_discovery import (
     DiscoverableFargateService,
@@ -595,3 +597,26 @@ def test_the_old_field_names_are_read_with_a_warning(spec_dir: Path) -> None:
     with pytest.warns(DeprecationWarning, match=r"the field 'port' is deprecated: write 'container_port'"):
         solo = load_topology(_write(spec_dir, data))["solo"]
     assert (solo.container_port, solo.memory_limit_mib) == (9000, 1024)
+
+
+def test_a_topology_in_an_aws_cdk_lib_namespace_wires_calls_and_reads() -> None:
+    # GIVEN a plain aws-cdk-lib namespace, as a user may already have one
+    stack = cdk.Stack(cdk.App(), "PlainNamespace")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
+    namespace = servicediscovery.PrivateDnsNamespace(stack, "Namespace", name="plain", vpc=vpc)
+    # WHEN a topology with a call and a reader is built in it
+    topology = ServiceTopology(
+        stack, "Topology", cluster=cluster, namespace=namespace, spec=_two_services(discovery_read=True)
+    )
+    # THEN the services answer in it and the reader's grant names it by its tag
+    assert topology.services["db"].dns_name == "db.plain"
+    template = Template.from_stack(stack)
+    [namespace_id] = template.find_resources("AWS::ServiceDiscovery::PrivateDnsNamespace")
+    conditions = [
+        statement["Condition"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "servicediscovery:ListInstances" in as_list(statement["Action"])
+    ]
+    assert conditions == [{"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": {"Fn::GetAtt": [namespace_id, "Id"]}}}]
