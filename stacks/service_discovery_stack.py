@@ -112,4 +112,4 @@ class ServiceDiscoveryStack(DiscoveryPlatformStack):
         )
         self.backend.connect_to(self.worker)
         # The backend's /services page lists the namespace through the Cloud Map API.
-        self.backend.grant_discovery_read()
+        self.namespace.grant_discover_read(self.backend)
