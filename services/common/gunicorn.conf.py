@@ -18,18 +18,18 @@ from graceful_stop import StopSettingsError, stop_seconds  # noqa: E402  (needs 
 _INT = re.compile(r"[0-9]{1,6}")
 
 
-def _int(name: str, default: int, low: int = 1) -> int:
+def _int(name: str, default: int, low: int = 1, high: int = 100_000) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not _INT.fullmatch(raw) or int(raw) < low:
+    if not _INT.fullmatch(raw) or not low <= int(raw) <= high:
         shown = raw if len(raw) <= 20 else raw[:20] + "..."
         # One line on stderr and exit 1, instead of gunicorn's "Failed to read config file" trace.
-        raise SystemExit(f"{name}={shown!r} is not valid: expected a whole number from {low}")
+        raise SystemExit(f"{name}={shown!r} is not valid: expected a whole number from {low} to {high}")
     return int(raw)
 
 
-bind = f"{os.environ.get('BIND_HOST', '').strip() or '0.0.0.0'}:{_int('PORT', 8080)}"
+bind = f"{os.environ.get('BIND_HOST', '').strip() or '0.0.0.0'}:{_int('PORT', 8080, high=65535)}"
 
 # Threads, because requests spend their time waiting on other services, not on the CPU.
 # The worker class is gunicorn's gthread worker with the stop sequence of graceful_stop.py.
