@@ -293,7 +293,7 @@ class ServiceRow:
     @classmethod
     def of(cls, service: RegisteredService) -> ServiceRow:
         row = cls(
-            service.name,
+            _short(service.name, 512),
             service.dns_name,
             service.healthy,
             service.total,

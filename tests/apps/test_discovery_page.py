@@ -38,6 +38,7 @@ A_ONLY = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}
 
 # Service names Cloud Map's API pattern refuses but a stand-in, a proxy or another tool may hand over.
 NOT_DNS_NAMES = ["x" * 64, "has space", "<script>alert(1)</script>", "über", "esc\x1b[31mape"]
+HUGE_NAME = "y" * 20_000
 # Instance attributes as a careless or hostile registrant could write them.
 ODD_INSTANCES = {
     "ports-odd": [
@@ -119,7 +120,7 @@ def page(
     for index, host in enumerate(WORKER_HOSTS):
         register(worker, f"task-{index}", host, worker_port)
     service("backend", DnsConfig=A_ONLY)  # the page's own service: not listed
-    for name in NOT_DNS_NAMES:
+    for name in [*NOT_DNS_NAMES, HUGE_NAME]:
         register(service(name, DnsConfig=A_ONLY), "task-x", WORKER_HOSTS[0], worker_port)
     for name, instances in ODD_INSTANCES.items():
         service_id = service(name, DnsConfig=A_ONLY)
@@ -154,7 +155,7 @@ def page(
         DISCOVERY_REGISTRY_TTL="0",
         UPSTREAM_MAX_BODY_BYTES=str(4 * 1024 * 1024),
     )
-    names = ["worker", *NOT_DNS_NAMES, *ODD_INSTANCES, *ANSWERS, "mesh"]
+    names = ["worker", *NOT_DNS_NAMES, HUGE_NAME[:512] + "... (+19488 chars)", *ODD_INSTANCES, *ANSWERS, "mesh"]
     try:
         yield Page(backend, namespace_id, names)
     finally:
@@ -308,3 +309,11 @@ def test_a_reused_namespace_name_is_found_through_get_namespace_once():
     for registry in (first, second):
         (worker,) = registry.services
         assert (worker.name, worker.total, worker.healthy, worker.error) == ("worker", 1, 1, None)
+
+
+def test_a_huge_service_name_is_cut_in_its_row(page):
+    document = page.api()
+    (row,) = [row for row in document["services"] if row["name"].startswith("yyyy")]
+
+    assert len(row["name"]) < 600 and row["error"]["failure"] == "not_in_dns"
+    assert len(json.dumps(document)) < 1_000_000

@@ -494,3 +494,22 @@ def test_a_service_the_data_plane_does_not_know_yet_is_listed_through_the_contro
     stub.assert_no_pending_responses()
     assert (first.source, [i.ipv4 for i in first.instances]) == ("ListInstances", ["10.0.1.10"])
     assert second.source == "DiscoverInstances" and reader.instances_api == "discover"
+
+
+def test_the_corrected_stand_in_answers_in_shapes_the_model_validates(moto_registry):
+    # ListNamespaces is left out: moto writes an SOA without its required TTL (a part the reader never reads).
+    from botocore.validate import ParamValidator
+
+    client = boto3.client("servicediscovery", region_name=REGION)
+    model = client.meta.service_model
+    filters = [{"Name": "NAMESPACE_ID", "Values": [moto_registry.corp_id], "Condition": "EQ"}]
+    answers = {
+        "ListServices": client.list_services(Filters=filters, MaxResults=100),
+        "DiscoverInstances": client.discover_instances(NamespaceName="corp", ServiceName="worker", HealthStatus="ALL"),
+        "ListInstances": client.list_instances(ServiceId=moto_registry.service_ids["worker"]),
+    }
+    for operation, answer in answers.items():
+        answer.pop("ResponseMetadata", None)
+        report = ParamValidator().validate(answer, model.operation_model(operation).output_shape)
+        assert not report.has_errors(), f"{operation}: {report.generate_report()}"
+    assert all("NamespaceId" not in service for service in answers["ListServices"]["Services"])
