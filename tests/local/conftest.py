@@ -40,7 +40,7 @@ DNS_TTL_S = 1
 DRAIN_S = 0.5
 STOP_TIMEOUT_S_TASK = 3.0
 FAST = (
-    "--health-interval", "0.5",
+    "--health-interval", "1",
     "--health-timeout", "2",
     "--health-start-period", "3",
     "--health-retries", "2",

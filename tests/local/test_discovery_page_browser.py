@@ -150,6 +150,9 @@ def script_worker(demo: Demo, tmp_path) -> Iterator[str]:
             InstanceId="evil-task",
             Attributes={"AWS_INSTANCE_IPV4": host, "AWS_INSTANCE_PORT": str(port)},
         )
+        # As Route 53 after Cloud Map: the name answers a moment later. A page loaded before would
+        # see NXDOMAIN, which resolvers cache (negative caching), so wait for the records first.
+        wait_for(lambda: demo.dns_a("evil.corp") == [host], 10, "evil.corp never reached the local DNS")
         yield host
     finally:
         if service_id is not None:
@@ -192,6 +195,8 @@ def unreachable_service(demo: Demo) -> Iterator[None]:
         Attributes={"AWS_INSTANCE_IPV4": "127.0.0.251", "AWS_INSTANCE_PORT": "9"},
     )
     try:
+        # Published by the local DNS within its poll interval; a page loaded before would cache NXDOMAIN.
+        wait_for(lambda: demo.dns_a("ghost.corp") == ["127.0.0.251"], 10, "ghost.corp never reached the local DNS")
         yield
     finally:
         client.deregister_instance(ServiceId=service_id, InstanceId="ghost-task")
