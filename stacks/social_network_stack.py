@@ -8,7 +8,13 @@ from typing import Any
 
 from constructs import Construct
 
-from ecs_service_discovery.constructs import DiscoverableFargateService, Discovery, ServiceTopology, load_topology
+from ecs_service_discovery.constructs import (
+    DiscoverableFargateService,
+    Discovery,
+    ServiceSpec,
+    ServiceTopology,
+    load_topology,
+)
 from stacks.service_discovery_stack import DiscoveryPlatformStack
 
 #: The topology file the stack deploys by default (in the repository, next to services/).
@@ -52,7 +58,7 @@ class SocialNetworkStack(DiscoveryPlatformStack):
         if discovery is not None:
             mode = Discovery.parse("discovery", discovery)
             spec = dataclasses.replace(
-                spec, services=tuple(dataclasses.replace(service, discovery=mode) for service in spec.services)
+                spec, services=tuple(_with_discovery(service, mode) for service in spec.services)
             )
         super().__init__(scope, construct_id, namespace_name=namespace_name, **stack_kwargs)
         self.topology = ServiceTopology(
@@ -64,3 +70,13 @@ class SocialNetworkStack(DiscoveryPlatformStack):
             log_encryption_key=self.log_encryption_key,
         )
         self.backend: DiscoverableFargateService | None = self.topology.services.get("backend")
+
+
+def _with_discovery(service: ServiceSpec, discovery: Discovery) -> ServiceSpec:
+    """``service`` in another discovery mode (its fields only: dataclasses.replace would also read the
+    deprecated ``port``/``memory`` aliases and warn)."""
+    fields: dict[str, Any] = {
+        field.name: getattr(service, field.name) for field in dataclasses.fields(service) if field.init
+    }
+    fields["discovery"] = discovery
+    return ServiceSpec(**fields)

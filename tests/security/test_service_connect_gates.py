@@ -1,0 +1,151 @@
+"""Gates in the Service Connect modes (issue 14): the shipped stacks synthesized by the real CDK CLI
+with ``-c discovery=service-connect`` and ``-c discovery=both`` pass cdk-nag (AwsSolutions and this
+library's ServiceDiscovery pack), cfn-lint and checkov, with only the documented acknowledgements.
+The DNS mode is app.py's default and is gated by test_cdk_nag/test_cfn_lint/test_checkov."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from stacks import ServiceDiscoveryStack, SocialNetworkStack
+from tests.security.conftest import CDK_BIN, REPO_ROOT, cli_env
+from tests.security.test_cfn_lint import cfn_lint
+from tests.security.test_checkov import DOCUMENTED_SKIPS, run_checkov
+
+MODES_APP = Path(__file__).with_name("discovery_modes_app.py")
+MODES = ["service-connect", "both"]
+
+
+def synth_mode(out_dir: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    """The pinned CDK CLI's synth of the shipped stacks with ``-c discovery=<mode>`` (as conftest's cdk_synth)."""
+    assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
+    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir)]
+    command += ["--app", f"{sys.executable} {MODES_APP}", "--context", f"discovery={mode}"]
+    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def assembly(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    out_dir = tmp_path_factory.mktemp(f"gates-{request.param}") / "cdk.out"
+    result = synth_mode(out_dir, request.param)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return request.param, out_dir
+
+
+def templates(out_dir: Path) -> list[Path]:
+    found = sorted(
+        path
+        for path in out_dir.rglob("*.template.json")
+        if not any(part.startswith("asset.") for part in path.relative_to(out_dir).parts)
+    )
+    assert found, f"no *.template.json in {out_dir}"
+    return found
+
+
+def ecs_services(out_dir: Path) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = {}
+    for path in templates(out_dir):
+        for logical_id, resource in json.loads(path.read_text())["Resources"].items():
+            if resource["Type"] == "AWS::ECS::Service":
+                services[f"{path.name}:{logical_id}"] = resource["Properties"]
+    return services
+
+
+def test_every_service_is_in_the_chosen_mode(assembly: tuple[str, Path]) -> None:
+    # The gates below mean something only if the mode took effect: 2 seed + 7 social network services.
+    mode, out_dir = assembly
+    services = ecs_services(out_dir)
+    assert len(services) == 9
+    for name, service in services.items():
+        assert service["ServiceConnectConfiguration"]["Enabled"] is True, name
+        assert ("ServiceRegistries" in service) is (mode == "both"), name
+
+
+def test_cdk_nag_passes(assembly: tuple[str, Path]) -> None:
+    # Both packs run inside the synth as policy validation plugins (app.py's add_policy_checks).
+    report = (assembly[1] / "validation-report.json").read_text()
+    assert '"pluginReports": []' in report
+
+
+def test_cfn_lint_passes(assembly: tuple[str, Path]) -> None:
+    result = cfn_lint(*templates(assembly[1]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "", result.stdout
+
+
+def test_checkov_passes_with_documented_skips_only(
+    assembly: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    run = run_checkov(templates(assembly[1]), tmp_path_factory.mktemp("checkov"))
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in run.checks("failed_checks")]
+    assert failed == []
+    assert run.returncode == 0, run.stderr
+    assert run.network_attempts == ""
+    assert {check["check_id"] for check in run.checks("skipped_checks")} <= DOCUMENTED_SKIPS
+
+
+#: Acknowledgements the Service Connect modes add (listed in docs/security.md, "Service Connect"):
+#: mode -> rule -> words its reason must hold. "service-connect" adds none.
+NEW_ACKNOWLEDGEMENTS = {
+    "service-connect": {},
+    "both": {"ServiceDiscovery-SD6": "this service's own DNS name on purpose"},
+}
+
+
+def _acknowledgements(app: cdk.App) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for qualified_rule, reason in entry.data.items():
+                    found[(construct.node.path, qualified_rule.split("::", 1)[-1])] = reason
+    return found
+
+
+def _built(discovery: str) -> dict[tuple[str, str], str]:
+    app = cdk.App()
+    ServiceDiscoveryStack(app, "ServiceDiscovery", discovery=discovery)
+    SocialNetworkStack(app, "SocialNetwork", discovery=discovery)
+    return _acknowledgements(app)
+
+
+@pytest.fixture(scope="module")
+def dns_acknowledgements() -> dict[tuple[str, str], str]:
+    return _built("dns")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_modes_add_only_the_documented_acknowledgements(
+    mode: str, dns_acknowledgements: dict[tuple[str, str], str]
+) -> None:
+    # GIVEN the shipped stacks in ``mode``, built in process, beside the DNS mode
+    chosen = _built(mode)
+    # THEN the mode adds only the documented rules, one per ECS service, each with its reason
+    added = {key: reason for key, reason in chosen.items() if key not in dns_acknowledgements}
+    expected = NEW_ACKNOWLEDGEMENTS[mode]
+    assert {rule for _, rule in added} == set(expected)
+    assert len(added) == (9 if expected else 0)
+    for (path, rule), reason in added.items():
+        assert path.endswith("/Service"), path
+        assert expected[rule] in reason
+    # AND every acknowledgement of DNS mode is still there, and the new ones are in docs/security.md
+    assert set(dns_acknowledgements) <= set(chosen)
+    section = (REPO_ROOT / "docs" / "security.md").read_text().split("## Service Connect", 1)
+    assert len(section) == 2, "docs/security.md has no 'Service Connect' section"
+    for rule in expected:
+        assert rule in section[1]
+
+
+def test_a_bad_mode_is_one_line_naming_the_context_value(tmp_path: Path) -> None:
+    result = synth_mode(tmp_path / "cdk.out", "mesh")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "error: discovery='mesh' is not valid: expected one of ['dns', 'service-connect', 'both']" in output
+    assert "Traceback" not in output
