@@ -33,7 +33,9 @@ def topology(count: int) -> TopologySpec:
                 ServiceSpec(name=name, source=SERVICES_DIR / "flask-backend", calls=calls, discovery_read=True)
             )
         else:
-            services.append(ServiceSpec(name=name, image=REGISTRY_IMAGE, port=80, health_check_path="/", calls=calls))
+            services.append(
+                ServiceSpec(name=name, image=REGISTRY_IMAGE, container_port=80, health_check_path="/", calls=calls)
+            )
     return TopologySpec(services=tuple(services), origin=f"{count} generated services")
 
 
