@@ -49,6 +49,16 @@ def assembly(assembly_dir: Path, sources: Path, tmp_path_factory) -> Path:
             moved += 1
     assert moved == 1, assets
     assets_path.write_text(json.dumps(assets))
+    # A deployment configuration other than the seed's 100/200: replace in place, one task at a time.
+    template_path = copy / "ServiceDiscovery.template.json"
+    template = json.loads(template_path.read_text())
+    (worker,) = [
+        resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::ECS::Service" and logical_id.startswith("Worker")
+    ]
+    worker["DeploymentConfiguration"].update(MinimumHealthyPercent=50, MaximumPercent=100)
+    template_path.write_text(json.dumps(template))
     return copy
 
 
@@ -78,8 +88,31 @@ def rolled_out(demo: Demo, revision: str) -> list[dict[str, Any]]:
     return wait_for(done, STEP_TIMEOUT_S, f"revision {revision} did not roll out")
 
 
+def replay(events: list[dict[str, Any]], service: str, start: set[str]) -> tuple[list[int], list[int]]:
+    """(tasks started and not stopping, tasks registered) after each of ``service``'s events."""
+    running, registered = set(start), set(start)
+    running_counts, registered_counts = [], []
+    for item in events:
+        if item["service"] != service:
+            continue
+        task_id = item.get("task_id")
+        if item["event"] == "task_started":
+            running.add(task_id)
+        elif item["event"] == "task_stopping":
+            running.discard(task_id)
+        elif item["event"] == "task_registered":
+            registered.add(task_id)
+        elif item["event"] == "task_deregistered":
+            registered.discard(task_id)
+        running_counts.append(len(running))
+        registered_counts.append(len(registered))
+    return running_counts, registered_counts
+
+
 def test_a_deploy_runs_the_apps_code_as_it_is_now(demo, sources):
     assert worker_message(demo) == "Hello from worker"
+    before = {task["task_id"] for task in demo.running_tasks("worker")}
+    since = demo.last_seq()
     app = sources / "flask-worker" / "app.py"
     app.write_text(app.read_text().replace('f"Hello from {SERVICE_NAME}"', 'f"Hello again from {SERVICE_NAME}"'))
 
@@ -91,6 +124,12 @@ def test_a_deploy_runs_the_apps_code_as_it_is_now(demo, sources):
     rolled_out(demo, ":2")
     # The backend's cached answer may still name an old task for one TTL: wait for the new code.
     wait_for(lambda: worker_message(demo) == "Hello again from worker", 15, "the new code does not answer")
+    # minimumHealthyPercent 50 / maximumPercent 100 of 2 tasks: never more than 2 running, never
+    # fewer than 1 registered; so an old task had to go before the first new one started.
+    running, registered = replay(demo.events(since), "worker", before)
+    assert max(running) <= 2 and min(registered) >= 1, (running, registered)
+    kinds = [item["event"] for item in demo.events(since, "worker")]
+    assert kinds.index("task_stopping") < kinds.index("task_started")
 
 
 def test_deploy_reread_takes_the_templates_new_environment(demo, assembly):
