@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -594,8 +595,13 @@ def test_a_file_with_a_duplicate_services_key_is_refused(spec_dir: Path) -> None
 
 def test_the_old_field_names_are_read_with_a_warning(spec_dir: Path) -> None:
     data = {"services": [{"name": "solo", "image": IMAGE, "port": 9000, "memory": 1024}]}
-    with pytest.warns(DeprecationWarning, match=r"the field 'port' is deprecated: write 'container_port'"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         solo = load_topology(_write(spec_dir, data))["solo"]
+    assert [(w.category, str(w.message).split(": ", 2)[-1]) for w in caught] == [
+        (DeprecationWarning, "the field 'port' is deprecated: write 'container_port' (the construct's name)"),
+        (DeprecationWarning, "the field 'memory' is deprecated: write 'memory_limit_mib' (the construct's name)"),
+    ]
     assert (solo.container_port, solo.memory_limit_mib) == (9000, 1024)
 
 
