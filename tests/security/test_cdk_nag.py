@@ -22,6 +22,8 @@ SHIPPED_STACKS = [
 ]
 
 ECR_TOKEN = "ecr:GetAuthorizationToken"
+#: The instance reads of a namespace-wide discovery read grant (scoped by the namespace ID tag).
+ANY_CLOUD_MAP_SERVICE = "arn:<AWS::Partition>:servicediscovery:<AWS::Region>:<AWS::AccountId>:service/*"
 #: Every acknowledgement in the shipped stacks: (construct path under the stack, rule) -> words its reason must hold.
 DOCUMENTED_ACKNOWLEDGEMENTS = {
     ("Worker/TaskDefinition", "AwsSolutions-ECS2"): "non-secret discovery settings",
@@ -29,6 +31,7 @@ DOCUMENTED_ACKNOWLEDGEMENTS = {
     ("Worker/TaskDefinition/ExecutionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ECR_TOKEN,
     ("Backend/TaskDefinition/ExecutionRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ECR_TOKEN,
     ("Backend/TaskDefinition/TaskRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): "ListServices",
+    ("Backend/TaskDefinition/TaskRole/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{ANY_CLOUD_MAP_SERVICE}]"): "tag",
 }
 
 
@@ -100,6 +103,10 @@ def test_social_network_acknowledges_only_the_seed_kinds_of_findings(social_stac
             for n in names
         },
         ("Topology/backend/TaskDefinition/TaskRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): "ListServices",
+        (
+            "Topology/backend/TaskDefinition/TaskRole/DefaultPolicy",
+            f"AwsSolutions-IAM5[Resource::{ANY_CLOUD_MAP_SERVICE}]",
+        ): "tag",
     }
     found = acknowledgements(social_stack)
     assert set(found) == set(expected)
