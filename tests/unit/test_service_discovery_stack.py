@@ -144,7 +144,7 @@ def test_backend_environment_names_the_worker(seed_template: Template) -> None:
         "WORKER_SERVICE": "worker",
         "WORKER_PORT": "8080",
         "WORKER_HOST": "worker.corp",
-        # grant_discovery_read(): what the /services page needs to list the namespace.
+        # namespace.grant_discover_read(backend): what the /services page needs to list the namespace.
         "NAMESPACE_ID": {
             "Fn::GetAtt": [_resource_id(seed_template, "AWS::ServiceDiscovery::PrivateDnsNamespace", {}), "Id"]
         },
