@@ -35,6 +35,12 @@ Read as the API reference (botocore's service model) defines it, not as any one 
   ``ListInstances`` + ``GetInstancesHealthStatus`` for good (``instances_api="list"`` chooses them
   outright); when DiscoverInstances answers ServiceNotFound for a service ListServices just listed
   (the data plane has not caught up with a new service), for that one listing.
+  ``DiscoverInstancesRevision`` is not used to skip unchanged listings: its revision "updates" when an
+  instance is registered or deregistered, but "health status updates don't update InstancesRevision"
+  (DiscoverInstancesRevisionResponse in botocore's model), and the listings show health.
+  Sources: botocore/data/servicediscovery/2017-03-14/service-2.json (operations DiscoverInstances,
+  DiscoverInstancesRevision, ListServices, ListInstances; shapes ServiceSummary, DnsConfig,
+  ServiceFilter, HttpProperties) and the throttling page above.
 * **Attributes** are kept as registered; the ones ECS writes have properties on :class:`Instance`
   (address, port, zone, task definition family, cluster, ECS service, Region). Values are parsed
   strictly: a port is ASCII digits 1-65535 or nothing, an address a valid IP address or nothing.
