@@ -115,6 +115,8 @@ class DiscoveryClient:
         self.resolver = resolver or Resolver(self.settings)
         self.on_attempt = on_attempt
         self._pools = ConnectionPools(max_age=self.settings.pool_max_age, maxsize=self.settings.pool_size)
+        # The attempts' timeouts while the deadline is further away than both (the common case).
+        self._full_timeout = urllib3.Timeout(connect=self.settings.connect_timeout, read=self.settings.read_timeout)
         self._lock = threading.Lock()
         self._failed_until: dict[Endpoint, float] = {}
         self._known: tuple[Endpoint, ...] = ()
@@ -245,7 +247,7 @@ class DiscoveryClient:
         for attempt in range(1, self.settings.max_attempts + 1):
             if deadline.expired:
                 break
-            if not relooked:
+            if not relooked and (failed_in_call or self._failed_until):
                 fresh = self._relookup_if_all_failed(endpoints, failed_in_call, deadline)
                 if fresh is not None:
                     relooked = True
@@ -266,9 +268,12 @@ class DiscoveryClient:
                 if deadline.expired:
                     break
             tried.add(endpoint)
-            request_headers = dict(headers or {})
-            if not any(name.lower() == "host" for name in request_headers):
-                request_headers["Host"] = f"{self._host_name}:{endpoint.port}"
+            if headers is None:
+                request_headers = {"Host": f"{self._host_name}:{endpoint.port}"}
+            else:
+                request_headers = dict(headers)
+                if not any(name.lower() == "host" for name in request_headers):
+                    request_headers["Host"] = f"{self._host_name}:{endpoint.port}"
             attempt_started = time.monotonic()
             state = AttemptState(first_byte_timeout=first_byte_timeout)
             try:
@@ -344,9 +349,12 @@ class DiscoveryClient:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise _AttemptError("deadline reached", sent=False)
-        timeout = urllib3.Timeout(
-            connect=min(self.settings.connect_timeout, remaining), read=min(self.settings.read_timeout, remaining)
-        )
+        if remaining >= self.settings.connect_timeout and remaining >= self.settings.read_timeout:
+            timeout = self._full_timeout
+        else:
+            timeout = urllib3.Timeout(
+                connect=min(self.settings.connect_timeout, remaining), read=min(self.settings.read_timeout, remaining)
+            )
         token = attempt_state.set(state)
         try:
             response = self._urlopen(endpoint, method, path, headers, body, timeout, decode_content)
@@ -408,18 +416,23 @@ class DiscoveryClient:
     def _read_body(self, response: urllib3.response.BaseHTTPResponse, deadline: Deadline, decode: bool) -> bytes:
         """The whole body, each read bounded by the read timeout AND the call's deadline."""
         limit = self.settings.max_body_bytes
+        read_timeout = self.settings.read_timeout
         chunks: list[bytes] = []
         size = 0
+        applied: float | None = None  # the socket timeout set for the body so far
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise _AttemptError("deadline reached while reading the body", sent=True)
-            # urllib3 hands the connection back to the pool at the end of the body: fetch it each time.
-            connection: Any = response.connection
-            sock = getattr(connection, "sock", None)
-            clipped = remaining < self.settings.read_timeout
-            if sock is not None:
-                sock.settimeout(min(self.settings.read_timeout, remaining))
+            clipped = remaining < read_timeout
+            wanted = remaining if clipped else read_timeout
+            if wanted != applied:
+                # urllib3 hands the connection back to the pool at the end of the body: fetch it each time.
+                connection: Any = response.connection
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    sock.settimeout(wanted)
+                applied = wanted
             try:
                 chunk = response.read1(_READ_CHUNK, decode_content=decode)
             except urllib3.exceptions.ReadTimeoutError:
