@@ -69,6 +69,8 @@ EQUAL_PEER_WALL_TARGET = 1.0
 LARGE_TOPOLOGY_TARGET = 3.0
 # Extra variables for every app (--no-cfn-validation sets CDK_VALIDATION=false, as `cdk synth --no-validation`).
 APP_ENVIRONMENT: dict[str, str] = {}
+# Lines of the library listed per case by --jsii-calls, the busiest first.
+TOP_SITES = 8
 # Hidden first argument: run an app in this process, counting its jsii requests (see --jsii-calls).
 COUNT_CHILD_FLAG = "--count-jsii-child"
 
@@ -332,17 +334,31 @@ def count_jsii_child(report_file: str, app: str, app_args: list[str]) -> None:
     constructs) and ``synth`` (``App.synth()``: aws-cdk-lib in Node.js, calling back into Python for
     aspects, validations and lazy values written in Python). ``node_seconds`` is the time spent in
     jsii requests (serializing, the pipes to Node.js and Node.js's own work); the rest of the phase
-    is the app's and the library's Python code.
+    is the app's and the library's Python code. ``sites``: the build requests made from this
+    repository's code outside benchmarks/ (the library, stacks/), by the innermost such line.
     """
     from jsii._kernel.providers import process as jsii_process
 
     phase = ["import"]
     requests: collections.Counter[tuple[str, str]] = collections.Counter()
+    sites: collections.Counter[str] = collections.Counter()
     node_s: dict[str, float] = collections.defaultdict(float)
     send = jsii_process._NodeProcess.send  # pyright: ignore[reportPrivateUsage]
+    repo, benchmarks = f"{REPO_ROOT}{os.sep}", f"{REPO_ROOT / 'benchmarks'}{os.sep}"
+
+    def request_site() -> str | None:
+        frame = sys._getframe(2)  # pyright: ignore[reportPrivateUsage]
+        while frame is not None:
+            file = frame.f_code.co_filename
+            if file.startswith(repo) and not file.startswith(benchmarks) and "site-packages" not in file:
+                return f"{file.removeprefix(repo)}:{frame.f_lineno} {frame.f_code.co_name}"
+            frame = frame.f_back
+        return None
 
     def counting_send(self: Any, request: Any, response_type: Any) -> Any:
         kind = type(request).__name__.removesuffix("Request").lstrip("_")
+        if phase[0] == "build" and (site := request_site()) is not None:
+            sites[site] += 1
         start = time.perf_counter()
         try:
             return send(self, request, response_type)
@@ -378,6 +394,7 @@ def count_jsii_child(report_file: str, app: str, app_args: list[str]) -> None:
         }
         for name in ("build", "synth")
     }
+    report["build"]["sites"] = dict(sites.most_common())
     Path(report_file).write_text(json.dumps(report))
 
 
@@ -387,6 +404,7 @@ def jsii_call_lines(cases: list[Case], resources: dict[str, int]) -> list[str]:
         "| synth s (Python / in jsii) | synth: callbacks into Python |",
         "| --- | ---: | --- | ---: | ---: | --- | ---: |",
     ]
+    site_lines: list[str] = []
     for case in cases:
         outdir = Path(tempfile.mkdtemp(prefix=f"synth-bench-{case.key}-"))
         report_file = outdir / "jsii-calls.json"
@@ -405,6 +423,19 @@ def jsii_call_lines(cases: list[Case], resources: dict[str, int]) -> list[str]:
             f"{synth['seconds']:.2f} ({synth['seconds'] - synth['node_seconds']:.2f} / {synth['node_seconds']:.2f}) | "
             f"{synth['requests'].get('callback', 0)} |"
         )
+        sites: dict[str, int] = build.get("sites", {})
+        if sites:
+            top = ", ".join(f"`{site}` {count}" for site, count in list(sites.items())[:TOP_SITES])
+            site_lines.append(
+                f"- {case.key}: {sum(sites.values())} of {build_requests} from the repository's code; {top}"
+            )
+    if site_lines:
+        lines += [
+            "",
+            f"Build requests made by the library and stacks/, by line (the {TOP_SITES} busiest):",
+            "",
+            *site_lines,
+        ]
     return lines
 
 
