@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -327,4 +328,31 @@ def test_the_control_channel_needs_the_token_and_bounds_bodies(demo):
         finally:
             connection.close()
     assert os.stat(demo.control_file).st_mode & 0o077 == 0
+    # Idle connections beyond the bound are closed; once they go, requests are answered again.
+    idle = [socket.create_connection((client.host, client.port), timeout=5) for _ in range(40)]
+    try:
+        wait_for(lambda: any(_closed_by_server(sock) for sock in idle), 10, "no connection over the bound was closed")
+    finally:
+        for sock in idle:
+            sock.close()
+    wait_for(lambda: _answers(demo), 15, "the control channel stopped answering")
     steady_workers(demo)  # and the run goes on
+
+
+def _closed_by_server(sock) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def _answers(demo: Demo) -> bool:
+    from ecs_discovery_tools.local.control import ControlError
+
+    try:
+        return "services" in demo.status()
+    except ControlError:
+        return False

@@ -10,7 +10,7 @@ The local run serves HTTP on 127.0.0.1 (an ephemeral port) and writes its addres
 random token to a control file (mode 0600, in a directory only the user can enter:
 ``$XDG_RUNTIME_DIR/ecs-discovery`` or ``~/.cache/ecs-discovery``). Every request must carry
 the token (``Authorization: Bearer``); bodies are small JSON documents, checked before use.
-Requests are bounded: 16 KiB a body, 8 at a time, a read timeout.
+Requests are bounded: 16 KiB a body, 8 answered at a time, 32 connections, a read timeout.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
 
 _MAX_BODY_BYTES = 16 * 1024
 _MAX_CONCURRENT = 8
+_MAX_CONNECTIONS = 32
 _REQUEST_TIMEOUT_S = 10.0
 _MAX_ENV_ENTRIES = 50
 _MAX_ENV_VALUE = 4096
@@ -139,7 +140,25 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = False
     deployment: LocalDeployment
     token: str
-    slots: threading.BoundedSemaphore
+    slots: threading.BoundedSemaphore  # requests being answered
+    connections = threading.BoundedSemaphore(_MAX_CONNECTIONS)  # replaced per server in start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, but never more than _MAX_CONNECTIONS: the rest are closed.
+        if not self.connections.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -278,6 +297,7 @@ class ControlServer:
         server.deployment = self.deployment
         server.token = self.token
         server.slots = threading.BoundedSemaphore(_MAX_CONCURRENT)
+        server.connections = threading.BoundedSemaphore(_MAX_CONNECTIONS)
         self._server = server
         host, port = server.server_address[:2]
         url = f"http://{host!s}:{port}"
