@@ -181,7 +181,7 @@ def read_model(template: dict[str, Any], stack_name: str) -> Model:
         for service_id in _refs_within(target["ResourceId"]):
             scaling[service_id] = f"{target['MinCapacity']} to {target['MaxCapacity']} tasks at {goals}"
 
-    # Task role -> Cloud Map services whose instances it may list (grant_discovery_read).
+    # Task role -> Cloud Map services whose instances it may list (grant_discover_read).
     readable: dict[str, set[str]] = {}
     for _, policy in _resources(template, "AWS::IAM::Policy"):
         for statement in policy["PolicyDocument"]["Statement"]:

@@ -15,7 +15,7 @@ name, an instance whose port is ``"²"``, an answer nested 100,000 levels deep o
 huge values) shows its error in its row and the page still answers 200. The JSON is strict
 (``allow_nan=False`` after non-finite numbers became ``null``); the HTML escapes every value.
 
-Needs ``NAMESPACE_ID`` and ``AWS_REGION`` (set by ``grant_discovery_read()``, which also grants
+Needs ``NAMESPACE_ID`` and ``AWS_REGION`` (set by ``namespace.grant_discover_read(service)``, which also grants
 the read actions) and ``NAMESPACE``. ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` points it at another
 Cloud Map endpoint (the local run). ``DISCOVERY_REGISTRY_TTL`` (seconds, default 5) bounds how
 often one process calls the Cloud Map API, whose request rate is limited.
@@ -362,7 +362,7 @@ class _Page:
 
     def configuration_error(self) -> str | None:
         if not self.namespace_id:
-            return "NAMESPACE_ID is not set: the stack must call grant_discovery_read() for this service"
+            return "NAMESPACE_ID is not set: the stack must call namespace.grant_discover_read(<this service>)"
         if not self.namespace:
             return "NAMESPACE is not set"
         return self.settings_error

@@ -420,7 +420,7 @@ class LocalDeployment:
     # -- what to show ------------------------------------------------------------------
 
     def page_urls(self) -> list[str]:
-        """The discovery page of every task whose service may read the registry (grant_discovery_read)."""
+        """The discovery page of every task whose service may read the registry (namespace.grant_discover_read)."""
         return [
             f"{task.url}/services"
             for scheduler in self.schedulers.values()
