@@ -41,7 +41,7 @@ DRAIN_S = 0.5
 STOP_TIMEOUT_S_TASK = 3.0
 FAST = (
     "--health-interval", "1",
-    "--health-timeout", "2",
+    "--health-timeout", "3",
     "--health-start-period", "3",
     "--health-retries", "2",
     "--grace-period", "0",

@@ -141,11 +141,11 @@ def test_a_task_failing_its_health_check_leaves_dns_and_is_replaced(demo):
     hung = before[1]
     since = demo.last_seq()
 
-    # A hung task: the process lives but answers nothing, so the check times out (--health-timeout 2).
+    # A hung task: the process lives but answers nothing, so the check times out (--health-timeout 3).
     os.killpg(hung["pid"], signal.SIGSTOP)
     try:
         wait_for(
-            lambda: "task_unhealthy" in events_of(demo, hung["task_id"], since), 20, "the hung task stayed healthy"
+            lambda: "task_unhealthy" in events_of(demo, hung["task_id"], since), 30, "the hung task stayed healthy"
         )
         wait_for(lambda: hung["address"] not in demo.dns_a("worker.corp"), 10, "DNS still answers the hung task")
         stopped = wait_for(
