@@ -362,7 +362,7 @@ class _Page:
 
     def configuration_error(self) -> str | None:
         if not self.namespace_id:
-            return "NAMESPACE_ID is not set: the stack must call namespace.grant_discover_read(<this service>)"
+            return "NAMESPACE_ID is not set: the stack must call namespace.grant_discover_read() for it"
         if not self.namespace:
             return "NAMESPACE is not set"
         return self.settings_error

@@ -36,7 +36,7 @@ def test_without_namespace_id_the_page_explains_the_missing_grant(page_module):
     api = app.test_client().get("/api/services")
 
     assert html.status_code == 200 and api.status_code == 200
-    assert "grant_discover_read(<this service>)" in html.get_data(as_text=True)
+    assert "namespace.grant_discover_read()" in html.get_data(as_text=True)
     assert api.get_json()["error"].startswith("NAMESPACE_ID is not set")
     assert api.get_json()["services"] == []
     assert html.headers["Content-Security-Policy"].startswith("default-src 'none'")
