@@ -22,7 +22,7 @@ MODES = ["service-connect", "both"]
 @pytest.fixture(scope="module", params=MODES)
 def seed(request: pytest.FixtureRequest) -> tuple[str, ServiceDiscoveryStack, dict[str, Any]]:
     stack = ServiceDiscoveryStack(cdk.App(), "ServiceDiscovery", discovery=request.param)
-    return request.param, stack, Template.from_stack(stack).to_json()
+    return request.param, stack, dict(Template.from_stack(stack).to_json())
 
 
 @pytest.fixture
