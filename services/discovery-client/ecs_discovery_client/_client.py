@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,9 @@ logger = logging.getLogger("ecs_discovery_client")
 # connection could not be made (nothing was sent).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _READ_CHUNK = 64 * 1024
+_METHOD = re.compile(r"[A-Z]{1,20}")
+# Spaces and control characters in a path would split the request line.
+_UNSAFE_PATH_CHARACTER = re.compile(r"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ class DiscoveryClient:
         if failed:
             with self._lock:
                 self._failed_until[endpoint] = time.monotonic() + self.settings.failure_penalty
-        elif endpoint in self._failed_until:
+        elif self._failed_until and endpoint in self._failed_until:
             with self._lock:
                 self._failed_until.pop(endpoint, None)
 
@@ -227,9 +231,9 @@ class DiscoveryClient:
         deadline = deadline or Deadline(self.settings.deadline)
         started = time.monotonic()
         method = method.upper()
-        if not method.isascii() or not method.isalpha():
+        if method not in IDEMPOTENT_METHODS and not _METHOD.fullmatch(method):
             raise ValueError(f"method must be an HTTP method such as GET, got {method[:20]!r}")
-        if any(ord(char) <= 32 or ord(char) == 127 for char in path):
+        if _UNSAFE_PATH_CHARACTER.search(path):
             # Spaces and control characters would split the request line (request smuggling).
             raise ValueError(f"path must not contain spaces or control characters, got {path[:60]!r}")
         if not path.startswith("/"):
@@ -454,9 +458,9 @@ class DiscoveryClient:
 
 
 def _rotated_randomly(endpoints: list[Endpoint]) -> list[Endpoint]:
-    if not endpoints:
-        return []
-    start = random.randrange(len(endpoints))
+    if len(endpoints) < 2:
+        return endpoints
+    start = int(random.random() * len(endpoints))  # uniform over the indexes, cheaper than randrange
     return endpoints[start:] + endpoints[:start]
 
 

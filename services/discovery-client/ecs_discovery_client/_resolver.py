@@ -142,8 +142,13 @@ class Resolver:
         if answer is not None and older_than is None and time.monotonic() < answer.expires_at:
             return answer
         if _is_ip_address(name):
+            # No DNS: the address itself, kept (it never expires) so the next call skips parsing it.
             now = time.monotonic()
-            return _Answer((Endpoint(name, port or self.srv_fallback_port or 80),), now, now)
+            answer = _Answer((Endpoint(name, port or self.srv_fallback_port or 80),), now, float("inf"))
+            with self._lock:
+                if len(self._answers) < _MAX_CACHED_NAMES:
+                    self._answers[key] = answer
+            return answer
         with self._lock:
             answer = self._answers.get(key)
             now = time.monotonic()
