@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.local.conftest import (
     leftover_groups,
     process_group_exists,
     start_demo,
+    wait_for,
 )
 
 
@@ -104,12 +106,35 @@ def test_discovery_api_lists_the_worker_with_its_instances(demo):
 
 @pytest.fixture(scope="module")
 def own_demo(assembly_dir, tmp_path_factory) -> Iterator[Demo]:
-    running = start_demo(assembly_dir, tmp_path_factory.mktemp("own-demo"), "--workers", "2", "--tasks", "backend=1")
+    # ECS's own stop order here: SIGTERM right after deregistration, no wait for the TTL.
+    running = start_demo(
+        assembly_dir, tmp_path_factory.mktemp("own-demo"), "--workers", "2", "--tasks", "backend=1", "--ecs-stop-order"
+    )
     try:
         yield running
     finally:
         if running.process.poll() is None:
             running.kill()
+
+
+def test_with_ecs_stop_order_sigterm_follows_deregistration_and_the_app_drains(own_demo):
+    victim = own_demo.running_tasks("worker")[0]
+    since = own_demo.last_seq()
+
+    own_demo.control().request("POST", "/stop-task", {"task_id": victim["task_id"]})
+
+    def stopped() -> list[dict] | None:
+        events = [e for e in own_demo.events(since) if e.get("task_id") == victim["task_id"]]
+        return events if events and events[-1]["event"] == "task_stopped" else None
+
+    events = wait_for(stopped, 30, "the task did not stop")
+    kinds = [event["event"] for event in events]
+    assert kinds == ["task_stopping", "task_deregistered", "task_sigterm", "task_stopped"]  # no task_draining
+    assert events[-1]["exit_code"] == 0 and events[-1]["killed"] is False
+    # The app kept serving after SIGTERM (STOP_DRAIN_SECONDS=1) and then exited on its own.
+    log = next(Path(own_demo.state["log_dir"]).glob(f"worker-{victim['task_id'][:8]}-*.log")).read_text()
+    assert "SIGTERM: serving with Connection: close for 1 s" in log
+    wait_for(lambda: len(own_demo.running_tasks("worker")) == 2, 30, "the stopped task was not replaced")
 
 
 def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
