@@ -95,7 +95,7 @@ def replay(events: list[dict[str, Any]], service: str, start: set[str]) -> tuple
     for item in events:
         if item["service"] != service:
             continue
-        task_id = item.get("task_id")
+        task_id = str(item.get("task_id"))
         if item["event"] == "task_started":
             running.add(task_id)
         elif item["event"] == "task_stopping":
