@@ -187,6 +187,8 @@ class DiscoverableFargateService(Construct):
             "NAMESPACE": "the namespace's name",
         }
         self._callees: list[DiscoverableFargateService] = []
+        # Services whose ECS service this one's waits for (Service Connect endpoints, see connect_to).
+        self._started_after: list[DiscoverableFargateService] = []
 
         self.log_group = self._create_log_group()
         self.task_definition = self._create_task_definition()
@@ -457,6 +459,12 @@ class DiscoverableFargateService(Construct):
         a nested stack, else the dependent stack, else the later one in the construct tree), so
         references between two stacks only point one way and calls in both directions make no
         dependency cycle.
+
+        When both use Service Connect, the host and port are ``other``'s client alias (by default
+        its DNS name and container port, the same as by DNS), and this ECS service is created and
+        updated after ``other``'s in the same stack when no call back makes that a cycle, so its
+        new tasks know ``other``'s endpoint. A caller without Service Connect cannot call a
+        Service Connect only ``other`` (a :class:`ValidationError`, before any change).
         """
         if not isinstance(other, DiscoverableFargateService):
             raise invalid("other", other, "expected a DiscoverableFargateService")
@@ -493,6 +501,39 @@ class DiscoverableFargateService(Construct):
         self._set_library_variable(service, other.name, f"set because it calls {other.name!r}")
         self._set_library_variable(port_variable, str(callee_port), f"set because it calls {other.name!r}")
         self._callees.append(other)
+        if self.discovery.uses_service_connect and other.service_connect_endpoint is not None:
+            self._start_after(other)
+
+    def _start_after(self, other: DiscoverableFargateService) -> None:
+        """Create or update this ECS service after ``other``'s, when that makes no cycle.
+
+        A Service Connect task knows only the endpoints that existed when it started ("Existing
+        tasks can't resolve and connect to the new endpoint", ECS developer guide, Service Connect
+        components): so that a first deploy, or a deploy that adds ``other``'s endpoint, gives
+        this service's new tasks ``other``'s alias, CloudFormation waits for ``other`` first. Only
+        within one stack (across stacks the order follows the stacks), and not when ``other``
+        already waits for this service, directly or through others (calls in both directions):
+        then a redeploy of the caller picks the endpoint up (docs/service-connect.md).
+        """
+        if Stack.of(self) is not Stack.of(other) or other._waits_for(self):
+            return
+        own, theirs = self.service.node.default_child, other.service.node.default_child
+        assert own is not None and theirs is not None
+        own.node.add_dependency(theirs)
+        self._started_after.append(other)
+
+    def _waits_for(self, target: DiscoverableFargateService) -> bool:
+        """Whether this service is ordered after ``target`` by ``_start_after`` (bounded by the services)."""
+        seen: set[int] = set()
+        pending = list(self._started_after)
+        while pending:
+            service = pending.pop()
+            if service is target:
+                return True
+            if id(service) not in seen:
+                seen.add(id(service))
+                pending.extend(service._started_after)
+        return False
 
     def check_same_namespace(
         self, parameter: str, value: str, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace

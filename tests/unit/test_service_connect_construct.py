@@ -44,6 +44,11 @@ class Mesh(cdk.Stack):
         for callee in (self.worker, self.api, self.grpc):
             self.web.connect_to(callee)
         self.legacy.connect_to(self.worker)
+        # Calls in both directions: only the first orders the deploy (the second would be a cycle).
+        self.ping = self.service("ping", discovery="service-connect")
+        self.pong = self.service("pong", discovery="service-connect")
+        self.ping.connect_to(self.pong)
+        self.pong.connect_to(self.ping)
         # Refused (legacy has no proxy; api has no DNS records): checked at module level below.
         try:
             self.legacy.connect_to(self.api)
@@ -275,3 +280,31 @@ def test_the_topology_file_sets_discovery_and_service_connect() -> None:
 def test_topology_file_mistakes_are_named(entry: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         parse_topology({"services": [{"name": "api", "image": "nginx:1.27", **entry}]}, origin="t.yaml")
+
+
+def _depends_on(mesh: Any, service: DiscoverableFargateService) -> list[str]:
+    stack, resources = mesh
+    found = resources[stack.get_logical_id(service.service.node.default_child)].get("DependsOn", [])
+    return sorted(found)
+
+
+def _service_id(mesh: Any, service: DiscoverableFargateService) -> str:
+    return mesh[0].get_logical_id(service.service.node.default_child)
+
+
+def test_a_service_connect_caller_is_deployed_after_its_callees(mesh: Any) -> None:
+    # A task knows only the endpoints that existed when it started: web's service waits for its callees'
+    stack: Mesh = mesh[0]
+    callees = {_service_id(mesh, s) for s in (stack.worker, stack.api, stack.grpc)}
+    assert callees <= set(_depends_on(mesh, stack.web))
+    # A DNS caller (no proxy) waits for nothing
+    assert not {_service_id(mesh, stack.worker)} & set(_depends_on(mesh, stack.legacy))
+
+
+def test_calls_in_both_directions_order_one_way_only(mesh: Any) -> None:
+    stack: Mesh = mesh[0]
+    assert _service_id(mesh, stack.pong) in _depends_on(mesh, stack.ping)
+    assert _service_id(mesh, stack.ping) not in _depends_on(mesh, stack.pong)
+    # and the environment still goes both ways
+    assert environment(mesh, stack.pong)["PING_HOST"] == "ping.corp"
+    assert environment(mesh, stack.ping)["PONG_HOST"] == "pong.corp"
