@@ -46,6 +46,7 @@ MAX_DNS_TTL_SECONDS = 2147483647
 RESERVED_VARIABLES: dict[str, str] = {
     "SERVICE_NAME": "set by the library to the service's name",
     "NAMESPACE": "set by the library to the namespace's name",
+    "STOP_DRAIN_SECONDS": "set by the library to how long a stopping task keeps serving (dns_ttl + 5 s)",
     "NAMESPACE_ID": "set by the library for a discovery read grant",
     "AWS_REGION": "set by the library for a discovery read grant (and by ECS)",
     "AWS_DEFAULT_REGION": "set by ECS in every Fargate task",

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Annotations, CfnResource, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -33,7 +33,11 @@ from ecs_service_discovery.constructs.namespace import (
     same_vpc,
 )
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
-from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps
+from ecs_service_discovery.constructs.props import (
+    DEFAULT_DNS_TTL_SECONDS,
+    MAX_STOP_TIMEOUT_SECONDS,
+    DiscoverableFargateServiceProps,
+)
 from ecs_service_discovery.constructs.rule_placement import rules_stack
 from ecs_service_discovery.constructs.service_connect import (
     Discovery,
@@ -59,9 +63,7 @@ from ecs_service_discovery.validation import (
 )
 
 # The documented defaults of DiscoverableFargateServiceProps' aws-cdk-lib-typed fields.
-DEFAULT_DNS_TTL_SECONDS = 10
 DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
-DEFAULT_STOP_TIMEOUT_SECONDS = 45
 
 __all__ = ["DiscoverableFargateService", "check_cluster_and_namespace", "env_prefix"]
 
@@ -264,14 +266,30 @@ class DiscoverableFargateService(Construct):
             readonly_root_filesystem=props.readonly_root_filesystem,
             privileged=False,
             linux_parameters=linux_parameters,
-            stop_timeout=props.stop_timeout or Duration.seconds(DEFAULT_STOP_TIMEOUT_SECONDS),
+            stop_timeout=props.stop_timeout or Duration.seconds(props.default_stop_timeout_seconds),
         )
+        self._set_drain_variable(container)
         self._acknowledge_ecr_authorization_token(props.image)
         if props.readonly_root_filesystem:
             # A task-scoped bind mount: the scratch space every Fargate platform version offers.
             self.task_definition.add_volume(name="tmp")
             container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
         return container
+
+    def _set_drain_variable(self, container: ecs.ContainerDefinition) -> None:
+        """``STOP_DRAIN_SECONDS``: how long the app should keep serving after SIGTERM, while callers'
+        cached DNS answers expire (ECS deregisters the task first). The apps in ``services/`` read it."""
+        drain = self.props.drain_seconds
+        if drain is None:
+            return
+        self._library_variables["STOP_DRAIN_SECONDS"] = "the drain period after SIGTERM (dns_ttl + 5 s)"
+        container.add_environment("STOP_DRAIN_SECONDS", str(drain))
+        if self.props.stop_timeout is None and drain >= MAX_STOP_TIMEOUT_SECONDS:
+            Annotations.of(self).add_warning_v2(
+                "ecs-service-discovery:cannotDrain",
+                f"dns_ttl leaves callers the address of a stopped task for {drain} s, longer than Fargate's "
+                f"{MAX_STOP_TIMEOUT_SECONDS} s stop timeout: requests will fail during deployments; lower dns_ttl",
+            )
 
     def _port_mapping(self) -> ecs.PortMapping:
         props = self.props

@@ -63,6 +63,14 @@ HEALTH_CHECK_RETRIES = (1, 10)
 HEALTH_CHECK_START_PERIOD = (0, 300)
 #: Fargate sends SIGKILL at most this many seconds after SIGTERM.
 MAX_STOP_TIMEOUT_SECONDS = 120
+#: The documented defaults of the aws-cdk-lib-typed fields below.
+DEFAULT_DNS_TTL_SECONDS = 10
+DEFAULT_STOP_TIMEOUT_SECONDS = 45
+#: After a task leaves DNS, how long a caller may take to notice once its cached answer expires:
+#: a new lookup and one connection attempt (the discovery client's 0.5 s connect timeout, with room).
+DRAIN_MARGIN_SECONDS = 5
+#: What a stopping task needs after draining: its in-flight requests finish (the apps' 20 s) with room.
+FINISH_SECONDS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,9 +200,12 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         ``container_port`` every 10 s, timeout 5 s, 3 retries, 15 s start period.
     :param health_check_grace_period: time after a task starts during which failed health checks
         do not stop it. Default: 60 seconds (ECS would use 0 without a load balancer).
-    :param stop_timeout: time between SIGTERM and SIGKILL, 2-120 s; keep it above the app's
-        graceful stop plus ``dns_ttl`` so a task still cached by callers keeps answering while it
-        drains. Default: 45 seconds.
+    :param stop_timeout: time between SIGTERM and SIGKILL, 2-120 s. ECS deregisters a stopping task
+        from Cloud Map before SIGTERM, and callers may hold its address for one more ``dns_ttl``:
+        the container gets ``STOP_DRAIN_SECONDS`` (``dns_ttl`` + 5 s) to keep serving (the apps in
+        ``services/`` do), so with DNS discovery ``stop_timeout`` must be longer than that.
+        Default: 45 seconds, or ``STOP_DRAIN_SECONDS`` + 30 s when that is longer (at most 120 s;
+        a ``dns_ttl`` too long to drain within 120 s is reported as a synth warning).
     :param log_retention: how long container logs are kept (not ``INFINITE``). Default: one month.
     :param log_encryption_key: a KMS key CloudWatch Logs may use (e.g. one ``LogEncryptionKey``
         per stack, shared by all its services). Default: no customer-managed key; CloudWatch Logs
@@ -234,7 +245,16 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         if self.health_check_grace_period is not None:
             duration_seconds("health_check_grace_period", self.health_check_grace_period, 0, 2147483647)
         if self.stop_timeout is not None:
-            duration_seconds("stop_timeout", self.stop_timeout, 2, MAX_STOP_TIMEOUT_SECONDS)
+            stop_seconds = duration_seconds("stop_timeout", self.stop_timeout, 2, MAX_STOP_TIMEOUT_SECONDS)
+            drain = self.drain_seconds
+            if stop_seconds is not None and drain is not None and self.discovery.uses_dns and stop_seconds <= drain:
+                raise invalid(
+                    "stop_timeout",
+                    f"{stop_seconds} seconds",
+                    f"a stopping task keeps serving for dns_ttl + {DRAIN_MARGIN_SECONDS} s = {drain} s while callers' "
+                    f"cached answers expire, then finishes its requests: expected more than {drain} seconds "
+                    "(or a shorter dns_ttl)",
+                )
         if self.log_retention is not None and (
             not isinstance(self.log_retention, logs.RetentionDays) or self.log_retention == logs.RetentionDays.INFINITE
         ):
@@ -247,6 +267,24 @@ class DiscoverableFargateServiceProps(ServiceOptions):
             require_type(
                 "cpu_architecture", self.cpu_architecture, ecs.CpuArchitecture, "expected an aws_ecs.CpuArchitecture"
             )
+
+    @property
+    def drain_seconds(self) -> int | None:
+        """How long a stopping task keeps serving after SIGTERM (``STOP_DRAIN_SECONDS``): ``dns_ttl`` +
+        5 s with DNS discovery (Service Connect's proxy drains its own connections: 5 s); ``None``
+        when ``dns_ttl`` is a token."""
+        if not self.discovery.uses_dns:
+            return DRAIN_MARGIN_SECONDS
+        if self.dns_ttl is None:
+            return DEFAULT_DNS_TTL_SECONDS + DRAIN_MARGIN_SECONDS
+        ttl = duration_seconds("dns_ttl", self.dns_ttl, 0, MAX_DNS_TTL_SECONDS)
+        return None if ttl is None else ttl + DRAIN_MARGIN_SECONDS
+
+    @property
+    def default_stop_timeout_seconds(self) -> int:
+        """The stop timeout when none is given: 45 s, or the drain plus 30 s to finish, at most 120 s."""
+        drain = self.drain_seconds or 0
+        return min(MAX_STOP_TIMEOUT_SECONDS, max(DEFAULT_STOP_TIMEOUT_SECONDS, drain + FINISH_SECONDS))
 
 
 def check_secrets(parameter: str, value: Any, environment: Mapping[str, str]) -> dict[str, ecs.Secret] | None:

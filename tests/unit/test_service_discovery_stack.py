@@ -141,6 +141,8 @@ def test_backend_environment_names_the_worker(seed_template: Template) -> None:
     assert environment == {
         "SERVICE_NAME": "backend",
         "NAMESPACE": "corp",
+        # dns_ttl (10 s) + 5 s: how long the app keeps serving after SIGTERM (test_draining.py).
+        "STOP_DRAIN_SECONDS": "15",
         "WORKER_SERVICE": "worker",
         "WORKER_PORT": "8080",
         "WORKER_HOST": "worker.corp",
@@ -154,7 +156,7 @@ def test_backend_environment_names_the_worker(seed_template: Template) -> None:
 
 def test_worker_environment_has_no_callees(seed_template: Template) -> None:
     environment = {e["Name"]: e["Value"] for e in _container(seed_template, "flask-worker")["Environment"]}
-    assert environment == {"SERVICE_NAME": "worker", "NAMESPACE": "corp"}
+    assert environment == {"SERVICE_NAME": "worker", "NAMESPACE": "corp", "STOP_DRAIN_SECONDS": "15"}
 
 
 def test_stack_is_environment_agnostic(seed_stack: Any) -> None:
