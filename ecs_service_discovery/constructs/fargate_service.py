@@ -239,7 +239,8 @@ class DiscoverableFargateService(Construct):
             Acknowledgment(
                 id="AwsSolutions-ECS2",
                 reason="The environment holds only non-secret discovery settings (SERVICE_NAME, NAMESPACE, "
-                "<PEER>_HOST/_SERVICE/_PORT, NAMESPACE_ID, AWS_REGION) and the caller's plain `environment`; "
+                "<PEER>_HOST/_SERVICE/_PORT, STOP_DRAIN_SECONDS, NAMESPACE_ID, AWS_REGION) and the caller's plain "
+                "`environment`; "
                 "secrets are passed with the `secrets` parameter (Secrets Manager or SSM), never as variables",
             )
         )
