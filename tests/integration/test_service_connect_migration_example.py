@@ -102,3 +102,15 @@ def test_an_unknown_step_is_one_error_line(tmp_path: Path) -> None:
     assert (
         result.stderr.strip() == "error: step='4' is not valid: expected one of ['1', '2', '3'] (cdk synth -c step=2)"
     )
+
+
+@pytest.mark.parametrize(("step", "ordered"), [("1", False), ("2", True), ("3", True)])
+def test_callers_start_after_orders_when_on_service_connect(
+    templates: dict[str, dict[str, Any]], step: str, ordered: bool
+) -> None:
+    # ECS shows an endpoint only to tasks started after it exists: the README's step-2 promise.
+    resources = templates[step]
+    (orders,) = [lid for lid in of_type(resources, "AWS::ECS::Service") if lid.startswith("OrdersService")]
+    for name in ("WebService", "BatchService"):
+        (caller,) = [lid for lid in of_type(resources, "AWS::ECS::Service") if lid.startswith(name)]
+        assert (orders in resources[caller].get("DependsOn", [])) is ordered, (step, name)
