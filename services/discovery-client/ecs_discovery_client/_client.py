@@ -421,6 +421,8 @@ class DiscoveryClient:
         """The whole body, each read bounded by the read timeout AND the call's deadline."""
         limit = self.settings.max_body_bytes
         read_timeout = self.settings.read_timeout
+        # Nothing to decode: urllib3's decoding buffer would only cost time.
+        decode = decode and bool(response.headers.get("Content-Encoding"))
         chunks: list[bytes] = []
         size = 0
         applied: float | None = None  # the socket timeout set for the body so far
