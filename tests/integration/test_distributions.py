@@ -10,6 +10,7 @@ construct it exports.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -75,7 +76,10 @@ def _install_tools(tmp_path: Path, *extras: str):
     ]
     clean = make_clean_venv(tmp_path, [*client_requirements, *tools_requirements], node=False)
     for path in (CLIENT_DIR, TOOLS_DIR):
-        installed = clean.pip_install("--no-deps", str(path))
+        # Built from a copy: setuptools would leave build/ and *.egg-info in the checkout.
+        source = tmp_path / "src" / path.name
+        shutil.copytree(path, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        installed = clean.pip_install("--no-deps", str(source))
         assert installed.returncode == 0, installed.stdout + installed.stderr
     return clean
 
