@@ -175,7 +175,8 @@ class PlainEqualFeaturesStack(cdk.Stack):
             folder,
             image=image(folder),
             port_mappings=[ecs.PortMapping(container_port=PORT)],
-            environment={"SERVICE_NAME": name, "NAMESPACE": NAMESPACE, **environment},
+            # STOP_DRAIN_SECONDS: the apps keep answering this long after SIGTERM (DNS TTL + 5 s).
+            environment={"SERVICE_NAME": name, "NAMESPACE": NAMESPACE, "STOP_DRAIN_SECONDS": "15", **environment},
             logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=log_group),
             health_check=ecs.HealthCheck(
                 command=["CMD-SHELL", HEALTH_CHECK],
@@ -197,7 +198,7 @@ class PlainEqualFeaturesStack(cdk.Stack):
             self,
             f"{construct_id}SecurityGroup",
             vpc=cluster.vpc,
-            description=f"Tasks of {name}.{NAMESPACE}: ingress only from services that call it",
+            description=f"Tasks of {name}.{NAMESPACE}: ingress only from services that connect_to it",
             allow_all_outbound=False,
         )
         security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and ECR")
