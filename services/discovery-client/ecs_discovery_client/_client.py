@@ -373,7 +373,10 @@ class DiscoveryClient:
         finally:
             attempt_state.reset(token)
         try:
-            content = self._read_body(response, deadline, decode_content)
+            # The socket timeout urllib3 left for the body: the attempt's read timeout, unless the
+            # connection shortened it for the first byte.
+            left = None if state.first_byte_applied else timeout.read_timeout
+            content = self._read_body(response, deadline, decode_content, left)
         except _AttemptError:
             response.close()  # half-read: the connection cannot be reused
             raise
@@ -417,7 +420,13 @@ class DiscoveryClient:
                 continue  # closed by another thread as the address left DNS and came back: a new pool
         raise _AttemptError("connection pool closed", sent=False)
 
-    def _read_body(self, response: urllib3.response.BaseHTTPResponse, deadline: Deadline, decode: bool) -> bytes:
+    def _read_body(
+        self,
+        response: urllib3.response.BaseHTTPResponse,
+        deadline: Deadline,
+        decode: bool,
+        socket_timeout: float | None,
+    ) -> bytes:
         """The whole body, each read bounded by the read timeout AND the call's deadline."""
         limit = self.settings.max_body_bytes
         read_timeout = self.settings.read_timeout
@@ -425,7 +434,7 @@ class DiscoveryClient:
         decode = decode and bool(response.headers.get("Content-Encoding"))
         chunks: list[bytes] = []
         size = 0
-        applied: float | None = None  # the socket timeout set for the body so far
+        applied = socket_timeout  # the socket's timeout now, when known: set again only if it must change
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
