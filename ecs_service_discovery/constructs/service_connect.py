@@ -364,9 +364,15 @@ def _namespace_key(namespace: servicediscovery.INamespace) -> str:
     return f"token:{namespace.namespace_arn}"
 
 
+# Namespace object -> its key: every service asks, and each question is calls into Node.js.
+_KEYS: weakref.WeakKeyDictionary[servicediscovery.INamespace, str] = weakref.WeakKeyDictionary()
+
+
 def _names(scope: IConstruct, namespace: servicediscovery.INamespace) -> _NamespaceNames:
     per_app = _REGISTRY.setdefault(scope.node.root, {})
-    key = _namespace_key(namespace)
+    key = _KEYS.get(namespace)
+    if key is None:
+        key = _KEYS[namespace] = _namespace_key(namespace)
     if key not in per_app:
         per_app[key] = _NamespaceNames(namespace.namespace_name)
     return per_app[key]
