@@ -93,7 +93,8 @@ class DiscoverableFargateService(Construct):
     always gets ``SERVICE_NAME`` and ``NAMESPACE``.
 
     Attributes: ``props``, ``service``, ``task_definition``, ``container``, ``cloud_map_service``,
-    ``dns_name`` (e.g. ``"worker.corp"``), ``connections``, ``security_group``, ``log_group``,
+    ``dns_name`` (e.g. ``"worker.corp"``; with ``discovery`` ``SERVICE_CONNECT`` no DNS record has
+    it, only the default client alias), ``connections``, ``security_group``, ``log_group``,
     ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port``,
     ``namespace``, ``discovery`` and ``service_connect_endpoint`` (the published
     :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``).
