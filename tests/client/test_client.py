@@ -481,25 +481,33 @@ def _connections_to(host: str, port: int) -> int:
 
 
 def test_keep_alive_connections_to_a_task_that_left_dns_are_closed(
-    dns: LoopbackDnsServer, cluster: Cluster, unique_name: str
+    dns: LoopbackDnsServer, port: int, unique_name: str, tmp_path: Path
 ) -> None:
-    leaving, staying = cluster[5], cluster[0]
-    dns.set_records(unique_name, a=[leaving.host], ttl=1)
-    events: list[AttemptEvent] = []
-    client = DiscoveryClient(unique_name, leaving.port, settings_for(dns), on_attempt=events.append)
-    client.call("/")
-    client.call("/")
-    assert [event.fresh_connection for event in events] == [True, False]  # kept alive and reused
-    assert _connections_to(leaving.host, leaving.port) == 1
-    # The task is deregistered but still running (draining), as on ECS before it stops.
-    dns.set_records(unique_name, a=[staying.host], ttl=1)
-    for _ in range(300):  # bounded: the TTL is 1 s
-        if client.call("/").address == staying.host:
-            break
-        time.sleep(0.02)
-    assert client.call("/").address == staying.host
-    assert _connections_to(leaving.host, leaving.port) == 0
-    assert _connections_to(staying.host, staying.port) == 1
+    # Tasks of this test alone: the connections counted are this client's, no other test's.
+    leaving = Task(TASK_HOSTS[12], port, tmp_path / "leaving.log")
+    staying = Task(TASK_HOSTS[13], port, tmp_path / "staying.log")
+    try:
+        leaving.wait_ready()
+        staying.wait_ready()
+        dns.set_records(unique_name, a=[leaving.host], ttl=1)
+        events: list[AttemptEvent] = []
+        client = DiscoveryClient(unique_name, port, settings_for(dns), on_attempt=events.append)
+        client.call("/")
+        client.call("/")
+        assert [event.fresh_connection for event in events] == [True, False]  # kept alive and reused
+        assert _connections_to(leaving.host, port) == 1
+        # The task is deregistered but still running (draining), as on ECS before it stops.
+        dns.set_records(unique_name, a=[staying.host], ttl=1)
+        for _ in range(300):  # bounded: the TTL is 1 s
+            if client.call("/").address == staying.host:
+                break
+            time.sleep(0.02)
+        assert client.call("/").address == staying.host
+        assert _connections_to(leaving.host, port) == 0
+        assert _connections_to(staying.host, port) == 1
+    finally:
+        leaving.kill()
+        staying.kill()
 
 
 def test_pooled_connections_older_than_the_maximum_age_are_not_reused(
