@@ -54,9 +54,10 @@ _ALLOWED_TAGS = "!!str, !!int, !!float, !!bool, !!null, !!seq, !!map"
 _TEXT_RESOLVED_TAGS = {f"{_CORE}{name}" for name in ("timestamp", "value", "merge")}
 # C0 and C1 control characters except tab, line feed and carriage return; line and paragraph
 # separators (line breaks to YAML 1.1, not to JSON or to an editor); bidirectional overrides and
-# isolates (text that reads differently than it parses); byte order marks and non-characters.
+# isolates (text that reads differently than it parses); byte order marks and non-characters;
+# surrogates, which only an escape (JSON "\ud800") can bring in and no UTF-8 writer can write.
 _FORBIDDEN_CHARACTERS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]"
 )
 _BYTE_ORDER_MARKS = (
     # UTF-32 first: its little-endian mark begins with UTF-16's.
@@ -116,8 +117,8 @@ def load_document(path: str | os.PathLike[str]) -> Any:
 
     * a path that is not a regular file, or one larger than ``MAX_FILE_BYTES`` (1 MiB);
     * text that is not UTF-8, a byte order mark (UTF-8, UTF-16 or UTF-32), and control characters
-      other than tab and line breaks, line/paragraph separators and bidirectional controls,
-      whether written raw or (in a string) as an escape sequence;
+      other than tab and line breaks, line/paragraph separators, bidirectional controls and
+      (escaped) surrogates, whether written raw or (in a string) as an escape sequence;
     * nesting deeper than ``MAX_DEPTH`` (64) and more than ``MAX_VALUES`` (100,000) values;
     * a key that appears twice in one mapping (YAML or JSON), named with both positions;
     * ``NaN``, ``Infinity`` and numbers too large for a finite float (``1e400``);

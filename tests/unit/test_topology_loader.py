@@ -337,6 +337,14 @@ def test_files_that_are_not_utf8_are_refused(tmp_path: Path, name: str, content:
         ("escape-key.yaml", '"k\\0": 1\n', r"holds a forbidden character: the control character U\+0000"),
         ("escape-json.json", '{"a": "x\\u001b"}', r"line 1, column 7: 'x\\x1b' holds a forbidden character"),
         ("escape-key.json", '{"ok": 1,\n "k\\u202e": 1}', r"line 2, column 2: 'k\\u202e' holds a forbidden"),
+        ("surrogate.json", '{"a": "\\ud800"}', r"line 1, column 7: '\\ud800' holds a forbidden .* U\+D800"),
+        ("surrogate-pair.json", '["\\udfff\\ud800"]', r"the control character U\+DFFF"),
+        # libyaml refuses this escape itself; PyYAML's pure-Python reader leaves it to the loader.
+        (
+            "surrogate.yaml",
+            'a: "\\ud800"\n',
+            r"line 1, column \d: .*(holds a forbidden|invalid Unicode character escape)",
+        ),
     ],
 )
 def test_control_characters_raw_or_escaped_are_refused(tmp_path: Path, name: str, text: str, match: str) -> None:
@@ -491,3 +499,38 @@ def test_syntax_errors_and_extra_documents_are_one_line_with_the_position(
     tmp_path: Path, name: str, text: str, match: str
 ) -> None:
     _refused(_write(tmp_path, name, text), match)
+
+
+# ---------------------------------------------------------------------------------------------
+# Without libyaml: PyYAML's pure-Python parser gives the same results
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("laughs.yaml", BILLION_LAUGHS, rf"line 6, column \d+: more than {MAX_VALUES} values"),
+        ("deep.yaml", "[" * 10_000 + "]" * 10_000, rf"line 1, column {MAX_DEPTH + 1}: nested more than {MAX_DEPTH}"),
+        ("dup.yaml", "services: []\nservices: [a]\n", r"line 2, column 1: the key 'services' appears twice"),
+        ("tag.yaml", "a: !!python/object/apply:os.system [x]\n", r"line 1, column 4: the tag !!python/object/apply"),
+        ("merge.yaml", "a: &a {x: 1}\nb: {<<: *a}\n", r"line 2, column 5: a merge key"),
+        ("nan.yaml", "a: .nan\n", r"NaN and infinite numbers are not allowed"),
+        (
+            "surrogate.yaml",
+            'a: "\\ud800"\n',
+            r"line 1, column \d: .*(holds a forbidden|invalid Unicode character escape)",
+        ),
+        ("broken.yaml", "services: [\n", r"not valid YAML: line 2, column 1: "),
+    ],
+)
+def test_the_pure_python_parser_refuses_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, match: str
+) -> None:
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    _refused(_write(tmp_path, name, text), match)
+
+
+def test_the_pure_python_parser_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, "t.yaml", yaml.safe_dump(TOPOLOGY, sort_keys=False) + "x: &x [1]\ny: *x\n")
+    with_libyaml = load_document(path)
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    assert load_document(path) == with_libyaml == {**TOPOLOGY, "x": [1], "y": [1]}
