@@ -16,11 +16,13 @@ correction can go:
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from moto.server import ThreadedMotoServer
 from moto.servicediscovery import models as moto_models
 from moto.servicediscovery import responses as moto_responses
 
@@ -77,6 +79,30 @@ def aws_semantics() -> Iterator[None]:
         yield
     finally:
         response_class.list_services, backend_class.create_service = saved
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's API as a real HTTP server on 127.0.0.1 (corrected as :func:`aws_semantics` says); yields
+    its URL. moto keeps every account's state in this process's globals, shared by every server and
+    ``mock_aws``: the state is reset before and after, so no test sees another's namespaces."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    with aws_semantics():
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        try:
+            _reset(endpoint)
+            yield endpoint
+        finally:
+            _reset(endpoint)
+            server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200, response.status
 
 
 @dataclass(frozen=True)

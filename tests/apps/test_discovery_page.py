@@ -18,7 +18,6 @@ import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from ecs_discovery_client.cloudmap import CloudMapReader
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
@@ -32,7 +31,8 @@ from tests.apps.harness import (
     StaticHttpServer,
     load_module,
 )
-from tests.cloudmap_registry import RECORDS, REGION, aws_semantics, ecs_attributes
+from tests.cloudmap_registry import RECORDS, REGION, ecs_attributes
+from tests.cloudmap_registry import moto_server as running_moto_server
 
 A_ONLY = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]}
 
@@ -84,14 +84,8 @@ class Page:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with aws_semantics():
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    with running_moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from ecs_discovery_tools.cli.main import main
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 from tests.cloudmap_registry import REGION, Registry, aws_semantics, populate
+from tests.cloudmap_registry import moto_server as running_moto_server
 
 __all__ = ["REGION", "Registry"]
 # Every subprocess of these tests is bounded by this.
@@ -106,24 +106,17 @@ def run_cli_process(argv: list[str], env: dict[str, str], *, script: bool = Fals
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     """moto as a real HTTP server on loopback (corrected as tests/cloudmap_registry.py says); yields its URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with aws_semantics():
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            populate(
-                boto3.client(
-                    "servicediscovery",
-                    region_name=REGION,
-                    endpoint_url=endpoint,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                )
+    with running_moto_server() as endpoint:
+        populate(
+            boto3.client(
+                "servicediscovery",
+                region_name=REGION,
+                endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
             )
-            yield endpoint
-        finally:
-            server.stop()
+        )
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from ecs_discovery_client.cloudmap import (
     DISCOVER_MAX_RESULTS,
@@ -35,6 +34,7 @@ from ecs_discovery_client.cloudmap import (
     printable,
 )
 from tests.cloudmap_registry import ACCOUNT, RECORDS, REGION, TASK_IDS, aws_semantics, populate
+from tests.cloudmap_registry import moto_server as running_moto_server
 
 CORP = Namespace(id="ns-corp0000000000001", name="corp", type="DNS_PRIVATE", http_name="corp")
 CORP_RECORDS = (DnsRecord("A", 10), DnsRecord("SRV", 10))
@@ -168,19 +168,13 @@ def test_pages_that_the_filter_left_empty_are_read_through(aws_env):
 
 
 def test_discover_instances_goes_to_a_configured_endpoint_without_the_data_prefix(aws_env, monkeypatch):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with aws_semantics():
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", f"http://{host}:{port}")
-            populate(boto3.client("servicediscovery", region_name=REGION))
-            client = make_client(max_attempts=1)
-            reader = CloudMapReader(client)
-            corp = reader.find_namespace("corp")
-            listing = reader.list_instances(corp, reader.find_service(corp, "worker"))
-        finally:
-            server.stop()
+    with running_moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", endpoint)
+        populate(boto3.client("servicediscovery", region_name=REGION))
+        client = make_client(max_attempts=1)
+        reader = CloudMapReader(client)
+        corp = reader.find_namespace("corp")
+        listing = reader.list_instances(corp, reader.find_service(corp, "worker"))
     assert client.meta.config.inject_host_prefix is False
     assert listing.source == "DiscoverInstances" and len(listing.instances) == 3
 
