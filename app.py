@@ -14,10 +14,13 @@ from stacks import ServiceDiscoveryStack, SocialNetworkStack
 
 
 def build(app: cdk.App) -> None:
+    # How services find each other: dns (default), service-connect or both (docs/service-connect.md).
+    discovery = app.node.try_get_context("discovery")
     ServiceDiscoveryStack(
         app,
         "ServiceDiscovery",
         namespace_name=app.node.try_get_context("namespace") or "corp",
+        discovery=discovery or "dns",
         description="ECS Fargate flask-backend and flask-worker discovering each other through AWS Cloud Map",
     )
     # Its own namespace name (context key social_namespace), so both stacks fit in one account.
@@ -25,6 +28,8 @@ def build(app: cdk.App) -> None:
         app,
         "SocialNetwork",
         namespace_name=app.node.try_get_context("social_namespace") or "social",
+        # None keeps each service's own discovery from the topology file.
+        discovery=discovery,
         description="The social network of topologies/social-network.yaml: ECS Fargate services finding each other "
         "through AWS Cloud Map",
     )

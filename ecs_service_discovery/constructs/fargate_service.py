@@ -423,16 +423,6 @@ class DiscoverableFargateService(Construct):
             owner_path=self.node.path,
         )
         assert enabled == endpoint
-        if enabled is not None and props.discovery.uses_dns and enabled.dns_name == self.dns_name:
-            Validations.of(self.service).acknowledge(
-                Acknowledgment(
-                    id="ServiceDiscovery-SD6",
-                    reason=f"The client alias {enabled.dns_name} is this service's own DNS name on purpose "
-                    "(discovery both): Service Connect callers reach its tasks through the proxy and other "
-                    "callers through its A/SRV records, the same tasks under one URL; the Service Connect "
-                    f"Cloud Map service has its own name {enabled.discovery_name!r}",
-                )
-            )
         return enabled
 
     def _acknowledge_ecr_authorization_token(self, image: ecs.ContainerImage) -> None:

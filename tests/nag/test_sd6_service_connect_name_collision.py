@@ -80,6 +80,8 @@ def cases() -> Cases:
         "Compliance1",
         "Compliance2",
         "Compliance3",
+        "Compliance4",
+        "Noncompliance7",
         "TokenNamespace",
         "Disabled",
     ]
@@ -137,6 +139,30 @@ def cases() -> Cases:
         stack, service_connect=_service_connect(_namespace(stack).attr_arn, discovery_name="api")
     )
     resources["Compliance3"] = _l2_services(stacks["Compliance3"], service_connect_name="web")
+    # A migration through both: the alias is the service's own DNS name, its tasks answer both ways.
+    stack = stacks["Compliance4"]
+    namespace = _namespace(stack)
+    own = l1.cloud_map_service(stack, name="api", namespace_id=namespace.attr_id)
+    registry = ecs.CfnService.ServiceRegistryProperty(
+        registry_arn=own.attr_arn, container_name="app", container_port=8080
+    )
+    resources["Compliance4"] = l1.ecs_service(
+        stack,
+        registries=[registry],
+        service_connect=_service_connect(namespace.attr_arn, discovery_name="api-sc", alias="api.shop"),
+    )
+    # Its own DNS service's name as the discovery name: two Cloud Map services of one name.
+    stack = stacks["Noncompliance7"]
+    namespace = _namespace(stack)
+    own = l1.cloud_map_service(stack, name="api", namespace_id=namespace.attr_id)
+    registry = ecs.CfnService.ServiceRegistryProperty(
+        registry_arn=own.attr_arn, container_name="app", container_port=8080
+    )
+    resources["Noncompliance7"] = l1.ecs_service(
+        stack,
+        registries=[registry],
+        service_connect=_service_connect(namespace.attr_arn, discovery_name="api", alias="api.shop"),
+    )
     stack = stacks["TokenNamespace"]
     l1.cloud_map_service(stack, name="api", namespace_id=_namespace(stack).attr_id)
     parameter = cdk.CfnParameter(stack, "NamespaceArn").value_as_string
@@ -194,6 +220,15 @@ def test_compliance_same_name_in_another_namespace(cases: Cases) -> None:
 def test_compliance_l2_service_connect_with_its_own_name(cases: Cases) -> None:
     assert cases.compliance(SD6, "Compliance3") is NagRuleCompliance.COMPLIANT
     assert not cases.reported(SD6, "Compliance3")
+
+
+def test_compliance_client_alias_is_its_own_dns_name_during_a_migration(cases: Cases) -> None:
+    assert cases.compliance(SD6, "Compliance4") is NagRuleCompliance.COMPLIANT
+    assert not cases.reported(SD6, "Compliance4")
+
+
+def test_noncompliance_7_discovery_name_of_its_own_dns_service(cases: Cases) -> None:
+    assert cases.reported(SD6, "Noncompliance7")
 
 
 def test_namespace_from_a_parameter_is_not_applicable(cases: Cases) -> None:

@@ -71,7 +71,13 @@ def service_connect_name_collision(resource: TemplateResource) -> NagRuleComplia
     if namespace is None:
         return NagRuleCompliance.NOT_APPLICABLE
     key, namespace_name = namespace
+    # The DNS services this ECS service registers its own tasks in: a client alias equal to one of
+    # their names is the same tasks under one URL (a migration through both), not a collision.
+    own = {
+        referenced_logical_id(registry.get("RegistryArn")) for registry in objects(resource.prop("ServiceRegistries"))
+    }
     taken: set[str] = set()
+    taken_by_others: set[str] = set()
     for cloud_map_service in resource.of_type(CLOUD_MAP_SERVICE):
         name = cloud_map_service.prop("Name")
         if not isinstance(name, str) or not dns_records(cloud_map_service):
@@ -80,13 +86,20 @@ def service_connect_name_collision(resource: TemplateResource) -> NagRuleComplia
         same_namespace = _namespace_key(cloud_map_service, namespace_id)
         if same_namespace is not None and same_namespace[0] == key:
             # DNS names compare without regard to case.
-            taken.add(name.lower())
+            names_of_service = {name.lower()}
             if namespace_name is not None:
-                taken.add(f"{name}.{namespace_name}".lower())
-    names: list[Any] = []
+                names_of_service.add(f"{name}.{namespace_name}".lower())
+            taken |= names_of_service
+            if cloud_map_service.logical_id not in own:
+                taken_by_others |= names_of_service
     for service in objects(config.get("Services")):
-        names.append(service.get("DiscoveryName") or service.get("PortName"))
-        names.extend(alias.get("DnsName") for alias in objects(service.get("ClientAliases")))
-    if any(isinstance(name, str) and name.lower().rstrip(".") in taken for name in names):
-        return NagRuleCompliance.NON_COMPLIANT
+        # A discovery name is a Cloud Map service name: it may equal no DNS service, its own included.
+        if _is_in(service.get("DiscoveryName") or service.get("PortName"), taken):
+            return NagRuleCompliance.NON_COMPLIANT
+        if any(_is_in(alias.get("DnsName"), taken_by_others) for alias in objects(service.get("ClientAliases"))):
+            return NagRuleCompliance.NON_COMPLIANT
     return NagRuleCompliance.COMPLIANT
+
+
+def _is_in(name: Any, names: set[str]) -> bool:
+    return isinstance(name, str) and name.lower().rstrip(".") in names
