@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import os
+from typing import Any
 
 import request_log
-from discovery_page import discovery_page
+from discovery_page import discovery_page, read_answer
 from flask import Flask, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 
 from ecs_discovery_client import CallResult, DiscoveryClient, DiscoveryError
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
-# Bodies of non-JSON answers are shown, but only this much of them.
-_TEXT_PREVIEW_CHARS = 2000
 
 
-class _InsertionOrderJSONProvider(DefaultJSONProvider):
+class _StrictJSONProvider(DefaultJSONProvider):
     # Keys come out in the order the views write them, not sorted.
     sort_keys = False
 
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        # Strict JSON out: NaN and Infinity are not JSON, and a client may refuse the whole answer.
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
 
 app = Flask(__name__)
-app.json = _InsertionOrderJSONProvider(app)
+app.json = _StrictJSONProvider(app)
 request_log.install(app, SERVICE_NAME)
 # GET /services and /api/services: every service of the namespace, from Cloud Map and DNS.
 app.register_blueprint(discovery_page)
@@ -35,13 +38,9 @@ worker = DiscoveryClient.from_environ("WORKER", os.environ)
 
 
 def _describe_answer(result: CallResult) -> dict:
-    if result.content_type.split(";")[0].strip() == "application/json":
-        try:
-            response = json.loads(result.body)
-        except ValueError:
-            response = result.body.decode("utf-8", "replace")[:_TEXT_PREVIEW_CHARS]
-    else:
-        response = result.body.decode("utf-8", "replace")[:_TEXT_PREVIEW_CHARS]
+    # The worker's answer is untrusted: parsed within bounds (size, nesting, finite numbers), else
+    # shown as a text preview; the same reader as the discovery page's rows, so it never raises.
+    response, _ = read_answer(result.body, result.content_type)
     return {
         "dns_name": result.dns_name,
         "address": result.address,

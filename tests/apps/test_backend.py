@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -196,6 +197,38 @@ def test_worker_error_status_gives_502_with_what_it_said(launcher, dns_server, w
     assert body["error"] == "bad_gateway"
     assert (body["worker"]["address"], body["worker"]["status"]) == (SPARE_HOSTS[13], 500)
     assert body["worker"]["response"] == "boom: database gone"
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "text"),  # deeper than the parser's recursion
+        (b'{"a": ' * 40 + b"1" + b"}" * 40, "text"),  # deeper than 32 levels
+        (
+            b'{"load": NaN, "max": Infinity, "min": -Infinity, "big": 1e999}',
+            {"load": None, "max": None, "min": None, "big": None},
+        ),
+        (b"{not json", "text"),
+        (b"\xff\xfe garbage", "text"),
+    ],
+    ids=["recursion", "too-deep", "non-finite", "malformed", "not-utf8"],
+)
+def test_a_hostile_json_answer_is_shown_not_fatal(
+    launcher, dns_server, worker_port, static_server_factory, body: bytes, shown: object
+):
+    # GIVEN a worker answering 200 with JSON the backend cannot or must not pass on as it is
+    static_server_factory(SPARE_HOSTS[12], worker_port, 200, body, "application/json")
+    dns_server.set_records("worker.hostile.test", a=[SPARE_HOSTS[12]])
+    backend = launcher.backend(dns_server.port, NAMESPACE="hostile.test", WORKER_PORT=str(worker_port))
+    # WHEN / is called
+    response = backend.get("/")
+    # THEN it answers 200 with strict JSON: the answer parsed within bounds, or shown as text
+    assert response.status_code == 200, response.text
+    answer = json.loads(response.text, parse_constant=lambda constant: pytest.fail(f"{constant} in the JSON"))
+    if shown == "text":
+        assert isinstance(answer["worker"]["response"], str)
+    else:
+        assert answer["worker"]["response"] == shown
 
 
 def test_oversized_worker_answer_is_not_read_into_memory(launcher, dns_server, worker_port, static_server_factory):
