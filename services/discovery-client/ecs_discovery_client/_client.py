@@ -23,7 +23,7 @@ from ecs_discovery_client._errors import AttemptFailure, ResolutionError, Unreac
 from ecs_discovery_client._pool import AttemptState, ConnectionPools, attempt_state
 from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
 
-__all__ = ["AttemptEvent", "CallResult", "DiscoveryClient"]
+__all__ = ["AttemptEvent", "CallResult", "DiscoveryClient", "DiscoveryClients"]
 
 logger = logging.getLogger("ecs_discovery_client")
 
@@ -466,6 +466,46 @@ class DiscoveryClient:
         self._pools.close()
         with self._lock:
             self._known = ()
+
+
+class DiscoveryClients:
+    """One shared :class:`DiscoveryClient` per host and port, all with the same settings, resolver
+    (so one DNS cache) and hook: what the ``requests`` adapter and the ``httpx`` transports keep."""
+
+    def __init__(
+        self,
+        settings: DiscoverySettings | None = None,
+        resolver: Resolver | None = None,
+        *,
+        on_attempt: Callable[[AttemptEvent], None] | None = None,
+    ) -> None:
+        if settings is None:
+            settings = resolver.settings if resolver is not None else DiscoverySettings.from_environ(os.environ)
+        self.settings = settings
+        self.resolver = resolver or Resolver(settings)
+        self.on_attempt = on_attempt
+        self._clients: dict[tuple[str, int | None], DiscoveryClient] = {}
+        self._lock = threading.Lock()
+
+    def client_for(self, host: str, port: int | None) -> DiscoveryClient:
+        """The (shared) client for one host and port; port None: from SRV."""
+        key = (host.lower(), port)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = DiscoveryClient(host, port, self.settings, self.resolver, on_attempt=self.on_attempt)
+                    self._clients[key] = client
+        return client
+
+    def close(self) -> None:
+        """Close every client's pooled connections; clients made later start afresh."""
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            client.close()
 
 
 def _rotated_randomly(endpoints: list[Endpoint]) -> list[Endpoint]:

@@ -16,15 +16,13 @@ keeps its deadline. A cancelled request's thread still ends by that deadline.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio.to_thread
 import httpx
 
-from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient
+from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient, DiscoveryClients
 from ecs_discovery_client._config import DiscoverySettings
 from ecs_discovery_client._errors import DiscoveryError
 from ecs_discovery_client._resolver import Deadline, Resolver
@@ -65,25 +63,14 @@ class DiscoveryTransport(httpx.BaseTransport):
         *,
         on_attempt: Callable[[AttemptEvent], None] | None = None,
     ) -> None:
-        if settings is None:
-            settings = resolver.settings if resolver is not None else DiscoverySettings.from_environ(os.environ)
-        self.settings = settings
-        self.resolver = resolver or Resolver(settings)
+        self._clients = DiscoveryClients(settings, resolver, on_attempt=on_attempt)
+        self.settings = self._clients.settings
+        self.resolver = self._clients.resolver
         self.on_attempt = on_attempt
-        self._clients: dict[tuple[str, int | None], DiscoveryClient] = {}
-        self._lock = threading.Lock()
 
     def client_for(self, host: str, port: int | None) -> DiscoveryClient:
         """The (shared) client for one host and port; port None: from SRV."""
-        key = (host.lower(), port)
-        client = self._clients.get(key)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(key)
-                if client is None:
-                    client = DiscoveryClient(host, port, self.settings, self.resolver, on_attempt=self.on_attempt)
-                    self._clients[key] = client
-        return client
+        return self._clients.client_for(host, port)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self.send(request, request.read())
@@ -113,11 +100,7 @@ class DiscoveryTransport(httpx.BaseTransport):
         return _response(result)
 
     def close(self) -> None:
-        with self._lock:
-            clients = list(self._clients.values())
-            self._clients.clear()
-        for client in clients:
-            client.close()
+        self._clients.close()
 
 
 class AsyncDiscoveryTransport(httpx.AsyncBaseTransport):

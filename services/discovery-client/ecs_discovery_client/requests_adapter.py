@@ -6,8 +6,6 @@ Needs the ``requests`` extra: ``pip install ecs-discovery-client[requests]``.
 from __future__ import annotations
 
 import io
-import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -19,7 +17,7 @@ from requests.models import PreparedRequest, Response
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient
+from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient, DiscoveryClients
 from ecs_discovery_client._config import DiscoverySettings
 from ecs_discovery_client._errors import DiscoveryError
 from ecs_discovery_client._resolver import Deadline, Resolver
@@ -62,25 +60,14 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
         on_attempt: Callable[[AttemptEvent], None] | None = None,
     ) -> None:
         super().__init__(max_retries=0)
-        if settings is None:
-            settings = resolver.settings if resolver is not None else DiscoverySettings.from_environ(os.environ)
-        self.settings = settings
-        self.resolver = resolver or Resolver(settings)
+        self._clients = DiscoveryClients(settings, resolver, on_attempt=on_attempt)
+        self.settings = self._clients.settings
+        self.resolver = self._clients.resolver
         self.on_attempt = on_attempt
-        self._clients: dict[tuple[str, int | None], DiscoveryClient] = {}
-        self._clients_lock = threading.Lock()
 
     def client_for(self, host: str, port: int | None) -> DiscoveryClient:
         """The (shared) client for one host and port; port None: from SRV."""
-        key = (host.lower(), port)
-        client = self._clients.get(key)
-        if client is None:
-            with self._clients_lock:
-                client = self._clients.get(key)
-                if client is None:
-                    client = DiscoveryClient(host, port, self.settings, self.resolver, on_attempt=self.on_attempt)
-                    self._clients[key] = client
-        return client
+        return self._clients.client_for(host, port)
 
     def send(
         self,
@@ -138,11 +125,7 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
 
     def close(self) -> None:
         super().close()
-        with self._clients_lock:
-            clients = list(self._clients.values())
-            self._clients.clear()
-        for client in clients:
-            client.close()
+        self._clients.close()
 
 
 def _timeout_total(timeout: object) -> float:
