@@ -111,8 +111,13 @@ def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return False
-    if isinstance(value, int) and value.bit_length() > 1024:
-        # Beyond any double, so not an encoded number token; jsii could not even send it to Node.js.
+    # aws-cdk-lib encodes a string token as "${Token[...]}" inside the string and a number token as a
+    # negative double (aws-cdk-lib's token encoding): a value without either form is plain, decided
+    # here without a call into Node.js (topology files hold only plain values).
+    if isinstance(value, str):
+        return "${Token[" in value and Token.is_unresolved(value)
+    if value >= 0 or (isinstance(value, int) and value.bit_length() > 1024):
+        # A number beyond any double is no encoded token either; jsii could not even send it to Node.js.
         return False
     return Token.is_unresolved(value)
 

@@ -432,6 +432,10 @@ class DiscoverableFargateService(Construct):
         ``ecr:GetAuthorizationToken``, which IAM grants only on ``*``. Acknowledged only when that
         is the role's single wildcard statement at this point (images from other registries add none).
         """
+        if isinstance(image, ecs.RepositoryImage):
+            # A registry image (from_registry) adds no ECR statement: nothing to acknowledge, and no
+            # need to resolve the role's policy document in Node.js to find that out.
+            return
         execution_role = self.task_definition.execution_role
         policy = execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
         if not isinstance(policy, iam.Policy):
