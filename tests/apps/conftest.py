@@ -17,10 +17,10 @@ from tests.apps.harness import (
     WORKER_NAME,
     WORKER_TEST_ENV,
     AppLauncher,
-    HangingServer,
     RunningApp,
     StaticHttpServer,
 )
+from tests.fakes import HangingServer
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

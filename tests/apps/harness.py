@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 
 import requests
 
 from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
+from tests.fakes import LoopbackHttpServer, Request, Response
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_ROOT / "services"
@@ -162,49 +161,22 @@ class AppLauncher:
                 print(app.log_path.read_text(errors="replace")[-4000:])
 
 
-class HangingServer:
-    """A "task" whose app is stuck: the kernel completes connections, nobody ever answers."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.bind((host, port))
-        self.sock.listen(128)  # never accept(): requests sit in the backlog unanswered
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class StaticHttpServer:
-    """A "task" whose app answers every GET with one response (a broken or odd worker).
+class StaticHttpServer(LoopbackHttpServer):
+    """A "task" whose app answers every GET with one response (a broken or odd worker), started at once.
 
     ``status`` may be changed while it runs; ``paths`` lists the request targets it was sent.
     """
 
     def __init__(self, host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> None:
         self.status = status
-        self.paths: list[str] = []
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server's naming
-                fake.paths.append(self.path)
-                self.send_response(fake.status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def respond(request: Request) -> Response:
+            if request.method != "GET":
+                return Response(501, b"GET only")
+            return Response(self.status, body, content_type)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(respond, host, port)
+        self.start()
 
 
 def run_threads(count: int, target: Callable[[int], None], timeout: float = 60.0) -> None:

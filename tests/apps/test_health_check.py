@@ -131,14 +131,10 @@ def run_probe(command: list[str], tool_dir: Path, cwd: Path, timeout: float = 30
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def port_of(server: StaticHttpServer) -> int:
-    return server.server.server_address[1]
-
-
 @pytest.mark.parametrize("tool", sorted(TOOLS))
 @pytest.mark.parametrize("path", GOOD_PATHS + HOSTILE_VALID_PATHS, ids=lambda path: repr(path)[:40])
 def test_exit_code_follows_the_servers_answer_and_nothing_else_runs(tool, path, tool_dirs, health_server, tmp_path):
-    command = default_health_check_command(port_of(health_server), path)
+    command = default_health_check_command(health_server.port, path)
 
     healthy = run_probe(command, tool_dirs[tool], tmp_path)
     health_server.status = 500
@@ -187,7 +183,7 @@ def test_a_swapped_address_still_runs(tool_dirs, health_server, tmp_path):
     host = "127.0.0.9"
     server = StaticHttpServer(host, 0, 200, b"ok")
     try:
-        port = port_of(server)
+        port = server.port
         (kind, text) = default_health_check_command(port, "/health")
         swapped = [kind, text.replace(f"127.0.0.1:{port}", f"{host}:{port}")]
         assert run_probe(swapped, tool_dirs["python3"], tmp_path).returncode == 0
@@ -223,7 +219,7 @@ def test_probe_ignores_python_variables_and_the_apps_folder(tool_dirs, health_se
     (tmp_path / "urllib").mkdir()
     (tmp_path / "urllib" / "__init__.py").write_text("raise SystemExit(0)\n")
     health_server.status = 500
-    command = default_health_check_command(port_of(health_server), "/health")
+    command = default_health_check_command(health_server.port, "/health")
     before = sorted(os.listdir(tmp_path))
     result = subprocess.run(
         ["/bin/sh", "-c", command[1]],

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
 
-from tests.apps.harness import CLIENT_TIMEOUT, SPARE_HOSTS, free_port, http_get
+from tests.apps.harness import CLIENT_TIMEOUT, SPARE_HOSTS, WORKER_HOSTS, free_port, http_get
+from tests.fakes import LoopbackHttpServer, Request, Response
 
 TASK_METADATA = {
     "Cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/demo",
@@ -23,50 +24,38 @@ TASK_METADATA = {
 }
 
 
-class FakeTaskMetadata:
-    """The ECS task metadata endpoint v4, as a real HTTP server on loopback."""
+# ECS_CONTAINER_METADATA_URI_V4 is the container's base URI; the worker reads <base>/task.
+CONTAINER_PATH = "/v4/test-container"
+TASK_PATH = f"{CONTAINER_PATH}/task"
 
-    def __init__(self, task: dict) -> None:
-        self.task_requests = 0
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server's naming
-                if self.path == "/v4/test-container/task":
-                    fake.task_requests += 1
-                    body, status = json.dumps(task).encode(), 200
-                else:
-                    body, status = b"{}", 404
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+def task_metadata_endpoint(task: dict[str, Any]) -> LoopbackHttpServer:
+    """The ECS task metadata endpoint v4 (only the task document), as a real HTTP server on loopback."""
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+    def respond(request: Request) -> Response:
+        if request.method == "GET" and request.target == TASK_PATH:
+            return Response(200, json.dumps(task).encode(), "application/json")
+        return Response(404, b"{}", "application/json")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/v4/test-container"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+    return LoopbackHttpServer(respond)
 
 
 @pytest.fixture
-def task_metadata() -> Iterator[FakeTaskMetadata]:
-    fake = FakeTaskMetadata(TASK_METADATA)
-    try:
-        yield fake
-    finally:
-        fake.close()
+def task_metadata() -> Iterator[LoopbackHttpServer]:
+    with task_metadata_endpoint(TASK_METADATA) as endpoint:
+        yield endpoint
+
+
+def metadata_uri(endpoint: LoopbackHttpServer) -> str:
+    return endpoint.url + CONTAINER_PATH
+
+
+def task_requests(endpoint: LoopbackHttpServer) -> int:
+    return endpoint.paths.count(TASK_PATH)
 
 
 def test_local_identity_is_the_address_the_worker_was_reached_on(workers, worker_port):
+    assert [worker.host for worker in workers] == list(WORKER_HOSTS)
     for worker in workers:
         body = worker.get("/").json()
         assert body["service"] == "worker"
@@ -79,7 +68,7 @@ def test_local_identity_is_the_address_the_worker_was_reached_on(workers, worker
 
 
 def test_identity_from_ecs_task_metadata_is_fetched_once(launcher, worker_port, task_metadata):
-    worker = launcher.worker(SPARE_HOSTS[6], worker_port, ECS_CONTAINER_METADATA_URI_V4=task_metadata.uri)
+    worker = launcher.worker(SPARE_HOSTS[6], worker_port, ECS_CONTAINER_METADATA_URI_V4=metadata_uri(task_metadata))
 
     bodies = [worker.get("/").json() for _ in range(5)]
 
@@ -89,7 +78,7 @@ def test_identity_from_ecs_task_metadata_is_fetched_once(launcher, worker_port, 
     assert identity["availability_zone"] == "eu-west-1b"
     assert identity["address"] == "10.0.2.106"
     assert all(body["identity"] == identity for body in bodies)
-    assert task_metadata.task_requests == 1  # cached: a task's identity never changes
+    assert task_requests(task_metadata) == 1  # cached: a task's identity never changes
 
 
 def test_unreachable_task_metadata_falls_back_to_local_identity(launcher, worker_port):
@@ -160,9 +149,9 @@ def test_sigterm_lets_in_flight_requests_finish(launcher, worker_port):
 
 
 def test_health_is_cheap_and_self_contained(launcher, worker_port, task_metadata):
-    worker = launcher.worker(SPARE_HOSTS[11], worker_port, ECS_CONTAINER_METADATA_URI_V4=task_metadata.uri)
+    worker = launcher.worker(SPARE_HOSTS[11], worker_port, ECS_CONTAINER_METADATA_URI_V4=metadata_uri(task_metadata))
     for _ in range(3):
         assert worker.get("/health").json() == {"status": "ok", "service": "worker"}
-    assert task_metadata.task_requests == 0  # /health calls nothing else
+    assert task_requests(task_metadata) == 0  # /health calls nothing else
     worker.get("/")
-    assert task_metadata.task_requests == 1
+    assert task_requests(task_metadata) == 1

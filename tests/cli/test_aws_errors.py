@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,6 +18,7 @@ from tests.cli.conftest import (
     run_cli,
     run_cli_process,
 )
+from tests.fakes import LoopbackHttpServer, Request, Responder, Response
 
 
 def test_module_entry_point_reads_the_endpoint_from_the_environment(moto_server, tmp_path):
@@ -108,47 +107,23 @@ def test_unknown_profile(tmp_path, monkeypatch):
     assert result.err == "ecs-discovery: error: AWS profile not found: nobody\n"
 
 
-class ErrorEndpoint:
-    """A stand-in Cloud Map endpoint on loopback that answers every call with one AWS error."""
+def aws_error(status: int, code: str, message: str) -> Responder:
+    """A stand-in Cloud Map endpoint's answer to every call: one AWS JSON-protocol error."""
+    body = json.dumps({"__type": code, "message": message}).encode()
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.requests = 0
-        endpoint = self
+    def respond(request: Request) -> Response:
+        if request.method != "POST":
+            return Response(501, b"POST only")
+        return Response(status, body, "application/x-amz-json-1.1", {"x-amzn-ErrorType": code})
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # http.server's naming
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                endpoint.requests += 1
-                body = json.dumps({"__type": code, "message": message}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("x-amzn-ErrorType", code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+    return respond
 
 
 @pytest.fixture
-def error_endpoint(request, aws_env, monkeypatch) -> Iterator[ErrorEndpoint]:
-    endpoint = ErrorEndpoint(*request.param)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", endpoint.url)
-    try:
+def error_endpoint(request, aws_env, monkeypatch) -> Iterator[LoopbackHttpServer]:
+    with LoopbackHttpServer(aws_error(*request.param)) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICEDISCOVERY", endpoint.url)
         yield endpoint
-    finally:
-        endpoint.close()
 
 
 @pytest.mark.parametrize("error_endpoint", [(400, "ThrottlingException", "Rate exceeded")], indirect=True)
@@ -157,7 +132,7 @@ def test_throttling_is_retried_a_bounded_number_of_times_then_reported(error_end
 
     assert result.code == ExitCode.AWS
     # AWS_MAX_ATTEMPTS=2 (aws_env): one call and one retry, then a clear line.
-    assert error_endpoint.requests == 2
+    assert len(error_endpoint.requests) == 2
     assert "throttled by the Cloud Map API (ListNamespaces, ThrottlingException) after 2 attempts" in result.err
     assert result.err.count("\n") == 1
 
@@ -169,7 +144,7 @@ def test_access_denied(error_endpoint):
     result = run_cli("namespaces")
 
     assert result.code == ExitCode.AWS
-    assert error_endpoint.requests == 1  # not retried
+    assert len(error_endpoint.requests) == 1  # not retried
     assert "access denied to servicediscovery:ListNamespaces: not authorized" in result.err
 
 
