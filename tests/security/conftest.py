@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,17 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def cdk_synth(out_dir: Path, *, app: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The pinned CDK CLI's `synth` of app.py (or of ``app``), as `make synth` runs it."""
+def cdk_synth(
+    out_dir: Path, *, app: str | None = None, context: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The pinned CDK CLI's `synth` of app.py (or of ``app``), as `make synth` runs it, with ``-c`` ``context``."""
     # A gate that cannot run must fail, not skip: a skipped gate would pass the build.
     assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
     command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir)]
     if app is not None:
         command += ["--app", app]
+    for key, value in (context or {}).items():
+        command += ["--context", f"{key}={value}"]
     return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
 
 
@@ -43,13 +48,17 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out_dir
 
 
-@pytest.fixture(scope="session")
-def synthesized_templates(cdk_out: Path) -> list[Path]:
-    """Every CloudFormation template of the assembly: top-level, nested stacks, nested assemblies."""
+def assembly_templates(out_dir: Path) -> list[Path]:
+    """Every CloudFormation template of a cloud assembly: top-level, nested stacks, nested assemblies."""
     templates = sorted(
         path
-        for path in cdk_out.rglob("*.template.json")
-        if not any(part.startswith("asset.") for part in path.relative_to(cdk_out).parts)
+        for path in out_dir.rglob("*.template.json")
+        if not any(part.startswith("asset.") for part in path.relative_to(out_dir).parts)
     )
-    assert templates, f"no *.template.json in {cdk_out}"
+    assert templates, f"no *.template.json in {out_dir}"
     return templates
+
+
+@pytest.fixture(scope="session")
+def synthesized_templates(cdk_out: Path) -> list[Path]:
+    return assembly_templates(cdk_out)
