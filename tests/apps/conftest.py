@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -92,31 +93,17 @@ def backend(module_launcher, dns_server, workers, worker_port) -> RunningApp:
 
 @pytest.fixture
 def hanging_server_factory() -> Iterator[Callable[[str, int], HangingServer]]:
-    servers: list[HangingServer] = []
-
-    def make(host: str, port: int) -> HangingServer:
-        server = HangingServer(host, port)
-        servers.append(server)
-        return server
-
-    try:
-        yield make
-    finally:
-        for server in servers:
-            server.close()
+    with contextlib.ExitStack() as started:
+        yield lambda host, port: started.enter_context(HangingServer(host, port))
 
 
 @pytest.fixture
 def static_server_factory() -> Iterator[Callable[..., StaticHttpServer]]:
-    servers: list[StaticHttpServer] = []
+    with contextlib.ExitStack() as started:
 
-    def make(host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> StaticHttpServer:
-        server = StaticHttpServer(host, port, status, body, content_type)
-        servers.append(server)
-        return server
+        def make(host: str, port: int, status: int, body: bytes, content_type: str = "text/plain") -> StaticHttpServer:
+            server = StaticHttpServer(host, port, status, body, content_type)  # serving already
+            started.callback(server.close)
+            return server
 
-    try:
         yield make
-    finally:
-        for server in servers:
-            server.close()
