@@ -1,5 +1,5 @@
 """Loopback network fakes shared by the tests: a real HTTP server whose answers a test decides,
-and a server that accepts connections and never answers.
+a server that accepts connections and never answers, and a GET that goes straight to loopback.
 
 Both bind to 127.0.0.0/8 only. All of it is loopback on Linux, so a fake can stand at a task's own
 address (127.0.0.x) on the port the real tasks use.
@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+import requests
 
 # A request body larger than this is refused with 413 (a fake never reads an unbounded body).
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -195,3 +197,10 @@ class HangingServer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def loopback_get(url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+    """GET straight to a loopback server, whatever HTTP(S)_PROXY the machine has set."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, timeout=timeout, **kwargs)

@@ -19,7 +19,7 @@ from types import ModuleType
 import requests
 
 from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
-from tests.fakes import LoopbackHttpServer, Request, Response
+from tests.fakes import LoopbackHttpServer, Request, Response, loopback_get
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_ROOT / "services"
@@ -56,11 +56,9 @@ CLIENT_TIMEOUT = 15.0
 
 
 def http_get(url: str, **kwargs) -> requests.Response:
-    """GET straight to a loopback server, whatever HTTP(S)_PROXY the machine has set."""
+    """GET straight to a loopback server (no proxy), within CLIENT_TIMEOUT unless told otherwise."""
     kwargs.setdefault("timeout", CLIENT_TIMEOUT)
-    with requests.Session() as session:
-        session.trust_env = False
-        return session.get(url, **kwargs)
+    return loopback_get(url, **kwargs)
 
 
 def load_module(path: Path, name: str) -> ModuleType:
