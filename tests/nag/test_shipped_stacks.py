@@ -55,6 +55,8 @@ def test_shipped_stack_acknowledges_no_service_discovery_rule(
         for entry in construct.node.metadata
         if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
         for rule in entry.data
-        if "ServiceDiscovery-" in rule
     ]
-    assert acknowledged == []
+    # The stacks do acknowledge AwsSolutions findings (tests/security/test_cdk_nag.py), so this reads
+    # acknowledgements where they are: an empty list below is not a misread.
+    assert any("AwsSolutions-" in rule for _, rule in acknowledged)
+    assert [(path, rule) for path, rule in acknowledged if "ServiceDiscovery-" in rule] == []

@@ -79,6 +79,40 @@ def test_checkov_made_no_network_attempt(checkov_run: CheckovRun) -> None:
     assert checkov_run.network_attempts == ""
 
 
+# Run with the offline runner's hook in place (importing it installs the hook): a connect and a lookup.
+NETWORK_PROBE = """
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+import checkov_offline
+for attempt in (lambda: socket.socket().connect(("127.0.0.1", 9)), lambda: socket.getaddrinfo("pypi.org", 443)):
+    try:
+        attempt()
+    except PermissionError as refused:
+        print(refused)
+"""
+
+
+def test_the_offline_runner_refuses_and_records_network_attempts(tmp_path: Path) -> None:
+    # The empty network logs above mean something only if the runner's hook sees an attempt.
+    assert CHECKOV_PYTHON.exists(), ".venv-checkov is missing: run `make gates` (or `make test`)"
+    network_log = tmp_path / "network.log"
+    env = {**os.environ, "CHECKOV_NETWORK_LOG": str(network_log), "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}
+    result = subprocess.run(
+        [str(CHECKOV_PYTHON), "-c", NETWORK_PROBE, str(OFFLINE_RUNNER.parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "the checkov gate runs offline: socket.connect refused",
+        "the checkov gate runs offline: socket.getaddrinfo refused",
+    ]
+    logged = network_log.read_text()
+    assert "socket.connect" in logged and "('127.0.0.1', 9)" in logged and "pypi.org" in logged
+
+
 def test_checkov_read_every_template_and_dockerfile(checkov_run: CheckovRun, synthesized_templates: list[Path]) -> None:
     scanned = {
         Path(check["file_abs_path"]).resolve()
