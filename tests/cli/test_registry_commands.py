@@ -208,6 +208,9 @@ def test_registry_names_and_attributes_are_printed_escaped(registry, text):
         assert result.code == ExitCode.OK, result.err
         assert not any(char in result.out for char in "\x1b\x07\r\u202e")
     assert len(services.out.splitlines()) == 6  # header + 5 services: no line broken by the name
+    # The hostile values were printed (escaped), not left out.
+    assert [line for line in services.out.splitlines() if line.startswith("svc")]
+    assert "10.0.3.3" in instances.out and "family" in instances.out
     assert as_json.json()["instances"][0]["availability_zone"] == f"zone{text}"  # JSON keeps the value, escaped
 
 
