@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Template
 
 from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace
 
@@ -28,6 +29,18 @@ def normalize_template(template: Mapping[str, Any]) -> dict[str, Any]:
         return value
 
     return walk(template)
+
+
+def container_definition(template: Template, name: str) -> dict[str, Any]:
+    """The one container definition named ``name`` among the template's task definitions."""
+    containers = [
+        container
+        for task in template.find_resources("AWS::ECS::TaskDefinition").values()
+        for container in task["Properties"]["ContainerDefinitions"]
+        if container["Name"] == name
+    ]
+    assert len(containers) == 1, f"no single container {name!r}"
+    return containers[0]
 
 
 def as_list(value: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Annotations, Match, Template
 
 from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ValidationError
+from tests.helpers import container_definition
 
 IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27-alpine"
 
@@ -46,17 +47,6 @@ def drained() -> tuple[_Stack, Template]:
     return stack, Template.from_stack(stack)
 
 
-def _container(template: Template, name: str) -> dict[str, Any]:
-    containers = [
-        container
-        for task in template.find_resources("AWS::ECS::TaskDefinition").values()
-        for container in task["Properties"]["ContainerDefinitions"]
-        if container["Name"] == name
-    ]
-    assert len(containers) == 1, f"no single container {name!r}"
-    return containers[0]
-
-
 def _variables(container: dict[str, Any]) -> dict[str, str]:
     return {item["Name"]: item["Value"] for item in container.get("Environment", [])}
 
@@ -68,7 +58,7 @@ def _variables(container: dict[str, Any]) -> dict[str, str]:
 def test_the_app_is_told_how_long_to_drain_and_the_stop_timeout_covers_it(
     drained: tuple[_Stack, Template], name: str, drain: str, stop: int
 ) -> None:
-    container = _container(drained[1], name)
+    container = container_definition(drained[1], name)
     assert _variables(container)["STOP_DRAIN_SECONDS"] == drain
     assert container["StopTimeout"] == stop
 

@@ -220,7 +220,9 @@ def test_template_passes_the_ecs_schema_shapes(modes: Synthesized) -> None:
     # Every Service Connect service names a port mapping that exists in its task definition.
     for name in ("both", "sc"):
         port_names = {m.get("Name") for m in modes.task(name)["ContainerDefinitions"][0]["PortMappings"]}
-        for service in modes.service(name)["ServiceConnectConfiguration"]["Services"]:
+        services = modes.service(name)["ServiceConnectConfiguration"]["Services"]
+        assert services, name
+        for service in services:
             assert service["PortName"] in port_names
     modes.template.resource_count_is("AWS::ServiceDiscovery::Service", 2)
     modes.template.has_resource_properties(

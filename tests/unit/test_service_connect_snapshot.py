@@ -11,7 +11,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.service_discovery_stack import ServiceDiscoveryStack
 from tests.helpers import normalize_template
@@ -23,11 +22,6 @@ MODES = ["service-connect", "both"]
 def seed(request: pytest.FixtureRequest) -> tuple[str, ServiceDiscoveryStack, dict[str, Any]]:
     stack = ServiceDiscoveryStack(cdk.App(), "ServiceDiscovery", discovery=request.param)
     return request.param, stack, dict(Template.from_stack(stack).to_json())
-
-
-@pytest.fixture
-def snapshot_json(snapshot: Any) -> Any:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_seed_stack_snapshot_per_mode(

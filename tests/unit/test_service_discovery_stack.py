@@ -7,19 +7,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from tests.helpers import container_definition
+
 
 def _resource_id(template: Template, resource_type: str, props: dict[str, Any]) -> str:
     found = template.find_resources(resource_type, {"Properties": Match.object_like(props)})
     assert len(found) == 1, f"expected one {resource_type} with {props}, found {list(found)}"
     return next(iter(found))
-
-
-def _container(template: Template, name: str) -> dict[str, Any]:
-    for resource in template.find_resources("AWS::ECS::TaskDefinition").values():
-        for container in resource["Properties"]["ContainerDefinitions"]:
-            if container["Name"] == name:
-                return container
-    raise AssertionError(f"no container named {name}")
 
 
 def _security_group_of(template: Template, container_name: str) -> str:
@@ -89,7 +83,7 @@ def test_services_run_in_private_subnets_without_public_ip(seed_template: Templa
 
 @pytest.mark.parametrize("container", ["flask-worker", "flask-backend"])
 def test_container_health_check_probes_health_path_on_port(seed_template: Template, container: str) -> None:
-    health = _container(seed_template, container)["HealthCheck"]
+    health = container_definition(seed_template, container)["HealthCheck"]
     assert health["Command"][0] == "CMD-SHELL"
     assert "http://127.0.0.1:8080/health" in health["Command"][1]
     assert health["Interval"] == 10 and health["Retries"] == 3 and health["Timeout"] == 5
@@ -97,7 +91,7 @@ def test_container_health_check_probes_health_path_on_port(seed_template: Templa
 
 @pytest.mark.parametrize("container", ["flask-worker", "flask-backend"])
 def test_container_logs_to_a_log_group_with_retention(seed_template: Template, container: str) -> None:
-    log_config = _container(seed_template, container)["LogConfiguration"]
+    log_config = container_definition(seed_template, container)["LogConfiguration"]
     assert log_config["LogDriver"] == "awslogs"
     log_group = log_config["Options"]["awslogs-group"]["Ref"]
     seed_template.has_resource("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}})
@@ -137,7 +131,7 @@ def test_nothing_reaches_backend(seed_template: Template) -> None:
 
 
 def test_backend_environment_names_the_worker(seed_template: Template) -> None:
-    environment = {e["Name"]: e["Value"] for e in _container(seed_template, "flask-backend")["Environment"]}
+    environment = {e["Name"]: e["Value"] for e in container_definition(seed_template, "flask-backend")["Environment"]}
     assert environment == {
         "SERVICE_NAME": "backend",
         "NAMESPACE": "corp",
@@ -155,7 +149,7 @@ def test_backend_environment_names_the_worker(seed_template: Template) -> None:
 
 
 def test_worker_environment_has_no_callees(seed_template: Template) -> None:
-    environment = {e["Name"]: e["Value"] for e in _container(seed_template, "flask-worker")["Environment"]}
+    environment = {e["Name"]: e["Value"] for e in container_definition(seed_template, "flask-worker")["Environment"]}
     assert environment == {"SERVICE_NAME": "worker", "NAMESPACE": "corp", "STOP_DRAIN_SECONDS": "15"}
 
 

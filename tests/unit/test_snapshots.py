@@ -7,16 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from aws_cdk.assertions import Template
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.helpers import normalize_template
-
-
-@pytest.fixture
-def snapshot_json(snapshot: Any) -> Any:
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_service_discovery_stack_snapshot(seed_template: Template, snapshot_json: Any) -> None:

@@ -426,17 +426,22 @@ def test_every_call_gives_the_caller_the_callee_name_and_port(grouped: Synthesiz
 def test_templates_only_refer_to_earlier_templates(grouped: Synthesized) -> None:
     # Calls go both ways between templates (api -> cache, cache -> api); no reference may point
     # forward, or the nested stacks would depend on each other in a cycle.
+    assert sorted(grouped.nested_ids.values()) == [1, 2]
+    passed = 0
     for root_id, number in grouped.nested_ids.items():
         parameters = grouped.templates[0]["Resources"][root_id]["Properties"].get("Parameters", {})
         for value in parameters.values():
             source, _ = grouped.resolve(0, value)
             assert source < number, (number, value)
+            passed += 1
         assert grouped.templates[0]["Resources"][root_id].get("DependsOn", []) == []
+    assert passed  # values do cross templates, so the check above saw some
 
 
 def test_nested_stacks_pass_values_as_parameters_and_outputs_never_exports(grouped: Synthesized) -> None:
     assert "Fn::ImportValue" not in json.dumps(grouped.templates)
-    assert all("Export" not in o for t in grouped.templates for o in t.get("Outputs", {}).values())
+    outputs = [output for t in grouped.templates for output in t.get("Outputs", {}).values()]
+    assert outputs and all("Export" not in output for output in outputs)
 
 
 NAMESPACE_TAG = "ecs-service-discovery:namespace-id"
@@ -495,6 +500,7 @@ def test_adding_a_service_at_the_end_moves_no_existing_resource(
 ) -> None:
     # GIVEN the topology before and after appending "admin"
     # THEN every resource of the shorter one keeps its template and its logical ID
+    assert len(grouped_without_last.templates) == len(grouped.templates) == 3
     for index, template in enumerate(grouped_without_last.templates):
         before = set(template["Resources"])
         after = set(grouped.templates[index]["Resources"])
