@@ -23,6 +23,7 @@ import pytest
 from ecs_discovery_client import DiscoverySettings
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 from tests.apps.harness import free_port
+from tests.fakes import HangingServer
 
 # Addresses of "tasks" started by a test (never the 127.0.0.x ones tests/apps uses).
 TASK_HOSTS = tuple(f"127.0.1.{last}" for last in range(2, 20))
@@ -91,19 +92,6 @@ class Task:
         self.process.wait(timeout=MARGIN)
 
 
-class HangingTask:
-    """A task whose server completes connections (the kernel's backlog) and never answers them:
-    what a caller sees of a gunicorn gthread worker between SIGTERM and its exit."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.bind((host, port))
-        self.sock.listen(64)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture(scope="session")
 def port() -> int:
     """The one port every task of these tests listens on."""
@@ -133,19 +121,11 @@ def cluster(port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[lis
 
 
 @pytest.fixture
-def hanging(port: int) -> Iterator[Callable[[str], HangingTask]]:
-    made: list[HangingTask] = []
-
-    def start(host: str) -> HangingTask:
-        task = HangingTask(host, port)
-        made.append(task)
-        return task
-
-    try:
-        yield start
-    finally:
-        for task in made:
-            task.close()
+def hanging(port: int) -> Iterator[Callable[[str], HangingServer]]:
+    """A task whose server completes connections (the kernel's backlog) and never answers them:
+    what a caller sees of a gunicorn gthread worker between SIGTERM and its exit."""
+    with contextlib.ExitStack() as started:
+        yield lambda host: started.enter_context(HangingServer(host, port, backlog=64))
 
 
 def settings_for(dns_server: LoopbackDnsServer, **overrides: Any) -> DiscoverySettings:

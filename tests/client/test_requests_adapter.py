@@ -12,7 +12,8 @@ import requests.adapters
 from ecs_discovery_client import AttemptEvent, CallResult
 from ecs_discovery_client.requests_adapter import DiscoveryAdapter, DiscoveryRequestError, discovery_session
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
-from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, HangingTask, Task, settings_for
+from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, Task, settings_for
+from tests.fakes import HangingServer
 
 Cluster = list[Task]
 
@@ -101,7 +102,7 @@ def test_the_call_deadline_holds_for_a_slow_body_and_timeout_shortens_it(
 def test_a_hanging_task_costs_a_new_connection_only_the_first_byte_wait(
     dns: LoopbackDnsServer,
     cluster: Cluster,
-    hanging: Callable[[str], HangingTask],
+    hanging: Callable[[str], HangingServer],
     unique_name: str,
 ) -> None:
     hanging(TASK_HOSTS[15])
