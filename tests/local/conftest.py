@@ -29,6 +29,7 @@ import requests
 from ecs_discovery_tools.local.assembly import synthesize
 from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
 from ecs_discovery_tools.local.control import ControlClient
+from tests.fakes import loopback_get
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK = "ServiceDiscovery"
@@ -57,9 +58,7 @@ FAST = (
 def http_get(url: str, **kwargs: Any) -> requests.Response:
     """GET straight to loopback, whatever HTTP(S)_PROXY the machine has set."""
     kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
-    with requests.Session() as session:
-        session.trust_env = False
-        return session.get(url, **kwargs)
+    return loopback_get(url, **kwargs)
 
 
 def wait_for(condition, timeout: float, message: str, interval: float = 0.25):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Route, sync_playwright
 
 from ecs_discovery_tools.local.app_process import GunicornProcess, free_port
 from tests.local.conftest import REPO_ROOT, Demo, http_get, wait_for
@@ -15,6 +15,7 @@ from tests.local.conftest import REPO_ROOT, Demo, http_get, wait_for
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SCRIPT_MESSAGE = "<script>alert(1)</script>"
+INJECTED = "<script>alert('injected')</script>"
 # The page keeps the Cloud Map registry this long (DISCOVERY_REGISTRY_TTL's default) before asking again.
 REGISTRY_REFRESH_S = 5
 CHROMIUM_ARGS = [
@@ -44,14 +45,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1200, "height": 360})
     opened = context.new_page()
     opened.set_default_timeout(20_000)
-    dialogs: list[str] = []
-
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    opened.on("dialog", on_dialog)
-    opened.dialogs = dialogs  # type: ignore[attr-defined]
     try:
         yield opened
     finally:
@@ -119,6 +112,36 @@ def test_the_page_sets_a_content_security_policy_and_needs_nothing_else(demo: De
     assert page.locator("th").first.evaluate("e => getComputedStyle(e).textTransform") == "uppercase"
 
 
+def test_the_policy_header_is_what_stops_a_script_that_got_into_the_page(demo: Demo, page: Page):
+    # GIVEN the page as served, with a script added to its HTML (what a missed escape would let in)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def serve_with_script(route: Route, keep_policy: bool) -> None:
+        served = route.fetch()
+        body = served.text()
+        assert "</body>" in body
+        headers = dict(served.headers)
+        if not keep_policy:
+            del headers["content-security-policy"]
+        route.fulfill(response=served, headers=headers, body=body.replace("</body>", INJECTED + "</body>", 1))
+
+    page.on("dialog", on_dialog)
+    # WHEN the browser loads it without the policy header THEN the script runs (the check sees scripts)
+    page.route(demo.page_url, lambda route: serve_with_script(route, keep_policy=False))
+    page.goto(demo.page_url)
+    assert dialogs == ["injected"]
+    # WHEN it loads it with the page's own header THEN the same script is blocked
+    page.unroute(demo.page_url)
+    page.route(demo.page_url, lambda route: serve_with_script(route, keep_policy=True))
+    page.goto(demo.page_url)
+    assert page.locator("script").count() == 1  # in the page, and blocked by the policy alone
+    assert dialogs == ["injected"]
+
+
 @pytest.fixture
 def script_worker(demo: Demo, tmp_path) -> Iterator[str]:
     """A service 'evil' joins the namespace: a worker whose MESSAGE is a script tag."""
@@ -172,7 +195,6 @@ def test_a_script_in_a_service_answer_is_shown_as_text(demo: Demo, page: Page, s
     assert row["message"] == SCRIPT_MESSAGE
     assert row["address"].startswith(script_worker)
     assert page.locator("script").count() == 0  # nothing the service sent became markup
-    assert page.dialogs == []  # type: ignore[attr-defined]
     assert "&lt;script&gt;" in page.content()
 
 

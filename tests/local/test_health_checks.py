@@ -5,16 +5,15 @@ start period). No gunicorn here: the checks run against small commands and a loo
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ecs_discovery_tools.local.assembly import HealthCheckSpec, read_stack
 from ecs_discovery_tools.local.scheduler import HealthChecker, probe_command, run_probe
+from tests.fakes import LoopbackHttpServer, Response
 
 ENV = {"PATH": "/usr/bin:/bin"}
 
@@ -67,34 +66,15 @@ class Switch:
 
     def __init__(self) -> None:
         self.healthy = True
-        switch = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if switch.healthy else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.6", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server = LoopbackHttpServer(lambda request: Response(200 if self.healthy else 500), host="127.0.0.6")
+        self.port = self.server.port
 
 
 @pytest.fixture
 def switch() -> Iterator[Switch]:
     running = Switch()
-    try:
+    with running.server:
         yield running
-    finally:
-        running.close()
 
 
 def checker(switch: Switch, *, interval: float, retries: int, start_period: float) -> tuple[HealthChecker, list[str]]:
@@ -165,6 +145,7 @@ def test_the_seed_template_health_check_is_read_with_its_timings(assembly_dir):
     template = json.loads((assembly_dir / "ServiceDiscovery.template.json").read_text())
     resources = template["Resources"]
 
+    assert sorted(service.name for service in stack.services) == ["backend", "worker"]
     for service in stack.services:
         health = service.health_check
         assert health is not None

@@ -148,7 +148,9 @@ def test_ctrl_c_stops_every_process_and_frees_every_port(own_demo):
     assert "Stopped: every task, the DNS server and the Cloud Map API." in own_demo.output()
     assert leftover_groups(task_pids) == []
     assert not own_demo.control_file.exists()  # the control file goes with the run
-    for task in [task for tasks in own_demo.state["services"].values() for task in tasks]:
+    tasks = [task for tasks in own_demo.state["services"].values() for task in tasks]
+    assert tasks
+    for task in tasks:
         with socket.socket() as probe:
             assert probe.connect_ex((task["address"], task["port"])) != 0
     with socket.socket() as probe:
@@ -189,8 +191,11 @@ def test_every_stack_of_the_app_can_run_locally(assembly_dir):
     # container environments made of values the local run can resolve.
     pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
-    for name in stack_names(assembly_dir):
+    names = stack_names(assembly_dir)
+    assert {"ServiceDiscovery", "SocialNetwork"} <= set(names), names
+    for name in names:
         stack = read_stack(assembly_dir, name)
+        assert stack.services, name
         refs = {
             logical_id: {"Ref": "x-id", "Id": "x-id", "Arn": "arn:aws:servicediscovery:us-east-1:1:x", "Name": "x"}
             for logical_id in [stack.namespace_logical_id, *(s.cloud_map_logical_id for s in stack.services)]

@@ -50,6 +50,7 @@ def test_the_page_lists_every_other_service_with_its_healthy_instances(listing: 
 
 def test_the_page_calls_each_service_by_dns_and_each_answers_as_itself(social: Demo, listing: dict[str, Any]) -> None:
     # One generic image, told its name and message by the topology file's environment.
+    assert sorted(service["name"] for service in listing["services"]) == CALLEES
     for service in listing["services"]:
         name = service["name"]
         assert service["error"] is None, service
