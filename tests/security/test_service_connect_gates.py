@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks import ServiceDiscoveryStack, SocialNetworkStack
-from tests.security.conftest import CDK_BIN, REPO_ROOT, cli_env
+from tests.security.conftest import REPO_ROOT, assembly_templates, cdk_synth
 from tests.security.test_cfn_lint import cfn_lint
 from tests.security.test_checkov import DOCUMENTED_SKIPS, run_checkov
 
@@ -22,11 +22,8 @@ MODES = ["service-connect", "both"]
 
 
 def synth_mode(out_dir: Path, mode: str) -> subprocess.CompletedProcess[str]:
-    """The pinned CDK CLI's synth of app.py (cdk.json's app) with ``-c discovery=<mode>`` (as conftest's cdk_synth)."""
-    assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
-    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir)]
-    command += ["--context", f"discovery={mode}"]
-    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
+    """The pinned CDK CLI's synth of app.py (cdk.json's app) with ``-c discovery=<mode>``."""
+    return cdk_synth(out_dir, context={"discovery": mode})
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -37,19 +34,9 @@ def assembly(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return request.param, out_dir
 
 
-def templates(out_dir: Path) -> list[Path]:
-    found = sorted(
-        path
-        for path in out_dir.rglob("*.template.json")
-        if not any(part.startswith("asset.") for part in path.relative_to(out_dir).parts)
-    )
-    assert found, f"no *.template.json in {out_dir}"
-    return found
-
-
 def ecs_services(out_dir: Path) -> dict[str, dict[str, Any]]:
     services: dict[str, dict[str, Any]] = {}
-    for path in templates(out_dir):
+    for path in assembly_templates(out_dir):
         for logical_id, resource in json.loads(path.read_text())["Resources"].items():
             if resource["Type"] == "AWS::ECS::Service":
                 services[f"{path.name}:{logical_id}"] = resource["Properties"]
@@ -73,7 +60,7 @@ def test_cdk_nag_passes(assembly: tuple[str, Path]) -> None:
 
 
 def test_cfn_lint_passes(assembly: tuple[str, Path]) -> None:
-    result = cfn_lint(*templates(assembly[1]))
+    result = cfn_lint(*assembly_templates(assembly[1]))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "", result.stdout
 
@@ -81,7 +68,7 @@ def test_cfn_lint_passes(assembly: tuple[str, Path]) -> None:
 def test_checkov_passes_with_documented_skips_only(
     assembly: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    run = run_checkov(templates(assembly[1]), tmp_path_factory.mktemp("checkov"))
+    run = run_checkov(assembly_templates(assembly[1]), tmp_path_factory.mktemp("checkov"))
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in run.checks("failed_checks")]
     assert failed == []
     assert run.returncode == 0, run.stderr
