@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.clean_venv import declared_requirements, make_clean_venv
+from tests.integration.clean_venv import build_wheel, declared_requirements, make_clean_venv
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "services" / "discovery-client"
 
@@ -37,13 +35,7 @@ print(json.dumps({"file": ecs_discovery_client.__file__, "importable": names, "a
 @pytest.fixture(scope="module")
 def client_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel pip builds from services/discovery-client (what ``pip install ./discovery-client`` installs)."""
-    wheel_dir = tmp_path_factory.mktemp("client-wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "wheel", "--no-deps",
-         "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(CLIENT_DIR)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return next(wheel_dir.glob("ecs_discovery_client-*.whl"))
+    return build_wheel(CLIENT_DIR, tmp_path_factory.mktemp("client-wheel"))
 
 
 def test_the_wheel_holds_the_typed_package_only(client_wheel: Path) -> None:

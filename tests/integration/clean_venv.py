@@ -69,6 +69,17 @@ def borrow(distributions: Iterable[metadata.Distribution], target: Path) -> None
             (target / top).symlink_to(site / top)
 
 
+def build_wheel(source: Path, wheel_dir: Path) -> Path:
+    """The wheel pip builds from ``source`` (what ``pip install <source>`` installs), offline."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "wheel", "--no-deps",
+         "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(source)],
+        check=True, capture_output=True, timeout=SUBPROCESS_TIMEOUT,
+    )  # fmt: skip
+    (wheel,) = wheel_dir.glob("*.whl")
+    return wheel
+
+
 @dataclass(frozen=True)
 class CleanVenv:
     root: Path

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.clean_venv import declared_requirements, make_clean_venv
+from tests.integration.clean_venv import build_wheel, declared_requirements, make_clean_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_DIR = REPO_ROOT / "services" / "discovery-client"
@@ -28,13 +26,7 @@ PROBE = Path(__file__).with_name("wheel_probe.py")
 
 @pytest.fixture(scope="module")
 def library_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wheel_dir = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "wheel", "--no-deps",
-         "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(REPO_ROOT)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return next(wheel_dir.glob("ecs_service_discovery-*.whl"))
+    return build_wheel(REPO_ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_wheel_holds_the_library_and_nothing_of_the_repository(library_wheel: Path) -> None:
