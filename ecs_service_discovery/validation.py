@@ -39,14 +39,36 @@ FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
 }
 
 MAX_TASKS_PER_SERVICE = 1000
-MAX_DNS_TTL_SECONDS = 2147483647
+#: The largest signed 32-bit integer: the upper limit of the AWS API fields this library checks
+#: (Cloud Map record and SOA TTLs, ECS Service Connect timeouts, ECS grace periods).
+MAX_INT32 = 2147483647
+MAX_DNS_TTL_SECONDS = MAX_INT32
+
+# --- Stopping a task: the limits the construct and the apps in services/ share ------------------
+# The apps cannot import this library (their images do not contain it), so
+# services/common/graceful_stop.py states the same two facts (MAX_STOP_SECONDS,
+# DEFAULT_FINISH_SECONDS); tests/unit/test_drain_limit.py imports both and fails when they differ,
+# and checks every drain the construct can set against the apps' own start-up check.
+
+#: Fargate sends SIGKILL at most this many seconds after SIGTERM (ContainerDefinition.stopTimeout).
+MAX_STOP_TIMEOUT_SECONDS = 120
+#: What the apps give in-flight requests after the drain (``GUNICORN_GRACEFUL_TIMEOUT``'s default).
+APP_FINISH_SECONDS = 20
+#: After a task leaves DNS, how long a caller may take to notice once its cached answer expires:
+#: a new lookup and one connection attempt (the discovery client's 0.5 s connect timeout, with room).
+DRAIN_MARGIN_SECONDS = 5
+#: The longest ``STOP_DRAIN_SECONDS`` the apps accept: the drain and the finish together must end
+#: before Fargate's SIGKILL (graceful_stop.stop_seconds: drain + finish < 120), so 99 s.
+MAX_DRAIN_SECONDS = MAX_STOP_TIMEOUT_SECONDS - APP_FINISH_SECONDS - 1
+#: The longest ``dns_ttl`` whose whole drain (``dns_ttl`` + 5 s) fits in :data:`MAX_DRAIN_SECONDS`: 94 s.
+MAX_DRAINED_DNS_TTL_SECONDS = MAX_DRAIN_SECONDS - DRAIN_MARGIN_SECONDS
 
 #: Variables the library sets in every container, or the ECS agent sets in every Fargate task:
 #: ``environment`` and ``secrets`` may not override them, and ``connect_to`` never writes them.
 RESERVED_VARIABLES: dict[str, str] = {
     "SERVICE_NAME": "set by the library to the service's name",
     "NAMESPACE": "set by the library to the namespace's name",
-    "STOP_DRAIN_SECONDS": "set by the library to how long a stopping task keeps serving (dns_ttl + 5 s)",
+    "STOP_DRAIN_SECONDS": "set by the library to how long a stopping task keeps serving (dns_ttl + 5 s, at most 99 s)",
     "NAMESPACE_ID": "set by the library for a discovery read grant",
     "AWS_REGION": "set by the library for a discovery read grant (and by ECS)",
     "AWS_DEFAULT_REGION": "set by ECS in every Fargate task",

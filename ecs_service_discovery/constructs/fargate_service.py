@@ -33,11 +33,7 @@ from ecs_service_discovery.constructs.namespace import (
     same_vpc,
 )
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
-from ecs_service_discovery.constructs.props import (
-    DEFAULT_DNS_TTL_SECONDS,
-    MAX_STOP_TIMEOUT_SECONDS,
-    DiscoverableFargateServiceProps,
-)
+from ecs_service_discovery.constructs.props import DEFAULT_DNS_TTL_SECONDS, DiscoverableFargateServiceProps
 from ecs_service_discovery.constructs.rule_placement import rules_stack
 from ecs_service_discovery.constructs.service_connect import (
     Discovery,
@@ -54,6 +50,11 @@ from ecs_service_discovery.constructs.service_connect import (
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
+    APP_FINISH_SECONDS,
+    DRAIN_MARGIN_SECONDS,
+    MAX_DRAIN_SECONDS,
+    MAX_DRAINED_DNS_TTL_SECONDS,
+    MAX_STOP_TIMEOUT_SECONDS,
     RESERVED_VARIABLES,
     env_prefix,
     invalid,
@@ -281,16 +282,20 @@ class DiscoverableFargateService(Construct):
     def _set_drain_variable(self, container: ecs.ContainerDefinition) -> None:
         """``STOP_DRAIN_SECONDS``: how long the app should keep serving after SIGTERM, while callers'
         cached DNS answers expire (ECS deregisters the task first). The apps in ``services/`` read it."""
-        drain = self.props.drain_seconds
-        if drain is None:
+        drain, stale = self.props.drain_seconds, self.props.stale_seconds
+        if drain is None or stale is None:
             return
         self._library_variables["STOP_DRAIN_SECONDS"] = "the drain period after SIGTERM (dns_ttl + 5 s)"
         container.add_environment("STOP_DRAIN_SECONDS", str(drain))
-        if self.props.stop_timeout is None and drain >= MAX_STOP_TIMEOUT_SECONDS:
+        if stale > drain:
             Annotations.of(self).add_warning_v2(
                 "ecs-service-discovery:cannotDrain",
-                f"dns_ttl leaves callers the address of a stopped task for {drain} s, longer than Fargate's "
-                f"{MAX_STOP_TIMEOUT_SECONDS} s stop timeout: requests will fail during deployments; lower dns_ttl",
+                f"dns_ttl={stale - DRAIN_MARGIN_SECONDS} s: callers may use a stopped task's address for {stale} s "
+                f"(dns_ttl + {DRAIN_MARGIN_SECONDS} s), but a task drains for at most {MAX_DRAIN_SECONDS} s "
+                f"(Fargate's {MAX_STOP_TIMEOUT_SECONDS} s stop timeout less the apps' {APP_FINISH_SECONDS} s to "
+                f"finish requests), so STOP_DRAIN_SECONDS is {drain}: for up to {stale - drain} s after each task "
+                "stops (deployments, scale-in) callers' requests to it fail; lower dns_ttl to "
+                f"{MAX_DRAINED_DNS_TTL_SECONDS} s or less",
             )
 
     def _port_mapping(self) -> ecs.PortMapping:

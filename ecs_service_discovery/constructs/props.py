@@ -39,7 +39,12 @@ from ecs_service_discovery.constructs.service_connect import (
     check_service_connect_options,
 )
 from ecs_service_discovery.validation import (
+    APP_FINISH_SECONDS,
+    DRAIN_MARGIN_SECONDS,
     MAX_DNS_TTL_SECONDS,
+    MAX_DRAIN_SECONDS,
+    MAX_INT32,
+    MAX_STOP_TIMEOUT_SECONDS,
     MAX_TASKS_PER_SERVICE,
     check_bool,
     check_dns_label,
@@ -61,16 +66,12 @@ HEALTH_CHECK_INTERVAL = (5, 300)
 HEALTH_CHECK_TIMEOUT = (2, 120)
 HEALTH_CHECK_RETRIES = (1, 10)
 HEALTH_CHECK_START_PERIOD = (0, 300)
-#: Fargate sends SIGKILL at most this many seconds after SIGTERM.
-MAX_STOP_TIMEOUT_SECONDS = 120
 #: The documented defaults of the aws-cdk-lib-typed fields below.
 DEFAULT_DNS_TTL_SECONDS = 10
 DEFAULT_STOP_TIMEOUT_SECONDS = 45
-#: After a task leaves DNS, how long a caller may take to notice once its cached answer expires:
-#: a new lookup and one connection attempt (the discovery client's 0.5 s connect timeout, with room).
-DRAIN_MARGIN_SECONDS = 5
-#: What a stopping task needs after draining: its in-flight requests finish (the apps' 20 s) with room.
-FINISH_SECONDS = 30
+#: What a stopping task needs after draining, in the default stop timeout: its in-flight requests
+#: finish (the apps' 20 s) with 10 s of room.
+FINISH_SECONDS = APP_FINISH_SECONDS + 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,7 +193,16 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         ``aws_servicediscovery.IPrivateDnsNamespace`` made elsewhere. It must belong to the same
         ``App`` as the service.
     :param image: the container image, e.g. ``ecs.ContainerImage.from_asset("services/worker")``.
-    :param dns_ttl: TTL of the A and SRV records, whole seconds from 0 to 2147483647.
+    :param dns_ttl: TTL of the A and SRV records, whole seconds from 0 to 2147483647. Callers may
+        hold a stopped task's address for ``dns_ttl`` + 5 s, so the task keeps serving that long
+        (``STOP_DRAIN_SECONDS``, see ``stop_timeout``). A task can drain for at most 99 s: the apps
+        in ``services/`` finish in-flight requests in 20 s after the drain, and both must end
+        within Fargate's 120 s stop timeout. Above 94 s the drain is therefore capped at 99 s, with
+        a synth warning (``ecs-service-discovery:cannotDrain``) saying for how many seconds after a
+        task stops callers' requests to it may fail. Capped rather than refused: the TTL is Cloud
+        Map's setting, a longer one is a valid trade (fewer lookups) for a service that stops
+        rarely or whose image does not drain, and the cost is failed calls during deployments,
+        not tasks that never start (the apps refuse a drain over 99 s at start-up).
         Default: 10 seconds.
     :param secrets: secrets passed as environment variables, by the same name rules as
         ``environment`` and never with the name of one of its variables. Default: none.
@@ -202,10 +212,10 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         do not stop it. Default: 60 seconds (ECS would use 0 without a load balancer).
     :param stop_timeout: time between SIGTERM and SIGKILL, 2-120 s. ECS deregisters a stopping task
         from Cloud Map before SIGTERM, and callers may hold its address for one more ``dns_ttl``:
-        the container gets ``STOP_DRAIN_SECONDS`` (``dns_ttl`` + 5 s) to keep serving (the apps in
-        ``services/`` do), so with DNS discovery ``stop_timeout`` must be longer than that.
-        Default: 45 seconds, or ``STOP_DRAIN_SECONDS`` + 30 s when that is longer (at most 120 s;
-        a ``dns_ttl`` too long to drain within 120 s is reported as a synth warning).
+        the container gets ``STOP_DRAIN_SECONDS`` (``dns_ttl`` + 5 s, at most 99 s) to keep serving
+        (the apps in ``services/`` do), so with DNS discovery ``stop_timeout`` must be longer than
+        that. Default: 45 seconds, or ``STOP_DRAIN_SECONDS`` + 30 s when that is longer (at most
+        120 s, which still leaves the apps' drain and 20 s finish room before SIGKILL).
     :param log_retention: how long container logs are kept (not ``INFINITE``). Default: one month.
     :param log_encryption_key: a KMS key CloudWatch Logs may use (e.g. one ``LogEncryptionKey``
         per stack, shared by all its services). Default: no customer-managed key; CloudWatch Logs
@@ -243,7 +253,7 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         if self.health_check is not None:
             check_health_check("health_check", self.health_check)
         if self.health_check_grace_period is not None:
-            duration_seconds("health_check_grace_period", self.health_check_grace_period, 0, 2147483647)
+            duration_seconds("health_check_grace_period", self.health_check_grace_period, 0, MAX_INT32)
         if self.stop_timeout is not None:
             stop_seconds = duration_seconds("stop_timeout", self.stop_timeout, 2, MAX_STOP_TIMEOUT_SECONDS)
             drain = self.drain_seconds
@@ -269,16 +279,24 @@ class DiscoverableFargateServiceProps(ServiceOptions):
             )
 
     @property
-    def drain_seconds(self) -> int | None:
-        """How long a stopping task keeps serving after SIGTERM (``STOP_DRAIN_SECONDS``): ``dns_ttl`` +
-        5 s with DNS discovery (Service Connect's proxy drains its own connections: 5 s); ``None``
-        when ``dns_ttl`` is a token."""
+    def stale_seconds(self) -> int | None:
+        """How long after a task leaves DNS callers may still use its address: ``dns_ttl`` + 5 s with
+        DNS discovery (Service Connect's proxy drains its own connections: 5 s); ``None`` when
+        ``dns_ttl`` is a token."""
         if not self.discovery.uses_dns:
             return DRAIN_MARGIN_SECONDS
         if self.dns_ttl is None:
             return DEFAULT_DNS_TTL_SECONDS + DRAIN_MARGIN_SECONDS
         ttl = duration_seconds("dns_ttl", self.dns_ttl, 0, MAX_DNS_TTL_SECONDS)
         return None if ttl is None else ttl + DRAIN_MARGIN_SECONDS
+
+    @property
+    def drain_seconds(self) -> int | None:
+        """How long a stopping task keeps serving after SIGTERM (``STOP_DRAIN_SECONDS``):
+        :attr:`stale_seconds`, capped at the 99 s the apps can drain (see ``dns_ttl``); ``None``
+        when ``dns_ttl`` is a token."""
+        stale = self.stale_seconds
+        return None if stale is None else min(stale, MAX_DRAIN_SECONDS)
 
     @property
     def default_stop_timeout_seconds(self) -> int:

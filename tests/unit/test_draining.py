@@ -2,7 +2,8 @@
 
 ECS deregisters a stopping task from Cloud Map, then sends SIGTERM; callers may hold the address
 for one more TTL. The construct tells the app how long to keep serving (STOP_DRAIN_SECONDS =
-dns_ttl + 5 s), gives the container a stop timeout that covers it, and refuses one that cannot.
+dns_ttl + 5 s, at most the 99 s the apps can drain: test_drain_limit.py), gives the container a
+stop timeout that covers it, and refuses one that cannot.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _variables(container: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("name", "drain", "stop"),
-    [("default", "15", 45), ("slow", "65", 95), ("hopeless", "305", 120), ("given", "35", 36), ("proxied", "5", 45)],
+    [("default", "15", 45), ("slow", "65", 95), ("hopeless", "99", 120), ("given", "35", 36), ("proxied", "5", 45)],
 )
 def test_the_app_is_told_how_long_to_drain_and_the_stop_timeout_covers_it(
     drained: tuple[_Stack, Template], name: str, drain: str, stop: int
@@ -71,7 +72,7 @@ def test_a_ttl_too_long_to_drain_within_fargates_limit_is_a_synth_warning(draine
 
 @pytest.mark.parametrize(
     ("ttl", "stop"),
-    [(10, 15), (10, 2), (10, 14), (30, 35), (60, 60), (115, 120)],
+    [(10, 15), (10, 2), (10, 14), (30, 35), (60, 60), (300, 99)],
 )
 def test_a_stop_timeout_that_cannot_cover_the_drain_is_refused(ttl: int, stop: int) -> None:
     stack = _Stack()
