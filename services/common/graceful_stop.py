@@ -34,6 +34,9 @@ FINISH_ENV = "GUNICORN_GRACEFUL_TIMEOUT"
 DEFAULT_DRAIN_SECONDS = 15
 DEFAULT_FINISH_SECONDS = 20
 # Fargate sends SIGKILL at the latest this long after SIGTERM (ECS ContainerDefinition.stopTimeout).
+# The construct library caps the drain it sets by these two numbers (its validation.py:
+# MAX_STOP_TIMEOUT_SECONDS, APP_FINISH_SECONDS, MAX_DRAIN_SECONDS = 99); the image does not contain
+# the library, so tests/unit/test_drain_limit.py imports both and fails when they differ.
 MAX_STOP_SECONDS = 120
 
 _SECONDS = re.compile(r"[0-9]{1,3}")
