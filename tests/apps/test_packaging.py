@@ -16,7 +16,8 @@ import aws_cdk as cdk
 import pytest
 
 from ecs_service_discovery.constructs.health_check import default_health_check_command
-from tests.apps.harness import BACKEND_DIR, COMMON_DIR, SERVICES_DIR, SPARE_HOSTS, WORKER_DIR
+from requirements.lock import read_pins
+from tests.apps.harness import BACKEND_DIR, COMMON_DIR, REPO_ROOT, SERVICES_DIR, SPARE_HOSTS, WORKER_DIR
 
 APP_DIRS = pytest.mark.parametrize("app_dir", [BACKEND_DIR, WORKER_DIR], ids=["backend", "worker"])
 CLIENT_DIR = SERVICES_DIR / "discovery-client"
@@ -89,11 +90,7 @@ def test_dockerfile_is_pinned_non_root_and_self_checking(app_dir):
     assert "ADD" not in keywords
     runs = [rest for keyword, rest in instructions if keyword == "RUN"]
     assert not any("apt-get" in rest or "curl" in rest for rest in runs)
-    assert any(
-        f"pip install --no-cache-dir{flags} -r requirements.txt" in rest
-        for rest in runs
-        for flags in ("", " --no-build-isolation")
-    )
+    assert any("pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt" in rest for rest in runs)
     env = " ".join(rest for keyword, rest in instructions if keyword == "ENV")
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     assert ("EXPOSE", "8080") in instructions
@@ -183,51 +180,70 @@ def test_each_image_hash_changes_only_with_its_own_files(context_copy, changed_f
 
 
 def pinned(requirements: Path) -> dict[str, str]:
+    """An image's pins (its requirements.txt is a lock written by requirements/lock.py), each hashed."""
     pins = {}
-    for line in requirements.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            assert version, f"unpinned: {line}"
-            pins[name] = version
+    for pin in read_pins(requirements):
+        assert pin.hashes, f"{requirements}: {pin.name} has no hash (pip's hash-checking mode would refuse it)"
+        assert not pin.marker, f"{requirements}: {pin.name} is pinned only where {pin.marker}"
+        pins[pin.name] = pin.version
     return pins
+
+
+def dev_lock() -> dict[str, str]:
+    return {pin.name: pin.version for pin in read_pins(REPO_ROOT / "requirements" / "dev.txt") if not pin.marker}
 
 
 @APP_DIRS
 def test_requirements_pin_the_tested_versions(app_dir):
+    # Against the lock the tests are installed from, not against whatever happens to be installed:
+    # a new release elsewhere can change neither.
     pins = pinned(app_dir / "requirements.txt")
-    assert {name: importlib.metadata.version(name) for name in pins} == pins
+    lock = dev_lock()
+    assert {name: lock.get(name) for name in pins} == pins
     for distribution in ("flask", "gunicorn", "werkzeug"):
         assert distribution in pins
-    # Every requirement's own dependencies are pinned too (the build resolves nothing itself).
+    # Every requirement's own dependencies are pinned too (the build resolves nothing itself). The
+    # installed metadata is the lock's (make install syncs .venv to requirements/dev.txt).
     for name in pins:
         for requirement in importlib.metadata.requires(name) or []:
             if ";" in requirement:
                 continue  # extras and platform markers
             project = re.match(r"[A-Za-z0-9_.-]+", requirement)
             assert project, f"{name} has a requirement without a project name: {requirement!r}"
-            dependency = project[0].lower().replace("_", "-")
+            dependency = re.sub(r"[-_.]+", "-", project[0]).lower()
             assert dependency in pins, f"{name} needs {dependency}, not pinned in {app_dir.name}"
 
 
 @APP_DIRS
-def test_build_tools_in_the_dockerfile_are_the_tested_versions(app_dir):
-    runs = " ".join(rest for keyword, rest in dockerfile_instructions(app_dir) if keyword == "RUN")
-    tools = re.findall(r"\b([A-Za-z0-9_.-]+)==([0-9][^\s]*)", runs)
-    # The backend builds the discovery client from source with pinned tools; the worker installs wheels only.
-    assert bool(tools) == (app_dir.name == "flask-backend"), tools
-    for name, version in tools:
-        assert importlib.metadata.version(name) == version, name
+def test_the_image_installs_only_from_its_lock(app_dir):
+    runs = [rest for keyword, rest in dockerfile_instructions(app_dir) if keyword == "RUN"]
+    (install,) = [rest for rest in runs if "pip install" in rest]
+    # No version is written in the Dockerfile: every one comes from the hashed lock.
+    assert not re.findall(r"\b[A-Za-z0-9_.-]+==[0-9]", " ".join(runs)), runs
+    assert install.startswith("pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt ")
+    assert install.endswith("&& pip check")
+    installs = re.findall(r"pip install ([^&]*)", install)
+    for install in installs:  # nothing is resolved: each install names what it installs and no more
+        assert "--no-deps" in install.split(), install
 
 
-def test_backend_pins_the_discovery_client_and_its_dependencies():
+def test_backend_pins_the_discovery_clients_dependencies():
     pins = pinned(BACKEND_DIR / "requirements.txt")
     project = tomllib.loads((CLIENT_DIR / "pyproject.toml").read_text())["project"]
-    assert pins.get(project["name"]) == project["version"]  # met by the copy in the build context
-    dependencies = [re.match(r"[A-Za-z0-9_.-]+", requirement)[0] for requirement in project["dependencies"]]  # type: ignore[index]
-    assert dependencies
+    # The client itself comes from the build context, built with the locked backend.
+    assert project["name"] not in pins
+    assert {"setuptools", "wheel"} <= set(pins)
+    runs = " ".join(rest for keyword, rest in dockerfile_instructions(BACKEND_DIR) if keyword == "RUN")
+    assert "pip install --no-cache-dir --no-build-isolation --no-deps /opt/discovery-client" in runs
+    needed = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["requests"],
+        *project["optional-dependencies"]["cloudmap"],
+    ]
+    dependencies = [re.match(r"[A-Za-z0-9_.-]+", requirement)[0] for requirement in needed]  # type: ignore[index]
+    assert len(dependencies) >= 3
     for dependency in dependencies:
         assert dependency.lower() in pins, f"the discovery client needs {dependency}, not pinned"
-    assert "requests==" in (BACKEND_DIR / "requirements.txt").read_text()  # the discovery page and its adapter
 
 
 GUNICORN_VARIABLES = (
