@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from typing import cast
 
 import jsii
@@ -12,7 +9,7 @@ from aws_cdk import CfnResource, Duration, PolicyValidationPluginReport
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
-from ecs_service_discovery.nag.rule import PACK_NAME, ServiceDiscoveryRule
+from ecs_service_discovery.nag.rule import PACK_NAME, Limits, ServiceDiscoveryRule
 from ecs_service_discovery.nag.rules import sd1_dns_record_ttl as sd1
 from ecs_service_discovery.nag.rules import sd2_ecs_registry_health_check as sd2
 from ecs_service_discovery.nag.rules import sd3_ecs_registry_srv_port as sd3
@@ -20,50 +17,50 @@ from ecs_service_discovery.nag.rules import sd4_instances_per_service_quota as s
 from ecs_service_discovery.nag.rules import sd5_stop_timeout_covers_ttl as sd5
 from ecs_service_discovery.nag.rules import sd6_service_connect_name_collision as sd6
 from ecs_service_discovery.nag.rules import sd7_namespace_negative_cache_ttl as sd7
-from ecs_service_discovery.nag.template import StackTemplates, TemplateResource
+from ecs_service_discovery.nag.template import StackTemplates, decide
 from ecs_service_discovery.validation import check_int_range, duration_seconds, implements, invalid
 
-#: Every rule of the pack, in ID order.
+#: Every rule of the pack, in ID order: the one table of the pack (descriptions and checks).
 RULES: tuple[ServiceDiscoveryRule, ...] = (sd1.RULE, sd2.RULE, sd3.RULE, sd4.RULE, sd5.RULE, sd6.RULE, sd7.RULE)
 
 _MAX_TTL_SECONDS = 2147483647  # Cloud Map's DnsRecord.TTL and SOA.TTL: 0 .. 2^31-1
 #: The types whose properties the rules read; before synthesis only these are rendered.
 _READ_TYPES = frozenset(t for rule in RULES for t in (*rule.resource_types, *rule.reads))
 
-Check = Callable[[TemplateResource], NagRuleCompliance]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    description: ServiceDiscoveryRule
-    check: Check
-
 
 @jsii.implements(IApplyRule)
 class _AppliedRule:
     """One rule on one L1 resource, as cdk-nag's ``applyRule`` takes it (a jsii interface)."""
 
-    def __init__(self, rule: _Rule, node: CfnResource, resource_type: str, templates: StackTemplates) -> None:
+    def __init__(
+        self,
+        rule: ServiceDiscoveryRule,
+        limits: Limits,
+        node: CfnResource,
+        resource_type: str,
+        templates: StackTemplates,
+    ) -> None:
         self._rule = rule
+        self._limits = limits
         self._node = node
         self._resource_type = resource_type
         self._templates = templates
 
     @property
     def rule_suffix_override(self) -> str | None:
-        return self._rule.description.suffix
+        return self._rule.suffix
 
     @property
     def info(self) -> str:
-        return self._rule.description.info
+        return self._rule.info
 
     @property
     def explanation(self) -> str:
-        return f"{self._rule.description.explanation} See {self._rule.description.reference}"
+        return f"{self._rule.explanation} See {self._rule.reference}"
 
     @property
     def level(self) -> NagMessageLevel:
-        return self._rule.description.level
+        return self._rule.level
 
     @property
     def node(self) -> CfnResource:
@@ -73,7 +70,7 @@ class _AppliedRule:
         resource = self._templates.view(node, self._resource_type)
         if resource is None:
             return NagRuleCompliance.NOT_APPLICABLE
-        return self._rule.check(resource)
+        return decide(lambda view: self._rule.check(view, self._limits), resource)
 
 
 class ServiceDiscoveryChecks(NagPack):
@@ -125,16 +122,11 @@ class ServiceDiscoveryChecks(NagPack):
             scope, verbose=verbose, write_suppressions_to_cloud_formation=write_suppressions_to_cloud_formation
         )
         self._pack_name = PACK_NAME
-        checks: dict[str, Check] = {
-            sd1.RULE.suffix: partial(sd1.dns_record_ttl, max_ttl_seconds=max_dns_ttl_seconds),
-            sd2.RULE.suffix: sd2.ecs_registry_health_check,
-            sd3.RULE.suffix: sd3.ecs_registry_srv_port,
-            sd4.RULE.suffix: partial(sd4.instances_per_service_quota, max_instances=max_instances_per_service),
-            sd5.RULE.suffix: sd5.stop_timeout_covers_ttl,
-            sd6.RULE.suffix: sd6.service_connect_name_collision,
-            sd7.RULE.suffix: partial(sd7.namespace_negative_cache_ttl, max_ttl_seconds=max_negative_ttl_seconds),
-        }
-        self._rules = tuple(_Rule(description, checks[description.suffix]) for description in RULES)
+        self._limits = Limits(
+            max_dns_ttl_seconds=max_dns_ttl_seconds,
+            max_negative_cache_ttl_seconds=max_negative_ttl_seconds,
+            max_instances_per_service=max_instances_per_service,
+        )
         self._templates = StackTemplates(_READ_TYPES)
 
     @property
@@ -152,10 +144,11 @@ class ServiceDiscoveryChecks(NagPack):
 
     def _check_resource(self, node: CfnResource) -> None:
         resource_type = node.cfn_resource_type
-        for rule in self._rules:
-            if resource_type in rule.description.resource_types:
+        for rule in RULES:
+            if resource_type in rule.resource_types:
+                applied = _AppliedRule(rule, self._limits, node, resource_type, self._templates)
                 # cast: the jsii interface declares setters, which cdk-nag never calls.
-                self._apply_rule(cast(IApplyRule, _AppliedRule(rule, node, resource_type, self._templates)))
+                self._apply_rule(cast(IApplyRule, applied))
 
     def compliance(self, node: CfnResource, rule_id: str) -> NagRuleCompliance:
         """What rule ``rule_id`` (``ServiceDiscovery-SD1`` or ``SD1``) decides for ``node``, acknowledged or not.
@@ -167,15 +160,15 @@ class ServiceDiscoveryChecks(NagPack):
         if not isinstance(rule_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise invalid("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
         suffix = rule_id.removeprefix(f"{PACK_NAME}-")
-        rules = [rule for rule in self._rules if rule.description.suffix == suffix]
+        rules = [rule for rule in RULES if rule.suffix == suffix]
         if not rules:
             raise invalid("rule_id", rule_id, f"expected one of {[rule.rule_id for rule in RULES]}")
-        if node.cfn_resource_type not in rules[0].description.resource_types:
+        if node.cfn_resource_type not in rules[0].resource_types:
             return NagRuleCompliance.NOT_APPLICABLE
         resource = StackTemplates(_READ_TYPES).view(node, node.cfn_resource_type)
         if resource is None:
             return NagRuleCompliance.NOT_APPLICABLE
-        return rules[0].check(resource)
+        return decide(lambda view: rules[0].check(view, self._limits), resource)
 
 
 def _threshold_seconds(parameter: str, value: Duration | None, default_seconds: int) -> int:

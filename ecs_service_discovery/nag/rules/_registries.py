@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_service_discovery.nag.template import TemplateResource, number, objects
+from ecs_service_discovery.nag.template import TemplateResource, objects, whole_number
 
 ECS_SERVICE = "AWS::ECS::Service"
 CLOUD_MAP_SERVICE = "AWS::ServiceDiscovery::Service"
@@ -15,21 +15,22 @@ TASK_DEFINITION = "AWS::ECS::TaskDefinition"
 
 @dataclass(frozen=True)
 class Registry:
-    """One entry of an ECS service's ``ServiceRegistries`` and the Cloud Map service it names.
-
-    ``cloud_map_service`` is None when the ARN is not a reference to a service of the same
-    template (a literal ARN, an import, a nested stack parameter): nothing can be said of it.
-    """
+    """One entry of an ECS service's ``ServiceRegistries``, in the template of ``ecs_service``."""
 
     entry: Mapping[str, Any]
-    cloud_map_service: TemplateResource | None
+    ecs_service: TemplateResource
+
+    @property
+    def cloud_map_service(self) -> TemplateResource | None:
+        """The Cloud Map service of the same template that the entry names; None for a literal ARN
+        (a service of another template: nothing can be said of it). Raises DeployTimeValue for an
+        ARN known only at deploy time (a parameter, an import, ``Fn::If``)."""
+        return self.ecs_service.referenced(self.entry.get("RegistryArn"), CLOUD_MAP_SERVICE)
 
 
 def registries(ecs_service: TemplateResource) -> list[Registry]:
-    return [
-        Registry(entry, ecs_service.referenced(entry.get("RegistryArn"), CLOUD_MAP_SERVICE))
-        for entry in objects(ecs_service.prop("ServiceRegistries"))
-    ]
+    """The service's registries; raises DeployTimeValue when the list is known only at deploy time."""
+    return [Registry(entry, ecs_service) for entry in objects(ecs_service.prop("ServiceRegistries"))]
 
 
 def dns_records(cloud_map_service: TemplateResource) -> list[Mapping[str, Any]]:
@@ -37,14 +38,6 @@ def dns_records(cloud_map_service: TemplateResource) -> list[Mapping[str, Any]]:
     return objects(cloud_map_service.prop("DnsConfig", "DnsRecords"))
 
 
-def record_ttls(cloud_map_service: TemplateResource) -> tuple[list[float], bool]:
-    """The TTLs that can be read, and whether some record's TTL cannot be (a parameter, say)."""
-    known: list[float] = []
-    unknown = False
-    for record in dns_records(cloud_map_service):
-        ttl = number(record.get("TTL"))
-        if ttl is None:
-            unknown = True
-        else:
-            known.append(ttl)
-    return known, unknown
+def record_ttl(record: Mapping[str, Any]) -> int:
+    """A DNS record's TTL in seconds (raises DeployTimeValue or InvalidValue, see ``whole_number``)."""
+    return whole_number(record.get("TTL"))

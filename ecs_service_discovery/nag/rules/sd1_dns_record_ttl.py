@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
 from ecs_service_discovery.nag.rule import ServiceDiscoveryRule
-from ecs_service_discovery.nag.rules._registries import CLOUD_MAP_SERVICE, dns_records, record_ttls
-from ecs_service_discovery.nag.template import TemplateResource
+from ecs_service_discovery.nag.rules._registries import CLOUD_MAP_SERVICE, dns_records, record_ttl
+from ecs_service_discovery.nag.template import TemplateResource, each
 
 #: The ceiling when the pack is given none: aws-cdk-lib's own default TTL for ECS Cloud Map options.
 DEFAULT_MAX_DNS_TTL_SECONDS = 60
+
+
+def dns_record_ttl(resource: TemplateResource, *, max_ttl_seconds: int) -> NagRuleCompliance:
+    """Non-compliant when a record's TTL is over ``max_ttl_seconds``."""
+
+    def record_within(record: Mapping[str, Any]) -> NagRuleCompliance:
+        over = record_ttl(record) > max_ttl_seconds
+        return NagRuleCompliance.NON_COMPLIANT if over else NagRuleCompliance.COMPLIANT
+
+    return each(dns_records(resource), record_within)
+
 
 RULE = ServiceDiscoveryRule(
     suffix="SD1",
@@ -24,14 +38,5 @@ RULE = ServiceDiscoveryRule(
     reference="https://docs.aws.amazon.com/cloud-map/latest/api/API_DnsRecord.html",
     level=NagMessageLevel.WARN,
     resource_types=(CLOUD_MAP_SERVICE,),
+    check=lambda resource, limits: dns_record_ttl(resource, max_ttl_seconds=limits.max_dns_ttl_seconds),
 )
-
-
-def dns_record_ttl(resource: TemplateResource, *, max_ttl_seconds: int) -> NagRuleCompliance:
-    """Non-compliant when a record's TTL is known and over ``max_ttl_seconds``."""
-    if not dns_records(resource):
-        return NagRuleCompliance.NOT_APPLICABLE
-    known, unknown = record_ttls(resource)
-    if any(ttl > max_ttl_seconds for ttl in known):
-        return NagRuleCompliance.NON_COMPLIANT
-    return NagRuleCompliance.NOT_APPLICABLE if unknown else NagRuleCompliance.COMPLIANT

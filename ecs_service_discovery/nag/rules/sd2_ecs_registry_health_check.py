@@ -5,8 +5,23 @@ from __future__ import annotations
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
 from ecs_service_discovery.nag.rule import ServiceDiscoveryRule
-from ecs_service_discovery.nag.rules._registries import CLOUD_MAP_SERVICE, ECS_SERVICE, registries
-from ecs_service_discovery.nag.template import TemplateResource
+from ecs_service_discovery.nag.rules._registries import CLOUD_MAP_SERVICE, ECS_SERVICE, Registry, registries
+from ecs_service_discovery.nag.template import TemplateResource, each, present
+
+
+def ecs_registry_health_check(resource: TemplateResource) -> NagRuleCompliance:
+    """Non-compliant when a registry of the service names a Cloud Map service of the template without one."""
+
+    def registry_checked(registry: Registry) -> NagRuleCompliance:
+        cloud_map_service = registry.cloud_map_service
+        if cloud_map_service is None:
+            return NagRuleCompliance.NOT_APPLICABLE
+        if present(cloud_map_service.prop("HealthCheckCustomConfig")):
+            return NagRuleCompliance.COMPLIANT
+        return NagRuleCompliance.NON_COMPLIANT
+
+    return each(registries(resource), registry_checked)
+
 
 RULE = ServiceDiscoveryRule(
     suffix="SD2",
@@ -21,15 +36,6 @@ RULE = ServiceDiscoveryRule(
     reference="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-discovery.html",
     level=NagMessageLevel.WARN,
     resource_types=(ECS_SERVICE,),
+    check=lambda resource, _: ecs_registry_health_check(resource),
     reads=(CLOUD_MAP_SERVICE,),
 )
-
-
-def ecs_registry_health_check(resource: TemplateResource) -> NagRuleCompliance:
-    """Non-compliant when a registry of the service names a Cloud Map service of the template without one."""
-    visible = [registry.cloud_map_service for registry in registries(resource) if registry.cloud_map_service]
-    if not visible:
-        return NagRuleCompliance.NOT_APPLICABLE
-    if any(service.prop("HealthCheckCustomConfig") is None for service in visible):
-        return NagRuleCompliance.NON_COMPLIANT
-    return NagRuleCompliance.COMPLIANT

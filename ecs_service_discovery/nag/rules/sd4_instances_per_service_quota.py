@@ -6,12 +6,37 @@ from cdk_nag import NagMessageLevel, NagRuleCompliance
 
 from ecs_service_discovery.nag.rule import ServiceDiscoveryRule
 from ecs_service_discovery.nag.rules._registries import CLOUD_MAP_SERVICE, ECS_SERVICE, registries
-from ecs_service_discovery.nag.template import TemplateResource, number, referenced_logical_ids
+from ecs_service_discovery.nag.template import TemplateResource, referenced_logical_ids, text, whole_number
 
 SCALABLE_TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
 
 #: Cloud Map quota "Instances per service": 1,000 in each Region, not adjustable.
 CLOUD_MAP_INSTANCES_PER_SERVICE = 1000
+
+
+def instances_per_service_quota(resource: TemplateResource, *, max_instances: int) -> NagRuleCompliance:
+    """Non-compliant when a registered service's DesiredCount, or its scalable target's MaxCapacity, is over."""
+    if resource.resource_type == ECS_SERVICE:
+        if not registries(resource):
+            return NagRuleCompliance.NOT_APPLICABLE
+        # CloudFormation: "if a desired count is not specified, a default value of 1 is used" (new services).
+        desired = resource.prop("DesiredCount")
+        count = 1 if desired is None else whole_number(desired)
+        return NagRuleCompliance.NON_COMPLIANT if count > max_instances else NagRuleCompliance.COMPLIANT
+    if text(resource.prop("ServiceNamespace")) != "ecs":
+        return NagRuleCompliance.NOT_APPLICABLE
+    # ResourceId is service/<cluster>/<service name>: Fn::Join over a Ref to the cluster and a
+    # Fn::GetAtt of the service's Name when both are in the template.
+    scaled = [
+        service
+        for logical_id in referenced_logical_ids(resource.prop("ResourceId"))
+        if (service := resource.resource(logical_id, ECS_SERVICE)) is not None
+    ]
+    if not scaled or not any(registries(service) for service in scaled):
+        return NagRuleCompliance.NOT_APPLICABLE
+    capacity = whole_number(resource.prop("MaxCapacity"))
+    return NagRuleCompliance.NON_COMPLIANT if capacity > max_instances else NagRuleCompliance.COMPLIANT
+
 
 RULE = ServiceDiscoveryRule(
     suffix="SD4",
@@ -25,33 +50,8 @@ RULE = ServiceDiscoveryRule(
     reference="https://docs.aws.amazon.com/cloud-map/latest/dg/cloud-map-limits.html",
     level=NagMessageLevel.ERROR,
     resource_types=(ECS_SERVICE, SCALABLE_TARGET),
+    check=lambda resource, limits: instances_per_service_quota(
+        resource, max_instances=limits.max_instances_per_service
+    ),
     reads=(CLOUD_MAP_SERVICE,),
 )
-
-
-def instances_per_service_quota(resource: TemplateResource, *, max_instances: int) -> NagRuleCompliance:
-    """Non-compliant when a registered service's DesiredCount, or its scalable target's MaxCapacity, is over."""
-    if resource.resource_type == ECS_SERVICE:
-        if not registries(resource):
-            return NagRuleCompliance.NOT_APPLICABLE
-        # CloudFormation: "if a desired count is not specified, a default value of 1 is used" (new services).
-        desired = resource.prop("DesiredCount")
-        count = 1.0 if desired is None else number(desired)
-        if count is None:
-            return NagRuleCompliance.NOT_APPLICABLE
-        return NagRuleCompliance.NON_COMPLIANT if count > max_instances else NagRuleCompliance.COMPLIANT
-    if resource.prop("ServiceNamespace") != "ecs":
-        return NagRuleCompliance.NOT_APPLICABLE
-    # ResourceId is service/<cluster>/<service name>: Fn::Join over a Ref to the cluster and a
-    # Fn::GetAtt of the service's Name when both are in the template.
-    scaled = [
-        service
-        for logical_id in referenced_logical_ids(resource.prop("ResourceId"))
-        if (service := resource.resource(logical_id, ECS_SERVICE)) is not None
-    ]
-    if not scaled or not any(registries(service) for service in scaled):
-        return NagRuleCompliance.NOT_APPLICABLE
-    capacity = number(resource.prop("MaxCapacity"))
-    if capacity is None:
-        return NagRuleCompliance.NOT_APPLICABLE
-    return NagRuleCompliance.NON_COMPLIANT if capacity > max_instances else NagRuleCompliance.COMPLIANT

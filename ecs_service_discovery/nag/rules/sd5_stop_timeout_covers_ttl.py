@@ -12,13 +12,50 @@ from ecs_service_discovery.nag.rules._registries import (
     CLOUD_MAP_SERVICE,
     ECS_SERVICE,
     TASK_DEFINITION,
-    record_ttls,
+    Registry,
+    dns_records,
+    record_ttl,
     registries,
 )
-from ecs_service_discovery.nag.template import TemplateResource, number, objects
+from ecs_service_discovery.nag.template import TemplateResource, each, flag, objects, text, whole_number
 
 #: ECS's stop timeout when a container definition sets none (Fargate; also the EC2 agent's default).
 DEFAULT_STOP_TIMEOUT_SECONDS = 30
+
+
+def stop_timeout_covers_ttl(resource: TemplateResource) -> NagRuleCompliance:
+    """Non-compliant when a registered container's (default) stop timeout is below a TTL of its service's records."""
+    task_definition = resource.referenced(resource.prop("TaskDefinition"), TASK_DEFINITION)
+    if task_definition is None:
+        return NagRuleCompliance.NOT_APPLICABLE
+    containers = objects(task_definition.prop("ContainerDefinitions"))
+
+    def registry_checked(registry: Registry) -> NagRuleCompliance:
+        cloud_map_service = registry.cloud_map_service
+        if cloud_map_service is None:
+            return NagRuleCompliance.NOT_APPLICABLE
+        records = dns_records(cloud_map_service)
+        # The container the registry names, else every essential one (all share an awsvpc task's address).
+        named = text(registry.entry.get("ContainerName"))
+
+        def container_checked(container: Mapping[str, Any]) -> NagRuleCompliance:
+            if named is not None and text(container.get("Name")) != named:
+                return NagRuleCompliance.NOT_APPLICABLE
+            if named is None and not flag(container.get("Essential"), True):
+                return NagRuleCompliance.NOT_APPLICABLE
+            stop_timeout = container.get("StopTimeout")
+            seconds = DEFAULT_STOP_TIMEOUT_SECONDS if stop_timeout is None else whole_number(stop_timeout)
+            return each(
+                records,
+                lambda record: (
+                    NagRuleCompliance.NON_COMPLIANT if seconds < record_ttl(record) else NagRuleCompliance.COMPLIANT
+                ),
+            )
+
+        return each(containers, container_checked)
+
+    return each(registries(resource), registry_checked)
+
 
 RULE = ServiceDiscoveryRule(
     suffix="SD5",
@@ -33,36 +70,6 @@ RULE = ServiceDiscoveryRule(
     reference="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html",
     level=NagMessageLevel.WARN,
     resource_types=(ECS_SERVICE,),
+    check=lambda resource, _: stop_timeout_covers_ttl(resource),
     reads=(CLOUD_MAP_SERVICE, TASK_DEFINITION),
 )
-
-
-def _registered_containers(task_definition: TemplateResource, container_name: Any) -> list[Mapping[str, Any]]:
-    """The container named in the registry, else the essential containers (all share an awsvpc task's address)."""
-    containers = objects(task_definition.prop("ContainerDefinitions"))
-    if isinstance(container_name, str):
-        return [c for c in containers if c.get("Name") == container_name]
-    return [c for c in containers if c.get("Essential") not in (False, "false")]
-
-
-def stop_timeout_covers_ttl(resource: TemplateResource) -> NagRuleCompliance:
-    """Non-compliant when a registered container's (default) stop timeout is below its service's longest TTL."""
-    task_definition = resource.referenced(resource.prop("TaskDefinition"), TASK_DEFINITION)
-    if task_definition is None:
-        return NagRuleCompliance.NOT_APPLICABLE
-    decided = False
-    for registry in registries(resource):
-        if registry.cloud_map_service is None:
-            continue
-        ttls, _ = record_ttls(registry.cloud_map_service)
-        if not ttls:
-            continue
-        for container in _registered_containers(task_definition, registry.entry.get("ContainerName")):
-            stop_timeout = container.get("StopTimeout")
-            seconds = DEFAULT_STOP_TIMEOUT_SECONDS if stop_timeout is None else number(stop_timeout)
-            if seconds is None:
-                continue
-            decided = True
-            if seconds < max(ttls):
-                return NagRuleCompliance.NON_COMPLIANT
-    return NagRuleCompliance.COMPLIANT if decided else NagRuleCompliance.NOT_APPLICABLE

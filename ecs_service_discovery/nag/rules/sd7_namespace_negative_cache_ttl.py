@@ -5,12 +5,24 @@ from __future__ import annotations
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
 from ecs_service_discovery.nag.rule import ServiceDiscoveryRule
-from ecs_service_discovery.nag.template import TemplateResource, number
+from ecs_service_discovery.nag.template import TemplateResource, present, whole_number
 
 PRIVATE_DNS_NAMESPACE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
 
 #: The ceiling when the pack is given none.
 DEFAULT_MAX_NEGATIVE_TTL_SECONDS = 60
+
+
+def namespace_negative_cache_ttl(resource: TemplateResource, *, max_ttl_seconds: int) -> NagRuleCompliance:
+    """Non-compliant when SOA.TTL is absent, or over ``max_ttl_seconds``."""
+    # An SOA without TTL: CloudFormation passes no TTL, so the default stays.
+    if not present(resource.prop("Properties", "DnsProperties", "SOA")):
+        return NagRuleCompliance.NON_COMPLIANT
+    ttl = resource.prop("Properties", "DnsProperties", "SOA", "TTL")
+    if ttl is None or whole_number(ttl) > max_ttl_seconds:
+        return NagRuleCompliance.NON_COMPLIANT
+    return NagRuleCompliance.COMPLIANT
+
 
 RULE = ServiceDiscoveryRule(
     suffix="SD7",
@@ -33,19 +45,7 @@ RULE = ServiceDiscoveryRule(
     ),
     level=NagMessageLevel.WARN,
     resource_types=(PRIVATE_DNS_NAMESPACE,),
+    check=lambda resource, limits: namespace_negative_cache_ttl(
+        resource, max_ttl_seconds=limits.max_negative_cache_ttl_seconds
+    ),
 )
-
-
-def namespace_negative_cache_ttl(resource: TemplateResource, *, max_ttl_seconds: int) -> NagRuleCompliance:
-    """Non-compliant when SOA.TTL is absent, or known and over ``max_ttl_seconds``."""
-    soa = resource.prop("Properties", "DnsProperties", "SOA")
-    if soa is None:
-        return NagRuleCompliance.NON_COMPLIANT
-    ttl = resource.prop("Properties", "DnsProperties", "SOA", "TTL")
-    if ttl is None:
-        # An SOA without TTL: CloudFormation passes no TTL, so the default stays.
-        return NagRuleCompliance.NON_COMPLIANT if isinstance(soa, dict) else NagRuleCompliance.NOT_APPLICABLE
-    seconds = number(ttl)
-    if seconds is None:
-        return NagRuleCompliance.NOT_APPLICABLE
-    return NagRuleCompliance.NON_COMPLIANT if seconds > max_ttl_seconds else NagRuleCompliance.COMPLIANT
