@@ -125,10 +125,6 @@ def invalid(parameter: str, value: Any, allowed: str) -> ValidationError:
     return ValidationError(f"{parameter}={short(value)} is not valid: {allowed}")
 
 
-#: Deprecated name of :func:`invalid` (it returns the error; the caller raises it).
-fail = invalid
-
-
 def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):

@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+import jsii
 from aws_cdk import Acknowledgment, Annotations, CfnResource, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -16,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ecs_service_discovery.constructs.health_check import default_health_check_command
 from ecs_service_discovery.constructs.namespace import (
@@ -24,13 +26,18 @@ from ecs_service_discovery.constructs.namespace import (
     INSTANCE_READ_ACTIONS,
     NAMESPACE_TAG,
     DiscoveryNamespaceBase,
-    ServiceNames,
+    DiscoveryReader,
+    NamespaceNames,
+    NamespaceRef,
+    app_root,
     check_same_app,
-    cloud_map_namespace,
-    namespace_name,
-    namespace_vpc,
-    same_namespace,
+    cluster_vpc,
+    construct_path,
+    grant_namespace_read,
+    namespace_ref,
+    remember_construct,
     same_vpc,
+    stack_of,
 )
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import DEFAULT_DNS_TTL_SECONDS, DiscoverableFargateServiceProps
@@ -40,10 +47,8 @@ from ecs_service_discovery.constructs.service_connect import (
     ServiceConnectEndpoint,
     ServiceConnectOptions,
     caller_endpoint,
-    check_dns_service_free,
     check_endpoint_free,
     enable_service_connect,
-    reserve_dns_service,
     resolve_endpoint,
     service_connect_port_mapping,
 )
@@ -69,7 +74,8 @@ DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
 __all__ = ["DiscoverableFargateService", "check_cluster_and_namespace", "env_prefix"]
 
 
-class DiscoverableFargateService(Construct):
+@jsii.implements(iam.IGrantable)
+class DiscoverableFargateService(Construct, DiscoveryReader):
     """An ECS Fargate service whose tasks other services find by DNS through Cloud Map, through
     ECS Service Connect, or both (``discovery``).
 
@@ -97,9 +103,13 @@ class DiscoverableFargateService(Construct):
     ``dns_name`` (e.g. ``"worker.corp"``; with ``discovery`` ``SERVICE_CONNECT`` no DNS record has
     it, only the default client alias), ``connections``, ``security_group``, ``log_group``,
     ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port``,
-    ``namespace``, ``discovery`` and ``service_connect_endpoint`` (the published
-    :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``).
+    ``namespace``, ``discovery``, ``service_connect_endpoint`` (the published
+    :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``)
+    and ``stack``. The service is an ``aws_iam.IGrantable``: its ``grant_principal`` is the task
+    role's, so ``bucket.grant_read(service)`` gives its tasks access.
     """
+
+    _scope: Construct
 
     def __init__(
         self,
@@ -164,27 +174,34 @@ class DiscoverableFargateService(Construct):
             service_connect=service_connect,
         )
         # Before super().__init__: a mistake must leave no construct in the tree.
-        check_cluster_and_namespace(scope, props.cluster, props.namespace)
-        if props.vpc_subnets is None and not props.cluster.vpc.private_subnets:
+        ref = props.namespace_ref
+        check_cluster_and_namespace(scope, props.cluster, ref)
+        vpc = cluster_vpc(props.cluster)
+        if props.vpc_subnets is None and not _has_private_subnets(vpc):
             raise invalid(
                 "vpc_subnets",
                 None,
-                f"the cluster's VPC ({props.cluster.vpc.node.path}) has no private subnets, where tasks run by "
+                f"the cluster's VPC ({construct_path(vpc)}) has no private subnets, where tasks run by "
                 "default; pass vpc_subnets (tasks get no public IP, so they need subnets with a route out)",
             )
-        ServiceNames.check_free(scope, props.namespace, props.name)
-        endpoint = _check_discovery_names(scope, construct_id, props)
+        scope_path = construct_path(scope)
+        path = f"{scope_path}/{construct_id}" if scope_path else construct_id
+        names = NamespaceNames.of(ref)
+        names.check_service_free(props.name, path, dns=props.discovery.uses_dns)
+        endpoint = _resolve_endpoint(props, ref)
+        if endpoint is not None:
+            check_endpoint_free(ref, endpoint, path)
 
         super().__init__(scope, construct_id)
-        ServiceNames.take(self, props.namespace, props.name)
-        if props.discovery.uses_dns:
-            reserve_dns_service(self, cloud_map_namespace(props.namespace), props.name)
+        names.take_service(props.name, path, dns=props.discovery.uses_dns)
+        # Asked once, where the construct is made (as aws-cdk-lib's Resource keeps its stack).
+        _remember(self, root=app_root(scope), path=path, scope=scope)
         self.props = props
         self.discovery = props.discovery
         self.name = props.name
         self.namespace = props.namespace
         self.container_port = props.container_port
-        self.dns_name = f"{props.name}.{namespace_name(props.namespace)}"
+        self.dns_name = f"{props.name}.{ref.name}"
         # Variables the library set in the container, and why (connect_to, discovery grants).
         self._library_variables: dict[str, str] = {
             "SERVICE_NAME": "the service's name",
@@ -257,11 +274,7 @@ class DiscoverableFargateService(Construct):
             container_name=props.container_name or props.name,
             image=props.image,
             port_mappings=[self._port_mapping()],
-            environment={
-                "SERVICE_NAME": props.name,
-                "NAMESPACE": namespace_name(props.namespace),
-                **props.environment,
-            },
+            environment=self._initial_environment(),
             secrets=dict(props.secrets) if props.secrets else None,
             health_check=props.health_check or self._default_health_check(),
             logging=ecs.LogDriver.aws_logs(stream_prefix=props.name, log_group=self.log_group),
@@ -271,7 +284,6 @@ class DiscoverableFargateService(Construct):
             linux_parameters=linux_parameters,
             stop_timeout=props.stop_timeout or Duration.seconds(props.default_stop_timeout_seconds),
         )
-        self._set_drain_variable(container)
         self._acknowledge_ecr_authorization_token(props.image)
         if props.readonly_root_filesystem:
             # A task-scoped bind mount: the scratch space every Fargate platform version offers.
@@ -279,14 +291,23 @@ class DiscoverableFargateService(Construct):
             container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
         return container
 
-    def _set_drain_variable(self, container: ecs.ContainerDefinition) -> None:
+    def _initial_environment(self) -> dict[str, str]:
+        """The container's variables at creation: the library's, then the caller's, then the drain
+        (in that order in the template; variables added later follow)."""
+        props = self.props
+        environment = {"SERVICE_NAME": props.name, "NAMESPACE": props.namespace_ref.name, **props.environment}
+        drain = self._drain_variable()
+        if drain is not None:
+            environment["STOP_DRAIN_SECONDS"] = drain
+        return environment
+
+    def _drain_variable(self) -> str | None:
         """``STOP_DRAIN_SECONDS``: how long the app should keep serving after SIGTERM, while callers'
         cached DNS answers expire (ECS deregisters the task first). The apps in ``services/`` read it."""
         drain, stale = self.props.drain_seconds, self.props.stale_seconds
         if drain is None or stale is None:
-            return
+            return None
         self._library_variables["STOP_DRAIN_SECONDS"] = "the drain period after SIGTERM (dns_ttl + 5 s)"
-        container.add_environment("STOP_DRAIN_SECONDS", str(drain))
         if stale > drain:
             Annotations.of(self).add_warning_v2(
                 "ecs-service-discovery:cannotDrain",
@@ -297,16 +318,12 @@ class DiscoverableFargateService(Construct):
                 "stops (deployments, scale-in) callers' requests to it fail; lower dns_ttl to "
                 f"{MAX_DRAINED_DNS_TTL_SECONDS} s or less",
             )
+        return str(drain)
 
     def _port_mapping(self) -> ecs.PortMapping:
         props = self.props
         if props.discovery.uses_service_connect:
-            endpoint = resolve_endpoint(
-                props.service_connect or ServiceConnectOptions(),
-                name=props.name,
-                namespace_name=namespace_name(props.namespace),
-                container_port=props.container_port,
-            )
+            endpoint = _resolve_endpoint(props, props.namespace_ref)
             if endpoint is not None:
                 return service_connect_port_mapping(endpoint, props.container_port)
         return ecs.PortMapping(container_port=props.container_port, protocol=ecs.Protocol.TCP)
@@ -324,7 +341,7 @@ class DiscoverableFargateService(Construct):
         security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
-            vpc=self.props.cluster.vpc,
+            vpc=cluster_vpc(self.props.cluster),
             description=f"Tasks of {self.dns_name}: ingress only from services that connect_to it",
             allow_all_outbound=False,
         )
@@ -363,13 +380,13 @@ class DiscoverableFargateService(Construct):
             if props.dns_records is DnsRecords.A
             else servicediscovery.DnsRecordType.SRV
         )
-        namespace = cloud_map_namespace(props.namespace)
+        namespace = props.namespace_ref
         cloud_map_service = servicediscovery.Service(
             self,
             "CloudMapService",
-            namespace=namespace,
+            namespace=namespace.resource,
             name=props.name,
-            description=f"{self.dns_name}: tasks of {self.node.path}",
+            description=f"{self.dns_name}: tasks of {construct_path(self)}",
             dns_record_type=record_type,
             dns_ttl=dns_ttl,
             routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
@@ -378,7 +395,7 @@ class DiscoverableFargateService(Construct):
         resource = cloud_map_service.node.default_child
         assert isinstance(resource, servicediscovery.CfnService)
         if props.dns_records is DnsRecords.A_AND_SRV:
-            ttl = dns_ttl.to_seconds()
+            ttl = props.dns_ttl.to_seconds() if props.dns_ttl is not None else DEFAULT_DNS_TTL_SECONDS
             resource.add_property_override(
                 "DnsConfig.DnsRecords", [{"Type": "A", "TTL": ttl}, {"Type": "SRV", "TTL": ttl}]
             )
@@ -416,7 +433,7 @@ class DiscoverableFargateService(Construct):
         props = self.props
         if not props.discovery.uses_service_connect:
             return None
-        # The names were checked before this construct existed (_check_discovery_names).
+        # The names were checked before this construct existed (in __init__).
         enabled = enable_service_connect(
             self.service,
             container=self.container,
@@ -424,8 +441,8 @@ class DiscoverableFargateService(Construct):
             name=props.name,
             container_port=props.container_port,
             options=props.service_connect,
-            namespace=cloud_map_namespace(props.namespace),
-            owner_path=self.node.path,
+            namespace=props.namespace_ref.resource,
+            owner_path=construct_path(self),
         )
         assert enabled == endpoint
         return enabled
@@ -490,7 +507,7 @@ class DiscoverableFargateService(Construct):
         if other is self:
             raise invalid("other", other.name, f"a service cannot connect_to itself ({self.dns_name})")
         check_same_app("other", other, self)
-        self.check_same_namespace("other", other.name, other.namespace)
+        self.check_same_namespace("other", other.name, other.props.namespace_ref)
         if any(callee is other for callee in self._callees):
             return
         variables = peer_variables(env_prefix(other.name))
@@ -509,7 +526,7 @@ class DiscoverableFargateService(Construct):
 
         port = ec2.Port.tcp(other.container_port)
         description = f"{self.name} calls {other.name}"
-        own_stack, other_stack = Stack.of(self), Stack.of(other)
+        own_stack, other_stack = self.stack, other.stack
         if own_stack is not other_stack and rules_stack(own_stack, other_stack) is other_stack:
             # allow_from creates the ingress and the egress rule in other's stack.
             other.connections.allow_from(self.connections, port, description)
@@ -534,7 +551,7 @@ class DiscoverableFargateService(Construct):
         already waits for this service, directly or through others (calls in both directions):
         then a redeploy of the caller picks the endpoint up (docs/service-connect.md).
         """
-        if Stack.of(self) is not Stack.of(other) or other._waits_for(self):
+        if self.stack is not other.stack or other._waits_for(self):
             return
         own, theirs = self.service.node.default_child, other.service.node.default_child
         assert own is not None and theirs is not None
@@ -555,18 +572,48 @@ class DiscoverableFargateService(Construct):
         return False
 
     def check_same_namespace(
-        self, parameter: str, value: str, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace
+        self,
+        parameter: str,
+        value: str,
+        namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace | NamespaceRef,
     ) -> None:
         """Raise unless ``namespace`` (of the service ``value``) is this service's namespace: the same
         namespace by identity, not another one that merely shares its name."""
-        if same_namespace(namespace, self.namespace):
+        theirs, mine = namespace_ref(namespace), self.props.namespace_ref
+        if theirs.is_same(mine):
             return
-        theirs, mine = namespace_name(namespace), namespace_name(self.namespace)
-        where = f"another namespace also named {short(theirs)}" if theirs == mine else f"namespace {short(theirs)}"
+        where = (
+            f"another namespace also named {short(theirs.name)}"
+            if theirs.name == mine.name
+            else f"namespace {short(theirs.name)}"
+        )
         raise ValidationError(
             f"{parameter}={short(value)} is not valid: it is registered in {where} but {short(self.name)} is in "
-            f"{short(mine)}; expected a service of the same namespace (one namespace, not one of the same name)"
+            f"{short(mine.name)}; expected a service of the same namespace (one namespace, not one of the same name)"
         )
+
+    @property
+    def stack(self) -> Stack:
+        """The stack this service's resources are in."""
+        return stack_of(self._scope)
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The task role's principal: granting to this service grants to its tasks (``aws_iam.IGrantable``)."""
+        return self.task_definition.task_role.grant_principal
+
+    def check_reads(self, parameter: str, namespace: NamespaceRef) -> None:
+        check_same_app(parameter, self, namespace.resource)
+        if not self.props.namespace_ref.is_same(namespace):
+            raise invalid(
+                parameter,
+                self.name,
+                f"it is a service of namespace {short(self.props.namespace_ref.name)}, not of this namespace "
+                f"{short(namespace.name)}; a service reads its own namespace (its NAMESPACE_ID)",
+            )
+
+    def reader_role(self) -> iam.IGrantable:
+        return self.task_definition.task_role
 
     def _check_variable_free(self, parameter: str, value: str, variable: str) -> None:
         reason = (
@@ -592,11 +639,11 @@ class DiscoverableFargateService(Construct):
         if "NAMESPACE_ID" in self._library_variables:
             return
         self._set_library_variable("NAMESPACE_ID", namespace_id, "set for a discovery read grant")
-        self._set_library_variable("AWS_REGION", Stack.of(self).region, "set for a discovery read grant")
+        self._set_library_variable("AWS_REGION", self.stack.region, "set for a discovery read grant")
 
     # --- Grants ---------------------------------------------------------------------------------
 
-    def grant_discover_read(self, grantee: DiscoverableFargateService | iam.IGrantable) -> iam.Grant:
+    def grant_discover_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read this service's instances and their health through the Cloud Map API.
 
         ``servicediscovery:ListInstances`` and ``GetInstancesHealthStatus`` on this Cloud Map
@@ -604,15 +651,15 @@ class DiscoverableFargateService(Construct):
         namespace's ARN. To read a whole namespace, use the namespace's ``grant_discover_read``,
         whose size does not grow with the number of services.
 
-        :param grantee: a :class:`DiscoverableFargateService` (its task role gets the grant) or any
-            ``aws_iam.IGrantable``.
+        :param grantee: any ``aws_iam.IGrantable``; a :class:`DiscoverableFargateService` (its task
+            role gets the grant) must be another service of the same namespace.
         """
         if isinstance(grantee, DiscoverableFargateService):
             check_same_app("grantee", grantee, self)
             if grantee is self:
                 raise invalid("grantee", grantee.name, "expected another service; a service never reads itself")
-            self.check_same_namespace("grantee", grantee.name, grantee.namespace)
-            principal: iam.IGrantable = grantee.task_definition.task_role
+            self.check_same_namespace("grantee", grantee.name, grantee.props.namespace_ref)
+            principal: iam.IGrantable = grantee.reader_role()
         else:
             require_type(
                 "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
@@ -633,7 +680,7 @@ class DiscoverableFargateService(Construct):
         iam.Grant.add_to_principal(
             grantee=principal,
             actions=DISCOVER_ACTIONS,
-            resource_arns=[cloud_map_namespace(self.namespace).namespace_arn, service_arn],
+            resource_arns=[self.props.namespace_ref.resource.namespace_arn, service_arn],
         )
         return grant
 
@@ -652,7 +699,7 @@ class DiscoverableFargateService(Construct):
         )
         if services is None:
             if isinstance(self.namespace, DiscoveryNamespaceBase):
-                self.namespace.grant_discover_read(self)
+                grant_namespace_read(self.props.namespace_ref, self)
                 return
             raise invalid(
                 "services", services, "expected a list of services when the namespace is an aws-cdk-lib namespace"
@@ -669,54 +716,63 @@ class DiscoverableFargateService(Construct):
                 raise invalid(
                     f"services[{index}]", other.name, "expected another service; a service never reads itself"
                 )
-            self.check_same_namespace(f"services[{index}]", other.name, other.namespace)
+            self.check_same_namespace(f"services[{index}]", other.name, other.props.namespace_ref)
         task_role = self.task_definition.task_role
         iam.Grant.add_to_principal(grantee=task_role, actions=["servicediscovery:ListServices"], resource_arns=["*"])
         for other in readable:
             other.grant_discover_read(self)
-        self.add_discovery_environment(cloud_map_namespace(self.namespace).namespace_id)
+        self.add_discovery_environment(self.props.namespace_ref.namespace_id)
 
 
 def check_cluster_and_namespace(
     scope: Construct,
     cluster: ecs.ICluster,
-    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
+    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace | NamespaceRef,
 ) -> None:
     """The cluster and namespace belong to the scope's App and, when both VPCs are known, to one VPC."""
     if not isinstance(scope, Construct):
         raise invalid("scope", scope, "expected a construct (a Stack or a construct in one)")
     check_same_app("cluster", cluster, scope)
-    check_same_app("namespace", namespace, scope)
-    vpc = namespace_vpc(namespace)
-    if vpc is not None and same_vpc(cluster.vpc, vpc) is False:
+    ref = namespace_ref(namespace)
+    if ref.root is not app_root(scope):
+        check_same_app("namespace", ref.given, scope)
+    vpc = ref.vpc
+    if vpc is not None and same_vpc(cluster_vpc(cluster), vpc) is False:
         raise invalid(
             "cluster",
-            cluster.node.path,
-            f"its VPC ({cluster.vpc.node.path}) is not the VPC of namespace "
-            f"{short(namespace_name(namespace))} ({vpc.node.path}); tasks resolve the namespace only "
-            "inside its VPC",
+            construct_path(cluster),
+            f"its VPC ({construct_path(cluster_vpc(cluster))}) is not the VPC of namespace "
+            f"{short(ref.name)} ({construct_path(vpc)}); tasks resolve the namespace only inside its VPC",
         )
 
 
-def _check_discovery_names(
-    scope: Construct, construct_id: str, props: DiscoverableFargateServiceProps
-) -> ServiceConnectEndpoint | None:
-    """The service's DNS and Service Connect names are free in the namespace; its endpoint, if any."""
-    namespace = cloud_map_namespace(props.namespace)
-    path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
-    if props.discovery.uses_dns:
-        check_dns_service_free(scope, namespace, props.name, path)
+def _resolve_endpoint(props: DiscoverableFargateServiceProps, namespace: NamespaceRef) -> ServiceConnectEndpoint | None:
+    """The Service Connect endpoint the service publishes, if any (its names are checked by the caller)."""
     if not props.discovery.uses_service_connect:
         return None
-    endpoint = resolve_endpoint(
+    return resolve_endpoint(
         props.service_connect or ServiceConnectOptions(),
         name=props.name,
-        namespace_name=namespace_name(props.namespace),
+        namespace_name=namespace.name,
         container_port=props.container_port,
     )
-    if endpoint is not None:
-        check_endpoint_free(scope, namespace, endpoint, path)
-    return endpoint
+
+
+# VPC -> whether it has private subnets (asked once per VPC: every service of a cluster asks).
+_PRIVATE_SUBNETS: weakref.WeakKeyDictionary[ec2.IVpc, bool] = weakref.WeakKeyDictionary()
+
+
+def _has_private_subnets(vpc: ec2.IVpc) -> bool:
+    known = _PRIVATE_SUBNETS.get(vpc)
+    if known is None:
+        known = _PRIVATE_SUBNETS[vpc] = bool(vpc.private_subnets)
+    return known
+
+
+def _remember(service: DiscoverableFargateService, *, root: IConstruct, path: str, scope: Construct) -> None:
+    """Keep what a new service's construct knows from its scope, so that no later check asks Node.js."""
+    remember_construct(service, root=root, path=path)
+    service._scope = scope  # pyright: ignore[reportPrivateUsage]
 
 
 def _skip_checkov(construct: Construct, check_id: str, reason: str) -> None:

@@ -11,17 +11,20 @@ one namespace). Two namespaces that merely share a name are two namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IConstruct
 
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
+    MAX_INT32,
     check_dns_name,
     duration_seconds,
     implements,
@@ -31,9 +34,6 @@ from ecs_service_discovery.validation import (
     short,
 )
 
-if TYPE_CHECKING:
-    from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
-
 #: Negative-caching TTL this library gives a namespace it creates. CloudFormation leaves
 #: ``DnsProperties.SOA.TTL`` unset by default, so the hosted zone keeps Route 53's SOA record (TTL
 #: 900 s, "ns-2048.awsdns-64.net. hostmaster.example.com. 1 7200 900 1209600 86400", Route 53
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 #: before its first task registered would stay missing that long. 15 s is about the records' own
 #: TTL (10 s by default), so a new service is found as soon as its first task is.
 DEFAULT_SOA_TTL_SECONDS = 15
-MAX_SOA_TTL_SECONDS = 2147483647
+MAX_SOA_TTL_SECONDS = MAX_INT32
 
 #: Tag the library puts on each Cloud Map service it creates, valued with the namespace ID, so that
 #: one IAM statement can scope instance reads to a namespace (ListInstances and
@@ -86,7 +86,7 @@ class DiscoveryNamespaceBase(Construct):
         """The namespace's ARN (a token for a namespace created in this app)."""
         return self.namespace.namespace_arn
 
-    def grant_discover_read(self, grantee: DiscoverableFargateService | iam.IGrantable) -> iam.Grant:
+    def grant_discover_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` list this namespace's services and read their instances through the Cloud Map API.
 
         For a page or tool that shows what is registered (the backend's ``/services`` page,
@@ -109,7 +109,7 @@ class DiscoveryNamespaceBase(Construct):
         ``NAMESPACE_ID`` and ``AWS_REGION`` (``NAMESPACE`` is always set); any other grantee (a
         role, a function) gets the statements only.
 
-        :param grantee: a :class:`DiscoverableFargateService` or any ``aws_iam.IGrantable``.
+        :param grantee: any ``aws_iam.IGrantable``, a :class:`DiscoverableFargateService` among them.
         :returns: the grant of the instance reads.
         """
         return grant_namespace_read(self, grantee)
@@ -253,46 +253,111 @@ def check_namespace(parameter: str, value: Any) -> None:
         raise invalid(parameter, value, _NAMESPACE_TYPES)
 
 
-def cloud_map_namespace(
-    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
-) -> servicediscovery.IPrivateDnsNamespace:
-    """The aws-cdk-lib namespace behind ``namespace``."""
-    return namespace.namespace if isinstance(namespace, DiscoveryNamespaceBase) else namespace
+class NamespaceRef:
+    """What the library asks of a namespace, asked of Node.js once: the aws-cdk-lib namespace behind
+    it, its name, its App, its VPC (when known) and its identity ``key``.
+
+    Every namespace object, a :class:`DiscoveryNamespaceBase` or an aws-cdk-lib
+    ``IPrivateDnsNamespace``, becomes one of these where it enters the library (the props); the
+    code behind works with this one type. One key per namespace, whichever object stands for it
+    (see the module's docstring): ``id:<ID>`` when the ID is known at synth time, else
+    ``created:<path>`` for a namespace this app creates, else ``token:<ID token>`` for one imported
+    by a deploy-time ID (two imports of the same token are one namespace, whatever their ARNs).
+    """
+
+    __slots__ = ("given", "key", "name", "namespace_id", "resource", "root", "vpc")
+
+    resource: servicediscovery.INamespace
+
+    def __init__(self, namespace: DiscoveryNamespaceBase | servicediscovery.INamespace) -> None:
+        self.given = namespace
+        if isinstance(namespace, DiscoveryNamespaceBase):
+            self.resource, self.name, self.vpc = namespace.namespace, namespace.name, namespace.vpc
+        else:
+            self.resource, self.name, self.vpc = namespace, namespace.namespace_name, None
+        self.root = app_root(self.resource)
+        self.namespace_id = self.resource.namespace_id
+        if not is_token(self.namespace_id):
+            self.key = f"id:{self.namespace_id}"
+        elif isinstance(self.resource, Construct):  # created in this app (an import is a jsii proxy)
+            self.key = f"created:{construct_path(self.resource)}"
+        else:
+            self.key = f"token:{self.namespace_id}"
+
+    def is_same(self, other: NamespaceRef) -> bool:
+        return self is other or self.key == other.key
 
 
-def namespace_name(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> str:
-    return namespace.name if isinstance(namespace, DiscoveryNamespaceBase) else namespace.namespace_name
+def namespace_ref(namespace: DiscoveryNamespaceBase | servicediscovery.INamespace | NamespaceRef) -> NamespaceRef:
+    """The :class:`NamespaceRef` of ``namespace``, made on first use and kept on the object."""
+    if isinstance(namespace, NamespaceRef):
+        return namespace
+    ref = getattr(namespace, _REF_ATTRIBUTE, None)
+    if not isinstance(ref, NamespaceRef):
+        ref = NamespaceRef(namespace)
+        # An object that takes no attributes is asked again next time.
+        with contextlib.suppress(AttributeError):
+            setattr(namespace, _REF_ATTRIBUTE, ref)
+    return ref
 
 
-def namespace_vpc(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> ec2.IVpc | None:
-    return namespace.vpc if isinstance(namespace, DiscoveryNamespaceBase) else None
+_REF_ATTRIBUTE = "_ecs_service_discovery_namespace_ref"
 
 
-def namespace_identity(namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace) -> str:
-    """One key per namespace, whichever object stands for it (see the module's docstring)."""
-    resource = cloud_map_namespace(namespace)
-    namespace_id = resource.namespace_id
-    if not Token.is_unresolved(namespace_id):
-        return f"id:{namespace_id}"
-    if isinstance(resource, servicediscovery.PrivateDnsNamespace):
-        return f"created:{resource.node.path}"
-    return f"token:{namespace_id}"
+# Constructs never change App, path or stack: each is asked of Node.js once per Python object.
+_ROOTS: weakref.WeakKeyDictionary[Any, IConstruct] = weakref.WeakKeyDictionary()
+_PATHS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_STACKS: weakref.WeakKeyDictionary[Any, Stack] = weakref.WeakKeyDictionary()
 
 
-def same_namespace(
-    first: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
-    second: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
-) -> bool:
-    return first is second or namespace_identity(first) == namespace_identity(second)
+def app_root(construct: IConstruct) -> IConstruct:
+    """``construct.node.root``, kept (see :data:`_ROOTS`)."""
+    root = _ROOTS.get(construct)
+    if root is None:
+        root = _ROOTS[construct] = construct.node.root
+    return root
+
+
+def construct_path(construct: IConstruct) -> str:
+    """``construct.node.path``, kept."""
+    path = _PATHS.get(construct)
+    if path is None:
+        path = _PATHS[construct] = construct.node.path
+    return path
+
+
+def stack_of(construct: IConstruct) -> Stack:
+    """``Stack.of(construct)``, kept."""
+    stack = _STACKS.get(construct)
+    if stack is None:
+        stack = _STACKS[construct] = Stack.of(construct)
+    return stack
+
+
+def remember_construct(construct: IConstruct, *, root: IConstruct, path: str) -> None:
+    """Record what a construct made by this library already knows (from its scope) about itself."""
+    _ROOTS[construct] = root
+    _PATHS[construct] = path
+
+
+def cluster_vpc(cluster: ecs.ICluster) -> ec2.IVpc:
+    """``cluster.vpc``, kept."""
+    vpc = _VPCS.get(cluster)
+    if vpc is None:
+        vpc = _VPCS[cluster] = cluster.vpc
+    return vpc
+
+
+_VPCS: weakref.WeakKeyDictionary[Any, ec2.IVpc] = weakref.WeakKeyDictionary()
 
 
 def check_same_app(parameter: str, value: IConstruct, scope: IConstruct) -> None:
     """``value`` must belong to the same ``App`` as ``scope`` (aws-cdk-lib would fail later, in Node.js)."""
-    if value.node.root is not scope.node.root:
+    if app_root(value) is not app_root(scope):
         raise invalid(
             parameter,
-            value.node.path,
-            f"it belongs to another App than {scope.node.path or 'the scope'}; expected one of the same App",
+            construct_path(value),
+            f"it belongs to another App than {construct_path(scope) or 'the scope'}; expected one of the same App",
         )
 
 
@@ -301,80 +366,128 @@ def same_vpc(first: ec2.IVpc, second: ec2.IVpc) -> bool | None:
     if first is second:
         return True
     first_id, second_id = first.vpc_id, second.vpc_id
-    if not Token.is_unresolved(first_id) and not Token.is_unresolved(second_id):
+    if not is_token(first_id) and not is_token(second_id):
         return first_id == second_id
     if isinstance(first, ec2.Vpc) and isinstance(second, ec2.Vpc):
         return False  # two VPCs created in this app
     return None
 
 
-class ServiceNames:
-    """The service names taken in each namespace of an App (a name answers once per namespace).
+# --- The names taken in a namespace ----------------------------------------------------------------
 
-    Kept per App (weakly, so a finished App is forgotten) and keyed by namespace identity, so the
-    same namespace reached through two objects shares one set of names.
-    """
 
-    _taken: ClassVar[weakref.WeakKeyDictionary[IConstruct, dict[tuple[str, str], str]]] = weakref.WeakKeyDictionary()
+class NamespaceNames:
+    """The names taken in one namespace of one App, each with its owner's construct path: services
+    (a :class:`DiscoverableFargateService` name answers once per namespace), Cloud Map services (DNS
+    names and Service Connect discovery names), client aliases and the DNS host names."""
+
+    def __init__(self, namespace: NamespaceRef) -> None:
+        self.namespace_name = namespace.name
+        self.services: dict[str, str] = {}
+        self.cloud_map: dict[str, str] = {}
+        self.aliases: dict[tuple[str, int], str] = {}
+        self.alias_hosts: dict[str, str] = {}
+        self.dns_hosts: dict[str, str] = {}
 
     @classmethod
-    def check_free(
-        cls, scope: IConstruct, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace, name: str
-    ) -> None:
-        owner = cls._taken.get(scope.node.root, {}).get((namespace_identity(namespace), name))
-        if owner is not None:
-            raise ValidationError(
-                f"name={short(name)} is not valid: namespace {short(namespace_name(namespace))} already has a "
-                f"service named {short(name)} ({owner}); expected a name unique within the namespace"
+    def of(cls, namespace: NamespaceRef) -> NamespaceNames:
+        """The names of ``namespace`` in its App (one registry per App, keyed by namespace identity)."""
+        per_app = _NAMES.setdefault(namespace.root, {})
+        names = per_app.get(namespace.key)
+        if names is None:
+            names = per_app[namespace.key] = cls(namespace)
+        return names
+
+    def check_service_free(self, name: str, path: str, *, dns: bool) -> None:
+        """Raise (on ``name``) if the service at ``path`` may not take ``name``: another service has it,
+        or (with DNS records) a Service Connect discovery name or client alias host is that name."""
+        owner = self.services.get(name)
+        if owner is None and dns:
+            owner = self.cloud_map.get(name)
+        if owner is not None and owner != path:
+            raise self.taken("name", name, "a service" if name in self.services else "a Cloud Map service", owner)
+        host = f"{name}.{self.namespace_name}"
+        owner = self.alias_hosts.get(host) if dns else None
+        if owner is not None and owner != path:
+            raise invalid(
+                "name",
+                name,
+                f"{host!r} is already a Service Connect client alias of {owner}: Service Connect "
+                "callers would reach that service and DNS callers this one; expected another name",
             )
 
-    @classmethod
-    def take(
-        cls, owner: IConstruct, namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace, name: str
-    ) -> None:
-        cls.check_free(owner, namespace, name)
-        names = cls._taken.setdefault(owner.node.root, {})
-        names[(namespace_identity(namespace), name)] = owner.node.path
+    def taken(self, parameter: str, name: str, what: str, owner: str) -> ValidationError:
+        """The one error for a name already taken in the namespace, to raise."""
+        return invalid(
+            parameter,
+            name,
+            f"namespace {short(self.namespace_name)} already has {what} named {short(name)} ({owner}); "
+            "expected a name unique within the namespace",
+        )
+
+    def take_service(self, name: str, path: str, *, dns: bool) -> None:
+        self.check_service_free(name, path, dns=dns)
+        self.services[name] = path
+        if dns:
+            self.cloud_map[name] = path
+            self.dns_hosts[f"{name}.{self.namespace_name}"] = path
+
+
+# App root -> namespace key -> names (weakly: a finished App is forgotten).
+_NAMES: weakref.WeakKeyDictionary[IConstruct, dict[str, NamespaceNames]] = weakref.WeakKeyDictionary()
+
+
+# --- Reading a namespace through the Cloud Map API -------------------------------------------------
+
+
+class DiscoveryReader:
+    """A grantee that is a member of a namespace (a :class:`DiscoverableFargateService`): a discovery
+    read grant checks it, grants its role and tells it where to read. This module knows only this
+    interface, so that it never imports the service's module."""
+
+    def check_reads(self, parameter: str, namespace: NamespaceRef) -> None:
+        """Raise unless this member may read ``namespace`` (same App, same namespace)."""
+        raise NotImplementedError
+
+    def reader_role(self) -> iam.IGrantable:
+        """What gets the statements (a task role)."""
+        raise NotImplementedError
+
+    def add_discovery_environment(self, namespace_id: str) -> None:
+        """Tell the member's code which namespace to read (``NAMESPACE_ID``, ``AWS_REGION``)."""
+        raise NotImplementedError
 
 
 def grant_namespace_read(
-    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace,
-    grantee: DiscoverableFargateService | iam.IGrantable,
+    namespace: DiscoveryNamespaceBase | servicediscovery.IPrivateDnsNamespace | NamespaceRef,
+    grantee: iam.IGrantable,
 ) -> iam.Grant:
     """:meth:`DiscoveryNamespaceBase.grant_discover_read`, for an aws-cdk-lib namespace too."""
-    # Imported here: fargate_service imports this module.
-    from ecs_service_discovery.constructs.fargate_service import DiscoverableFargateService
-
-    resource = cloud_map_namespace(namespace)
-    if isinstance(grantee, DiscoverableFargateService):
-        check_same_app("grantee", grantee, resource)
-        if not same_namespace(grantee.namespace, namespace):
-            raise invalid(
-                "grantee",
-                grantee.name,
-                f"it is a service of namespace {short(namespace_name(grantee.namespace))}, not of this namespace "
-                f"{short(namespace_name(namespace))}; a service reads its own namespace (its NAMESPACE_ID)",
-            )
-        principal: iam.IGrantable = grantee.task_definition.task_role
+    ref = namespace if isinstance(namespace, NamespaceRef) else namespace_ref(namespace)
+    resource = ref.resource
+    if isinstance(grantee, DiscoveryReader):
+        grantee.check_reads("grantee", ref)
+        principal = grantee.reader_role()
     else:
         require_type(
             "grantee", grantee, iam.IGrantable, "expected a DiscoverableFargateService or an aws_iam.IGrantable"
         )
         principal = grantee
-    any_service = Stack.of(resource).format_arn(service="servicediscovery", resource="service", resource_name="*")
+    namespace_id = ref.namespace_id
+    any_service = stack_of(resource).format_arn(service="servicediscovery", resource="service", resource_name="*")
     iam.Grant.add_to_principal(grantee=principal, actions=["servicediscovery:ListServices"], resource_arns=["*"])
     grant = iam.Grant.add_to_principal(
         grantee=principal,
         actions=INSTANCE_READ_ACTIONS,
         resource_arns=[any_service],
-        conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": resource.namespace_id}},
+        conditions={"StringEquals": {f"aws:ResourceTag/{NAMESPACE_TAG}": namespace_id}},
     )
     iam.Grant.add_to_principal(
         grantee=principal, actions=DISCOVER_ACTIONS, resource_arns=[resource.namespace_arn, any_service]
     )
     _acknowledge_read_wildcards(principal)
-    if isinstance(grantee, DiscoverableFargateService):
-        grantee.add_discovery_environment(resource.namespace_id)
+    if isinstance(grantee, DiscoveryReader):
+        grantee.add_discovery_environment(namespace_id)
     return grant
 
 

@@ -31,7 +31,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 
 from ecs_service_discovery.constructs.health_check import check_health_check_path
-from ecs_service_discovery.constructs.namespace import DiscoveryNamespaceBase, check_namespace
+from ecs_service_discovery.constructs.namespace import (
+    DiscoveryNamespaceBase,
+    NamespaceRef,
+    check_namespace,
+    namespace_ref,
+)
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.service_connect import (
     Discovery,
@@ -246,6 +251,7 @@ class DiscoverableFargateServiceProps(ServiceOptions):
             "cluster", self.cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)"
         )
         check_namespace("namespace", self.namespace)
+        namespace_ref(self.namespace)  # asked of Node.js here, once, before any construct exists
         require_type("image", self.image, ecs.ContainerImage, "expected an aws_ecs.ContainerImage")
         if self.dns_ttl is not None:
             duration_seconds("dns_ttl", self.dns_ttl, 0, MAX_DNS_TTL_SECONDS)
@@ -277,6 +283,11 @@ class DiscoverableFargateServiceProps(ServiceOptions):
             require_type(
                 "cpu_architecture", self.cpu_architecture, ecs.CpuArchitecture, "expected an aws_ecs.CpuArchitecture"
             )
+
+    @property
+    def namespace_ref(self) -> NamespaceRef:
+        """``namespace`` as the library reads it, whichever object the caller gave (kept on the object)."""
+        return namespace_ref(self.namespace)
 
     @property
     def stale_seconds(self) -> int | None:

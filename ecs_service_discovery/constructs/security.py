@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
-from ecs_service_discovery.validation import fail
+from ecs_service_discovery.validation import invalid
 
 # The Lambda function type aws-cdk-lib's CustomResourceProvider renders as a plain CfnResource.
 _LAMBDA_FUNCTION = "AWS::Lambda::Function"
@@ -62,7 +62,7 @@ class LogEncryptionKey(kms.Key):
 
     def __init__(self, scope: Construct, construct_id: str, *, description: str | None = None) -> None:
         if description is not None and (not isinstance(description, str) or len(description) > 8192):
-            raise fail("description", description, "expected a string of at most 8192 characters, or None")
+            raise invalid("description", description, "expected a string of at most 8192 characters, or None")
         super().__init__(
             scope,
             construct_id,

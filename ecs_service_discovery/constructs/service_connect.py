@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import re
-import weakref
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,10 +32,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct, IConstruct
+from constructs import IConstruct
 
+from ecs_service_discovery.constructs.namespace import NamespaceNames, NamespaceRef, construct_path, namespace_ref
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
+    MAX_INT32,
+    check_bool,
     check_dns_label,
     check_int_range,
     check_port,
@@ -52,7 +54,7 @@ DISCOVERY_NAME_SUFFIX = "-sc"
 MAX_PORT_NAME_LENGTH = 64
 MAX_DISCOVERY_NAME_LENGTH = 64
 MAX_ALIAS_DNS_NAME_LENGTH = 127
-MAX_TIMEOUT_SECONDS = 2147483647
+MAX_TIMEOUT_SECONDS = MAX_INT32
 #: Where the proxy's own log lines go in the service's log group.
 PROXY_LOG_STREAM_PREFIX = "service-connect"
 
@@ -194,11 +196,6 @@ class ServiceConnectEndpoint:
     app_protocol: str
 
 
-def _check_bool(parameter: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise invalid(parameter, value, "expected True or False")
-
-
 def _check_ecs_name(parameter: str, value: Any, limit: int) -> None:
     if is_token(value):
         return
@@ -240,7 +237,7 @@ def check_service_connect_options(parameter: str, options: Any) -> None:
     """Every field of ``options`` on its own (named ``<parameter>.<field>``); no jsii call for
     plain values. Checks that need the service (derived names, clashes) come later."""
     require_type(parameter, options, ServiceConnectOptions, "expected a ServiceConnectOptions, or None")
-    _check_bool(f"{parameter}.client_only", options.client_only)
+    check_bool(f"{parameter}.client_only", options.client_only)
     if options.client_only:
         for field in _ENDPOINT_FIELDS:
             value = getattr(options, field)
@@ -270,12 +267,12 @@ def check_service_connect_options(parameter: str, options: Any) -> None:
             options.per_request_timeout_seconds,
             "expected None with app_protocol='tcp': ECS applies a per-request timeout to HTTP, HTTP/2 and gRPC only",
         )
-    _check_bool(f"{parameter}.access_logs", options.access_logs)
+    check_bool(f"{parameter}.access_logs", options.access_logs)
     if options.access_log_format not in _ACCESS_LOG_FORMATS or not isinstance(options.access_log_format, str):
         raise invalid(
             f"{parameter}.access_log_format", options.access_log_format, f"expected one of {list(_ACCESS_LOG_FORMATS)}"
         )
-    _check_bool(f"{parameter}.access_log_query_parameters", options.access_log_query_parameters)
+    check_bool(f"{parameter}.access_log_query_parameters", options.access_log_query_parameters)
     if options.tls is not None:
         _check_tls(f"{parameter}.tls", options.tls)
 
@@ -337,99 +334,24 @@ def service_connect_port_mapping(endpoint: ServiceConnectEndpoint, container_por
     )
 
 
-class _NamespaceNames:
-    """The names taken in one Cloud Map namespace of one app: the Cloud Map services (DNS names
-    and discovery names), the client aliases and the DNS host names, each with its owner's path."""
-
-    def __init__(self, namespace_name: str) -> None:
-        self.namespace_name = namespace_name
-        self.cloud_map: dict[str, str] = {}
-        self.aliases: dict[tuple[str, int], str] = {}
-        self.alias_hosts: dict[str, str] = {}
-        self.dns_hosts: dict[str, str] = {}
-
-
-# App root -> namespace identity -> names taken (weakly: a finished App is forgotten).
-_REGISTRY: weakref.WeakKeyDictionary[IConstruct, dict[str, _NamespaceNames]] = weakref.WeakKeyDictionary()
-
-
-def _namespace_key(namespace: servicediscovery.INamespace) -> str:
-    """One key per namespace whichever object stands for it: its ID when known at synth time, else
-    the construct that creates it, else its ARN token (as ``namespace.namespace_identity`` does)."""
-    namespace_id = namespace.namespace_id
-    if not is_token(namespace_id):
-        return f"id:{namespace_id}"
-    if isinstance(namespace, Construct):
-        return f"created:{namespace.node.path}"
-    return f"token:{namespace.namespace_arn}"
-
-
-# Namespace object -> its key: every service asks, and each question is calls into Node.js.
-_KEYS: weakref.WeakKeyDictionary[servicediscovery.INamespace, str] = weakref.WeakKeyDictionary()
-
-
-def _names(scope: IConstruct, namespace: servicediscovery.INamespace) -> _NamespaceNames:
-    per_app = _REGISTRY.setdefault(scope.node.root, {})
-    key = _KEYS.get(namespace)
-    if key is None:
-        key = _KEYS[namespace] = _namespace_key(namespace)
-    if key not in per_app:
-        per_app[key] = _NamespaceNames(namespace.namespace_name)
-    return per_app[key]
-
-
-def check_dns_service_free(scope: IConstruct, namespace: servicediscovery.INamespace, name: str, path: str) -> None:
-    """Raise (on ``name``) if the Cloud Map DNS service ``name`` of the service at ``path`` would
-    clash with a Service Connect discovery name or another service's client alias."""
-    names = _names(scope, namespace)
-    host = f"{name}.{names.namespace_name}"
-    owner = names.cloud_map.get(name)
-    if owner is not None and owner != path:
-        raise invalid(
-            "name",
-            name,
-            f"namespace {names.namespace_name!r} already has a Cloud Map service {name!r} "
-            f"({owner}); expected a name unique within the namespace",
-        )
-    owner = names.alias_hosts.get(host)
-    if owner is not None and owner != path:
-        raise invalid(
-            "name",
-            name,
-            f"{host!r} is already a Service Connect client alias of {owner}: Service Connect "
-            "callers would reach that service and DNS callers this one; expected another name",
-        )
-
-
 def reserve_dns_service(owner: IConstruct, namespace: servicediscovery.INamespace, name: str) -> None:
-    """Take the Cloud Map DNS service ``name`` for ``owner`` (see :func:`check_dns_service_free`)."""
-    path = owner.node.path
-    check_dns_service_free(owner, namespace, name, path)
-    names = _names(owner, namespace)
-    names.cloud_map[name] = path
-    names.dns_hosts[f"{name}.{names.namespace_name}"] = path
+    """Take the Cloud Map DNS service ``name`` for ``owner``, an ECS service registered in Cloud Map
+    by other means than this library (``enable_cloud_map``), so that Service Connect names of the
+    same namespace cannot clash with it. Raises (on ``name``) when it is taken."""
+    NamespaceNames.of(namespace_ref(namespace)).take_service(name, construct_path(owner), dns=True)
 
 
 def check_endpoint_free(
-    scope: IConstruct,
-    namespace: servicediscovery.INamespace,
-    endpoint: ServiceConnectEndpoint,
-    path: str,
-    parameter: str = "service_connect",
+    namespace: NamespaceRef, endpoint: ServiceConnectEndpoint, path: str, parameter: str = "service_connect"
 ) -> None:
     """Raise (on the option) if ``endpoint``'s discovery name or alias is taken in the namespace."""
-    _check_endpoint_free(_names(scope, namespace), endpoint, path, parameter)
+    _check_endpoint_free(NamespaceNames.of(namespace), endpoint, path, parameter)
 
 
-def _check_endpoint_free(names: _NamespaceNames, endpoint: ServiceConnectEndpoint, path: str, parameter: str) -> None:
+def _check_endpoint_free(names: NamespaceNames, endpoint: ServiceConnectEndpoint, path: str, parameter: str) -> None:
     taken = names.cloud_map.get(endpoint.discovery_name)
     if taken is not None:
-        raise invalid(
-            f"{parameter}.discovery_name",
-            endpoint.discovery_name,
-            f"namespace {names.namespace_name!r} already has a Cloud Map service of that name ({taken}); "
-            "expected a discovery name unique within the namespace",
-        )
+        raise names.taken(f"{parameter}.discovery_name", endpoint.discovery_name, "a Cloud Map service", taken)
     alias = (endpoint.dns_name, endpoint.port)
     if alias in names.aliases:
         raise invalid(
@@ -532,8 +454,8 @@ def enable_service_connect(
     if container.task_definition.node.path != service.task_definition.node.path:
         raise invalid("container", container.node.path, "expected a container of the service's task definition")
     chosen = resolve_namespace(service.cluster, namespace)
-    names = _names(service, chosen)
-    path = owner_path or service.node.path
+    names = NamespaceNames.of(namespace_ref(chosen))
+    path = owner_path or construct_path(service)
     endpoint = resolve_endpoint(
         options, name=name, namespace_name=names.namespace_name, container_port=container_port, parameter=parameter
     )
@@ -626,7 +548,6 @@ __all__ = [
     "ServiceConnectOptions",
     "ServiceConnectTls",
     "caller_endpoint",
-    "check_dns_service_free",
     "check_endpoint_free",
     "check_service_connect_options",
     "enable_service_connect",

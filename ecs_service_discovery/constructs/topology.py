@@ -16,9 +16,11 @@ from ecs_service_discovery.constructs.fargate_service import DiscoverableFargate
 from ecs_service_discovery.constructs.images import image_from_context
 from ecs_service_discovery.constructs.namespace import (
     DiscoveryNamespaceBase,
-    ServiceNames,
+    NamespaceNames,
     check_namespace,
+    construct_path,
     grant_namespace_read,
+    namespace_ref,
 )
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
 from ecs_service_discovery.validation import check_int_range, invalid, require_type
@@ -92,7 +94,8 @@ class ServiceTopology(Construct):
     ) -> None:
         require_type("cluster", cluster, ecs.ICluster, "expected an aws_ecs.ICluster (for example aws_ecs.Cluster)")
         check_namespace("namespace", namespace)
-        check_cluster_and_namespace(scope, cluster, namespace)
+        ref = namespace_ref(namespace)
+        check_cluster_and_namespace(scope, cluster, ref)
         if isinstance(spec, (list, tuple)):
             spec = TopologySpec(services=tuple(spec))
         elif not isinstance(spec, TopologySpec):
@@ -101,9 +104,11 @@ class ServiceTopology(Construct):
         if log_encryption_key is not None:
             require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
         check_int_range("services_per_stack", services_per_stack, 1, 100, " (services per CloudFormation template)")
+        names = NamespaceNames.of(ref)
+        scope_path = construct_path(scope)
         for service in spec.services:
             # Before any construct exists: a taken name must leave nothing half-built.
-            ServiceNames.check_free(scope, namespace, service.name)
+            names.check_service_free(service.name, f"{scope_path}/{construct_id}", dns=False)
 
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -124,7 +129,7 @@ class ServiceTopology(Construct):
                 caller.connect_to(self.services[callee])
         for service in spec.services:
             if service.discovery_read:
-                grant_namespace_read(namespace, self.services[service.name])
+                grant_namespace_read(ref, self.services[service.name])
         if self.nested_stacks:
             self.node.add_validation(_NestedStackLimits(self.nested_stacks))
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk.assertions import Template
 
-from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ValidationError
+from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ServiceConnectOptions, ValidationError
 from ecs_service_discovery.constructs.namespace import DEFAULT_SOA_TTL_SECONDS
 
 IMAGE = ecs.ContainerImage.from_registry  # called per test: a ContainerImage is cheap and stateless
@@ -60,6 +60,39 @@ def test_the_same_namespace_imported_twice_is_one_namespace() -> None:
     # AND services of the two objects may call each other
     db = platform.service("Db", "db", second)
     api.connect_to(db)
+
+
+def test_an_aws_cdk_lib_namespace_imported_twice_by_a_deploy_time_id_is_one_namespace_for_every_name() -> None:
+    # GIVEN one namespace ID known only at deploy time, imported as two aws-cdk-lib objects whose
+    # ARNs are written differently (the ID is what names a namespace)
+    platform = Platform()
+    namespace_id = cdk.Fn.import_value("SharedNamespaceId")
+
+    def imported(construct_id: str, namespace_arn: str) -> servicediscovery.IPrivateDnsNamespace:
+        return servicediscovery.PrivateDnsNamespace.from_private_dns_namespace_attributes(
+            platform.stack,
+            construct_id,
+            namespace_name="shared",
+            namespace_id=namespace_id,
+            namespace_arn=namespace_arn,
+        )
+
+    first = imported("First", cdk.Fn.import_value("SharedNamespaceArn"))
+    second = imported(
+        "Second",
+        platform.stack.format_arn(service="servicediscovery", resource="namespace", resource_name=namespace_id),
+    )
+    platform.service("Api", "api", first, discovery="both")
+    # THEN the service names are shared (as before) ...
+    with pytest.raises(ValidationError, match=r"^name='api' is not valid: namespace 'shared' already has a service"):
+        platform.service("Api2", "api", second)
+    # ... AND so are the Service Connect names: the alias api.shared:8080 is taken through either object
+    with pytest.raises(ValidationError, match=r"^service_connect.client_alias_dns_name='api.shared' is not valid"):
+        platform.service(
+            "Web", "web", second, discovery="both",
+            service_connect=ServiceConnectOptions(client_alias_dns_name="api.shared", client_alias_port=8080),
+        )  # fmt: skip
+    assert platform.stack.node.try_find_child("Web") is None
 
 
 def test_a_created_namespace_and_its_aws_cdk_lib_namespace_are_one_namespace() -> None:

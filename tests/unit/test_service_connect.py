@@ -511,7 +511,7 @@ def test_a_discovery_name_taken_by_a_dns_service_is_a_clash(validation_target: V
     with pytest.raises(
         ValidationError,
         match=r"^service_connect.discovery_name='taken' is not valid: namespace 'corp' already has a Cloud Map "
-        r"service of that name \(Checks/takenService\)",
+        r"service named 'taken' \(Checks/takenService\)",
     ):
         validation_target.enable(ServiceConnectOptions(discovery_name="taken"))
 
@@ -537,7 +537,7 @@ def test_an_alias_that_is_another_services_dns_name_is_a_clash(validation_target
 
 def test_a_dns_service_named_like_a_discovery_name_is_a_clash(validation_target: ValidationTarget) -> None:
     other = validation_target.untouched.service
-    with pytest.raises(ValidationError, match=r"^name='peer-sc' is not valid: .*Cloud Map service 'peer-sc'"):
+    with pytest.raises(ValidationError, match=r"^name='peer-sc' is not valid: .*Cloud Map service named 'peer-sc'"):
         reserve_dns_service(other, validation_target.namespace, "peer-sc")
 
 
