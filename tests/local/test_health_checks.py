@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ecs_discovery_tools.local.assembly import HealthCheckSpec, read_stack
-from ecs_discovery_tools.local.scheduler import HealthChecker, probe_command, run_probe
+from ecs_discovery_tools.local.health import HealthChecker, probe_command, run_probe
 from tests.fakes import LoopbackHttpServer, Response
 
 ENV = {"PATH": "/usr/bin:/bin"}

@@ -221,7 +221,7 @@ def test_a_deployment_whose_tasks_never_start_backs_off_and_keeps_the_old_tasks(
     since = demo.last_seq()
 
     # gunicorn.conf.py refuses this value and exits 1: every new task dies before it is healthy.
-    demo.control().request("POST", "/deploy", {"service": "worker", "environment": {"GUNICORN_WORKERS": "x"}})
+    demo.control().request("POST", "/deploy", {"service": "worker", "environment": {"GUNICORN_TIMEOUT": "x"}})
     throttled = wait_for(
         lambda: [e for e in demo.events(since, "worker") if e["event"] == "service_throttled"],
         STEP_TIMEOUT_S,
@@ -233,7 +233,7 @@ def test_a_deployment_whose_tasks_never_start_backs_off_and_keeps_the_old_tasks(
     assert not [e for e in demo.events(since) if e["event"] == "task_deregistered"]
 
     # A fixed revision returns the service to normal (ECS: a new task definition ends the throttle).
-    demo.control().request("POST", "/deploy", {"service": "worker", "environment": {"GUNICORN_WORKERS": "1"}})
+    demo.control().request("POST", "/deploy", {"service": "worker", "environment": {"GUNICORN_TIMEOUT": "30"}})
     after = wait_for(
         lambda: (tasks := steady_workers(demo)) and all(t["revision"].endswith(":4") for t in tasks) and tasks,
         STEP_TIMEOUT_S * 2,
@@ -313,7 +313,7 @@ def test_the_control_channel_needs_the_token_and_bounds_bodies(demo):
     for headers, payload, expected in [
         ({}, b"{}", 401),
         ({"Authorization": "Bearer wrong"}, b"{}", 401),
-        ({"Authorization": f"Bearer {client.token}", "Content-Length": "99999999"}, b"", 400),
+        ({"Authorization": f"Bearer {client.token}", "Content-Length": "99999999"}, b"", 413),
         ({"Authorization": f"Bearer {client.token}"}, b"[" * 5000 + b"]" * 5000, 400),
     ]:
         connection = http.client.HTTPConnection(client.host, client.port, timeout=10)
@@ -328,10 +328,10 @@ def test_the_control_channel_needs_the_token_and_bounds_bodies(demo):
         finally:
             connection.close()
     assert os.stat(demo.control_file).st_mode & 0o077 == 0
-    # Idle connections beyond the bound are closed; once they go, requests are answered again.
+    # Idle connections beyond the bound are answered 503 and closed; once they go, requests are answered again.
     idle = [socket.create_connection((client.host, client.port), timeout=5) for _ in range(40)]
     try:
-        wait_for(lambda: any(_closed_by_server(sock) for sock in idle), 10, "no connection over the bound was closed")
+        wait_for(lambda: any(_turned_away(sock) for sock in idle), 10, "no connection over the bound was turned away")
     finally:
         for sock in idle:
             sock.close()
@@ -339,14 +339,15 @@ def test_the_control_channel_needs_the_token_and_bounds_bodies(demo):
     steady_workers(demo)  # and the run goes on
 
 
-def _closed_by_server(sock) -> bool:
+def _turned_away(sock) -> bool:
     sock.settimeout(0.05)
     try:
-        return sock.recv(1) == b""
+        first = sock.recv(64)
     except TimeoutError:
         return False
     except OSError:
         return True
+    return first == b"" or first.startswith(b"HTTP/1.1 503 ")
 
 
 def _answers(demo: Demo) -> bool:

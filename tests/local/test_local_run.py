@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from ecs_discovery_tools.cli.main import main as cli_main
-from ecs_discovery_tools.local.assembly import read_stack, stack_names
-from ecs_discovery_tools.local.demo import DemoError, resolve_value
+from ecs_discovery_tools.local.assembly import AssemblyError, read_stack, resolve_value, stack_names
 from tests.local.conftest import (
     DNS_TTL_S,
     REPO_ROOT,
@@ -182,7 +181,7 @@ def test_template_values_resolve_to_the_local_registry():
 
 
 def test_a_value_the_local_run_cannot_resolve_is_named():
-    with pytest.raises(DemoError, match=r"environment variable DB of api is .*ImportValue"):
+    with pytest.raises(AssemblyError, match=r"environment variable DB of api is .*ImportValue"):
         resolve_value({"Fn::ImportValue": "shared-db"}, {}, {}, "environment variable DB of api")
 
 

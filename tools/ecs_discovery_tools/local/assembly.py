@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ __all__ = [
     "ServiceSpec",
     "StackSpec",
     "read_stack",
+    "resolve_value",
     "stack_names",
     "synthesize",
 ]
@@ -393,3 +395,39 @@ def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
         namespace_logical_id=namespace_id,
         services=tuple(services),
     )
+
+
+# -- the template's values, resolved for the local run ---------------------------------
+
+
+def resolve_value(value: Any, refs: Mapping[str, Mapping[str, str]], pseudo: Mapping[str, str], where: str) -> str:
+    """A CloudFormation value (string or intrinsic function) as the local run's string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and isinstance(argument, str):
+            if argument in pseudo:
+                return pseudo[argument]
+            if argument in refs:
+                return refs[argument]["Ref"]
+        if function == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2:
+            target, attribute = argument
+            if target in refs and attribute in refs[target]:
+                return refs[target][attribute]
+        if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+            separator, parts = argument
+            return separator.join(resolve_value(part, refs, pseudo, where) for part in parts)
+        if function == "Fn::Sub" and isinstance(argument, str):
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                target, _, attribute = name.partition(".")
+                if attribute:
+                    return resolve_value({"Fn::GetAtt": [target, attribute]}, refs, pseudo, where)
+                return resolve_value({"Ref": name}, refs, pseudo, where)
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, argument)
+    raise AssemblyError(f"{where} is {json.dumps(value)}, which the local run cannot resolve")

@@ -1,4 +1,4 @@
-"""The local run's control channel, and ``ecs-discovery local``: change a running local run.
+"""``ecs-discovery local``: change a running local run through its control channel.
 
     ecs-discovery local status                      # services, tasks, health, revisions
     ecs-discovery local events [--follow] [--json]  # ECS-like service events
@@ -6,322 +6,45 @@
     ecs-discovery local scale worker=5 [backend=1]
     ecs-discovery local stop-task TASK_ID
 
-The local run serves HTTP on 127.0.0.1 (an ephemeral port) and writes its address and a
+The local run serves HTTP on 127.0.0.1 (:mod:`.control_server`) and writes its address and a
 random token to a control file (mode 0600, in a directory only the user can enter:
-``$XDG_RUNTIME_DIR/ecs-discovery`` or ``~/.cache/ecs-discovery``). Every request must carry
-the token (``Authorization: Bearer``); bodies are small JSON documents, checked before use.
-Requests are bounded: 16 KiB a body, 8 answered at a time, 32 connections, a read timeout.
+``$XDG_RUNTIME_DIR/ecs-discovery`` or ``~/.cache/ecs-discovery``). This client reads the file,
+checks every value before it sends a request (:mod:`.control_api`) and prints the answer.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hmac
 import http.client
 import json
-import os
-import re
-import secrets
-import stat
 import sys
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-if TYPE_CHECKING:
-    from ecs_discovery_tools.local.demo import LocalDeployment
+from ecs_discovery_tools.local.control_api import (
+    TASK_ID,
+    ControlError,
+    Refused,
+    check_counts,
+    check_service,
+    default_control_file,
+    short,
+)
+from ecs_discovery_tools.local.limits import MAX_TASKS_PER_SERVICE
+from ecs_discovery_tools.local.task_environment import check_environment
 
 __all__ = [
     "ControlClient",
     "ControlError",
-    "ControlServer",
     "Refused",
     "add_parser",
     "cmd_local",
     "default_control_file",
     "run_command",
 ]
-
-_MAX_BODY_BYTES = 16 * 1024
-_MAX_CONCURRENT = 8
-_MAX_CONNECTIONS = 32
-_REQUEST_TIMEOUT_S = 10.0
-_MAX_ENV_ENTRIES = 50
-_MAX_ENV_VALUE = 4096
-_MAX_LONG_POLL_S = 30.0
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
-_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,126}")
-_TASK_ID = re.compile(r"[0-9a-f]{32}")
-_MAX_COUNT = 50
-
-
-class ControlError(Exception):
-    """The control channel cannot be used: no local run, a bad token, a refused request."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Refused(Exception):
-    """An operation the local run cannot do now (an unknown service, a template it cannot use): 409."""
-
-
-def default_control_file() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path.home() / ".cache"
-    return base / "ecs-discovery" / "local-control.json"
-
-
-def _private_directory(path: Path) -> None:
-    """Create ``path`` (0700) or accept it only if this user owns it and nobody else can enter it."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.stat()
-    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-        raise ControlError(f"{path} must belong to you and be closed to others (chmod 700 {path})")
-
-
-# -- validation of requests (the server's input) ---------------------------------------------
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def check_environment(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError(f"environment {_short(value)} is not an object of NAME: value strings")
-    items: dict[object, object] = value  # pyright: ignore[reportUnknownVariableType]
-    if len(items) > _MAX_ENV_ENTRIES:
-        raise ValueError(f"environment has {len(items)} entries; at most {_MAX_ENV_ENTRIES} are allowed")
-    checked: dict[str, str] = {}
-    for name, text in items.items():
-        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-            raise ValueError(f"environment name {_short(name)} is not valid: letters, digits and _, not first a digit")
-        if not isinstance(text, str) or len(text) > _MAX_ENV_VALUE or "\x00" in text:
-            raise ValueError(f"environment value of {name} is not a string of at most {_MAX_ENV_VALUE} characters")
-        checked[name] = text
-    return checked
-
-
-def check_counts(value: object) -> dict[str, int]:
-    if not isinstance(value, dict) or not value:
-        raise ValueError(f"counts {_short(value)} is not a non-empty object of service: count")
-    items: dict[object, object] = value  # pyright: ignore[reportUnknownVariableType]
-    if len(items) > 100:
-        raise ValueError("counts names more than 100 services")
-    checked: dict[str, int] = {}
-    for name, count in items.items():
-        if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
-            raise ValueError(f"service name {_short(name)} is not valid")
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_COUNT:
-            raise ValueError(f"count of {name} is {_short(count)}; expected an integer 0-{_MAX_COUNT}")
-        checked[name] = count
-    return checked
-
-
-def _check_service(value: object) -> str:
-    if not isinstance(value, str) or not _SERVICE_NAME.fullmatch(value):
-        raise ValueError(f"service {_short(value)} is not a service name")
-    return value
-
-
-# -- the server (in the local run) -------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False
-    deployment: LocalDeployment
-    token: str
-    slots: threading.BoundedSemaphore  # requests being answered
-    connections = threading.BoundedSemaphore(_MAX_CONNECTIONS)  # replaced per server in start()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One thread per connection, but never more than _MAX_CONNECTIONS: the rest are closed.
-        if not self.connections.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except Exception:
-            self.connections.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.connections.release()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server  # pyright: ignore[reportIncompatibleVariableOverride]
-    timeout = _REQUEST_TIMEOUT_S
-    protocol_version = "HTTP/1.1"
-    server_version = "ecs-discovery-local"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the event log says what happened; requests are not logged
-
-    def _reply(self, status: int, document: Any) -> None:
-        body = json.dumps(document, allow_nan=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _authorized(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        supplied = header.removeprefix("Bearer ").strip()
-        return hmac.compare_digest(supplied.encode(), self.server.token.encode())
-
-    def _serve(self, action: Callable[[], tuple[int, Any]]) -> None:
-        if not self.server.slots.acquire(blocking=False):
-            self._reply(503, {"error": "busy: too many requests at once"})
-            return
-        try:
-            if not self._authorized():
-                self._reply(401, {"error": "missing or wrong token (see the control file)"})
-                return
-            status, document = action()
-            self._reply(status, document)
-        except ValueError as error:
-            self._reply(400, {"error": str(error)})
-        except Exception as error:  # the run goes on; the caller gets one line
-            from ecs_discovery_tools.local.assembly import AssemblyError
-
-            if isinstance(error, (Refused, AssemblyError)):
-                self._reply(409, {"error": str(error)})
-            else:
-                self._reply(500, {"error": f"{type(error).__name__}: {error}"})
-        finally:
-            self.server.slots.release()
-
-    def do_GET(self) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        query = urllib.parse.parse_qs(url.query, max_num_fields=5)
-
-        def answer() -> tuple[int, Any]:
-            deployment = self.server.deployment
-            if url.path == "/status":
-                return 200, deployment.describe()
-            if url.path == "/events":
-                since = _int_query(query, "since", 0, 0, 2**62)
-                wait = _int_query(query, "wait", 0, 0, int(_MAX_LONG_POLL_S))
-                service = query.get("service", [None])[0]
-                if wait:
-                    deployment.events.wait(since, wait)
-                return 200, {"events": deployment.events.since(since, service=service)}
-            return 404, {"error": f"no such endpoint: GET {url.path[:60]}"}
-
-        self._serve(answer)
-
-    def do_POST(self) -> None:
-        def answer() -> tuple[int, Any]:
-            document = self._read_json()
-            deployment = self.server.deployment
-            path = urllib.parse.urlsplit(self.path).path
-            if path == "/deploy":
-                service = _check_service(document.get("service"))
-                environment = check_environment(document.get("environment", {}))
-                reread = document.get("reread", False)
-                if not isinstance(reread, bool):
-                    raise ValueError("reread must be true or false")
-                revision = deployment.deploy(service, environment, reread=reread)
-                return 202, {"service": service, "revision": revision}
-            if path == "/scale":
-                counts = check_counts(document.get("counts"))
-                deployment.scale(counts)
-                return 202, {"counts": counts}
-            if path == "/stop-task":
-                task_id = document.get("task_id")
-                if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
-                    raise ValueError(f"task_id {_short(task_id)} is not a task ID (32 hex digits)")
-                if not deployment.stop_task(task_id):
-                    return 404, {"error": f"no running task {task_id}"}
-                return 202, {"task_id": task_id}
-            return 404, {"error": f"no such endpoint: POST {path[:60]}"}
-
-        self._serve(answer)
-
-    def _read_json(self) -> dict[str, Any]:
-        length_text = self.headers.get("Content-Length", "")
-        if not length_text.isascii() or not length_text.isdigit():
-            raise ValueError("a JSON body with Content-Length is required")
-        length = int(length_text)
-        if length > _MAX_BODY_BYTES:
-            self.close_connection = True
-            raise ValueError(f"body of {length} bytes; at most {_MAX_BODY_BYTES} are accepted")
-        try:
-            document = json.loads(self.rfile.read(length))
-        except (ValueError, RecursionError):
-            raise ValueError("the body is not JSON") from None
-        if not isinstance(document, dict):
-            raise ValueError("the body is not a JSON object")
-        return document  # pyright: ignore[reportUnknownVariableType]
-
-
-def _int_query(query: Mapping[str, list[str]], name: str, default: int, low: int, high: int) -> int:
-    values = query.get(name)
-    if not values:
-        return default
-    text = values[0]
-    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise ValueError(f"{name}={_short(text)} is not an integer {low}-{high}")
-    return int(text)
-
-
-class ControlServer:
-    """HTTP on 127.0.0.1 with a token, for ``ecs-discovery local``; the control file says where."""
-
-    def __init__(self, deployment: LocalDeployment, control_file: Path) -> None:
-        self.deployment = deployment
-        self.control_file = control_file
-        self.token = secrets.token_urlsafe(32)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> str:
-        _private_directory(self.control_file.parent)
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.deployment = self.deployment
-        server.token = self.token
-        server.slots = threading.BoundedSemaphore(_MAX_CONCURRENT)
-        server.connections = threading.BoundedSemaphore(_MAX_CONNECTIONS)
-        self._server = server
-        host, port = server.server_address[:2]
-        url = f"http://{host!s}:{port}"
-        document = {"url": url, "token": self.token, "pid": os.getpid(), "stack": self.deployment.stack.stack_name}
-        temporary = self.control_file.with_name(self.control_file.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as output:
-            json.dump(document, output)
-        temporary.replace(self.control_file)
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-        self._thread.start()
-        return url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        # Only our own file: another run may have replaced it since.
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(self.control_file.read_text()).get("token") == self.token:
-                self.control_file.unlink()
 
 
 # -- the client (ecs-discovery local ...) ---------------------------------------------------
@@ -408,7 +131,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ValueError(f"{what} {_short(item)} is not NAME=VALUE")
+            raise ValueError(f"{what} {short(item)} is not NAME=VALUE")
         pairs[name] = value
     return pairs
 
@@ -420,17 +143,17 @@ def run_command(args: argparse.Namespace, out: TextIO) -> None:
     body: dict[str, Any] = {}
     if action == "deploy":
         environment = check_environment(_pairs(args.env, "--env"))
-        body = {"service": _check_service(args.service), "environment": environment, "reread": args.reread}
+        body = {"service": check_service(args.service), "environment": environment, "reread": args.reread}
     elif action == "scale":
         counts: dict[str, int] = {}
         for name, text in _pairs(args.counts, "count").items():
             if not text.isascii() or not text.isdigit() or len(text) > 3:
-                raise ValueError(f"count {_short(text)} of {name} is not a whole number 0-{_MAX_COUNT}")
+                raise ValueError(f"count {short(text)} of {name} is not a whole number 0-{MAX_TASKS_PER_SERVICE}")
             counts[name] = int(text)
         body = {"counts": check_counts(counts)}
     elif action == "stop-task":
-        if not _TASK_ID.fullmatch(args.task_id):
-            raise ValueError(f"task ID {_short(args.task_id)} is not 32 hex digits (see ecs-discovery local status)")
+        if not TASK_ID.fullmatch(args.task_id):
+            raise ValueError(f"task ID {short(args.task_id)} is not 32 hex digits (see ecs-discovery local status)")
         body = {"task_id": args.task_id}
     client = ControlClient(args.control_file)
     if action == "status":

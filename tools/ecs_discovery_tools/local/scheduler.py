@@ -1,14 +1,11 @@
-"""ECS's service scheduler, played on loopback: tasks, container health checks, deployments, scaling.
+"""ECS's service scheduler, played on loopback: tasks, deployments, scaling, the stop order.
 
 Each ECS service of the stack gets a :class:`ServiceScheduler` that keeps ``desired_count``
 tasks of its primary task definition revision running, as the ECS service scheduler does:
 
-* A task is a gunicorn process on its own 127.0.0.x address. Its container health check
-  is the task definition's own command (``CMD-SHELL`` through ``/bin/sh -c``, ``CMD`` by
-  exec), run every ``Interval`` with ``Timeout``, ``Retries`` and ``StartPeriod`` as Docker
-  runs it for the ECS agent (:class:`HealthChecker`). The one change: the literal
-  ``127.0.0.1`` in the command becomes the task's address, because here every task shares
-  the host's loopback instead of having its own network namespace.
+* A task is a gunicorn process on its own 127.0.0.x address. Its container health check is
+  the task definition's own command, run as Docker runs it for the ECS agent
+  (:mod:`ecs_discovery_tools.local.health`).
 * A task enters Cloud Map (and so DNS) once its health check passes (at once when the
   container has none, as ECS registers a RUNNING task), is marked UNHEALTHY there when the
   check fails ``Retries`` times, and is then replaced unless the service's health check
@@ -22,52 +19,41 @@ tasks of its primary task definition revision running, as the ECS service schedu
   ``stopTimeout``. Real ECS does not wait between deregistering and SIGTERM (see
   docs/local-run.md); ``drain_seconds=None`` gives ECS's order to rehearse that.
 
-Everything a user would read in the ECS console's service events goes to an
-:class:`EventLog`: printed, kept in memory and appended to a JSON Lines file.
+Everything a user would read in the ECS console's service events goes to the
+:class:`~ecs_discovery_tools.local.events.EventLog`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
 import math
-import os
-import re
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from ecs_discovery_tools.local.app_process import GunicornProcess
 from ecs_discovery_tools.local.assembly import HealthCheckSpec, ServiceSpec
+from ecs_discovery_tools.local.events import EventLog
+from ecs_discovery_tools.local.health import (
+    HEALTHY,
+    UNHEALTHY,
+    UNKNOWN,
+    HealthChecker,
+    probe_command,
+    probe_environment,
+)
+from ecs_discovery_tools.local.limits import MAX_TASKS_PER_SERVICE
 
-__all__ = [
-    "EventLog",
-    "HealthChecker",
-    "LocalTask",
-    "ServiceScheduler",
-    "Timings",
-    "probe_command",
-    "run_probe",
-]
+__all__ = ["LocalTask", "Registry", "Revision", "ServiceScheduler", "Timings"]
 
-# Bounds: a service never runs more tasks than this, whatever is asked.
-MAX_TASKS_PER_SERVICE = 50
-_PROBE_OUTPUT_BYTES = 2000
 # The ECS task states the local run goes through (ECS API reference, Task.lastStatus).
 PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = "PENDING", "RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"
-HEALTHY, UNHEALTHY, UNKNOWN = "HEALTHY", "UNHEALTHY", "UNKNOWN"
-# The literal loopback address of a health check command: not when part of a longer number.
-_LOOPBACK = re.compile(r"(?<![0-9.])127\.0\.0\.1(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -103,168 +89,6 @@ class Timings:
             start_period=health.start_period if self.health_start_period is None else self.health_start_period,
             retries=health.retries if self.health_retries is None else self.health_retries,
         )
-
-
-# -- the event log --------------------------------------------------------------------
-
-
-class EventLog:
-    """ECS-like service events: printed, kept (bounded) in memory and appended to a JSON Lines file."""
-
-    def __init__(self, path: Path | None = None, *, echo: IO[str] | None = None, limit: int = 10_000) -> None:
-        self.path = path
-        self.echo = echo if echo is not None else sys.stdout
-        self._events: deque[dict[str, Any]] = deque(maxlen=limit)
-        self._sequence = itertools.count(1)
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-
-    def add(self, event: str, service: str, message: str, **fields: Any) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        with self._lock:
-            record = {
-                "seq": next(self._sequence),
-                "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "service": service,
-                "event": event,
-                "message": message,
-                **{key: value for key, value in fields.items() if value is not None},
-            }
-            self._events.append(record)
-            if self.path is not None:
-                with open(self.path, "a", encoding="utf-8") as output:
-                    output.write(json.dumps(record) + "\n")
-            self._changed.notify_all()
-        with contextlib.suppress(OSError, ValueError):  # a closed or broken stdout must not stop the run
-            print(f"[local run] {now:%H:%M:%S} (service {service}) {message}", file=self.echo, flush=True)
-        return record
-
-    def since(self, sequence: int = 0, *, service: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                dict(event)
-                for event in self._events
-                if event["seq"] > sequence and (service is None or event["service"] == service)
-            ]
-
-    def wait(self, sequence: int, timeout: float) -> None:
-        """Block until an event after ``sequence`` exists or ``timeout`` passes (long polling)."""
-        with self._changed:
-            self._changed.wait_for(lambda: bool(self._events) and self._events[-1]["seq"] > sequence, timeout)
-
-
-# -- container health checks -----------------------------------------------------------
-
-
-def probe_command(command: tuple[str, ...], address: str) -> list[str]:
-    """The argv that runs a task definition's health check command for the task on ``address``.
-
-    ``CMD-SHELL`` runs its string with ``/bin/sh -c`` and ``CMD`` execs its arguments, as
-    Docker does. Only the literal loopback address changes: inside a container 127.0.0.1
-    is the task's own loopback; here the task listens on ``address`` of the shared one.
-    """
-    kind, *arguments = command
-    arguments = [_LOOPBACK.sub(address, argument) for argument in arguments]
-    if kind == "CMD-SHELL":
-        return ["/bin/sh", "-c", " ".join(arguments)]
-    if kind == "CMD":
-        return arguments
-    raise ValueError(f"health check command kind {kind!r} is not CMD or CMD-SHELL")
-
-
-def run_probe(argv: list[str], *, timeout: float, env: Mapping[str, str], cwd: Path | None = None) -> tuple[bool, str]:
-    """Run one health check: (passed, why) where passed means exit code 0 within ``timeout``."""
-    try:
-        process = subprocess.Popen(
-            argv,
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a timed-out check is killed with everything it started
-        )
-    except OSError as error:
-        return False, f"cannot run the health check: {error}"
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        return False, f"timed out after {timeout:g} s"
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # what the check left running in the background
-            os.killpg(process.pid, signal.SIGKILL)
-    tail = output[-_PROBE_OUTPUT_BYTES:].decode("utf-8", "replace").strip().splitlines()
-    if process.returncode == 0:
-        return True, "exit 0"
-    return False, f"exit {process.returncode}" + (f": {tail[-1][:200]}" if tail else "")
-
-
-class HealthChecker:
-    """Docker's health check loop for one container, as the ECS agent configures it.
-
-    The first check runs one ``interval`` after the container starts. A check that exits
-    0 within ``timeout`` passes; ``retries`` failures in a row make the container
-    UNHEALTHY; failures within ``start_period`` do not count until a check has passed.
-    """
-
-    def __init__(
-        self,
-        health: HealthCheckSpec,
-        argv: list[str],
-        *,
-        env: Mapping[str, str],
-        cwd: Path,
-        on_change: Callable[[str, str], None],
-    ) -> None:
-        self.health = health
-        self.argv = argv
-        self.env = dict(env)
-        self.cwd = cwd
-        self.on_change = on_change
-        self.status = UNKNOWN
-        self.failures = 0
-        self.last_output = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="health-check", daemon=True)
-
-    def start(self) -> HealthChecker:
-        self._thread.start()
-        return self
-
-    def signal_stop(self) -> None:
-        self._stop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self.health.timeout + 5)
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        passed_once = False
-        while not self._stop.wait(self.health.interval):
-            passed, why = run_probe(self.argv, timeout=self.health.timeout, env=self.env, cwd=self.cwd)
-            if self._stop.is_set():
-                return
-            self.last_output = why
-            if passed:
-                passed_once = True
-                self.failures = 0
-                self._set(HEALTHY, why)
-                continue
-            if not passed_once and time.monotonic() - started < self.health.start_period:
-                continue  # Docker: failures during the start period do not count
-            self.failures += 1
-            if self.failures >= self.health.retries:
-                self._set(UNHEALTHY, f"{self.failures} failed checks in a row, last: {why}")
-
-    def _set(self, status: str, why: str) -> None:
-        if status != self.status:
-            self.status = status
-            self.on_change(status, why)
 
 
 # -- tasks ------------------------------------------------------------------------------
@@ -562,7 +386,7 @@ class ServiceScheduler:
             task.checker = HealthChecker(
                 health,
                 probe_command(health.command, host),
-                env=_probe_environment(environment, host, spec.container_port),
+                env=probe_environment(environment, host, spec.container_port),
                 cwd=spec.app_dir,
                 on_change=lambda status, why: self._on_health(task, status, why),
             ).start()
@@ -750,19 +574,3 @@ def _check_count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TASKS_PER_SERVICE:
         raise ValueError(f"desired count {count!r} is not valid: expected 0-{MAX_TASKS_PER_SERVICE}")
     return count
-
-
-_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
-
-
-def _probe_environment(environment: Mapping[str, str], host: str, port: int) -> dict[str, str]:
-    """What a health check sees: the container's environment, the host's PATH (this Python first), no proxy."""
-    python_dir = str(Path(sys.executable).parent)
-    path = os.pathsep.join([python_dir, os.environ.get("PATH", "/usr/bin:/bin")])
-    probe = {key: value for key, value in environment.items() if key.lower() not in _PROXY_VARIABLES}
-    probe.update({"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "BIND_HOST": host, "PORT": str(port)})
-    return probe
-
-
-def iter_tasks(schedulers: Iterable[ServiceScheduler]) -> list[LocalTask]:
-    return [task for scheduler in schedulers for task in list(scheduler.tasks)]

@@ -1,0 +1,443 @@
+"""One stack's services, registry and DNS on this machine: :class:`LocalDeployment`.
+
+Each ECS service runs under a :class:`~ecs_discovery_tools.local.scheduler.ServiceScheduler`
+(ECS's service scheduler on loopback); the deployment plays the rest of ECS (registering tasks in
+Cloud Map with the attributes ECS writes, handing each task its container environment) and Cloud
+Map itself (moto's API, and a DNS server fed from it). The command line that runs it is
+:mod:`ecs_discovery_tools.local.demo`; the control channel (:mod:`.control_server`) calls its
+operations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_discovery_tools.local.assembly import ServiceSpec, StackSpec, read_stack, resolve_value, synthesize
+from ecs_discovery_tools.local.control_api import Refused
+from ecs_discovery_tools.local.events import EventLog
+from ecs_discovery_tools.local.scheduler import LocalTask, Revision, ServiceScheduler, Timings
+
+__all__ = ["REGION", "DemoError", "LocalDeployment", "allocate_address"]
+
+REGION = "us-east-1"
+# How long start() waits for every service to be healthy: the seed's health check passes at
+# its first run, one Interval (10 s) after start; a loaded machine needs more.
+_READY_TIMEOUT_S = 120.0
+_STOP_GRACE_S = 8.0
+_SCHEDULER_TICK_S = 0.2
+
+
+class DemoError(Exception):
+    """The local run could not start."""
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        # As gunicorn binds: a connection in TIME_WAIT from an earlier run does not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def allocate_address(port: int, taken: set[str], first: int = 2) -> str:
+    """A loopback address 127.0.0.x (x >= first) not used by this run where ``port`` is free: a task's IP."""
+    for last in range(first, 255):
+        host = f"127.0.0.{last}"
+        if host not in taken and _port_free(host, port):
+            taken.add(host)
+            return host
+    raise DemoError(
+        f"port {port} is in use on every address 127.0.0.{first}-254 (does something listen on 0.0.0.0:{port}?)"
+    )
+
+
+@dataclass
+class LocalDeployment:
+    """One stack's services, registry and DNS on this machine. ``start()``, then ``stop()``.
+
+    Each service runs under a :class:`ServiceScheduler` (ECS's service scheduler on loopback);
+    this class plays the rest of ECS (registering tasks in Cloud Map with the attributes ECS
+    writes) and Cloud Map itself (moto, and a DNS server fed from it).
+    """
+
+    stack: StackSpec
+    log_dir: Path
+    task_counts: Mapping[str, int] = field(default_factory=dict[str, int])
+    gunicorn_workers: int = 1
+    region: str = REGION
+    timings: Timings = field(default_factory=Timings)
+    state_file: Path | None = None
+    # Where a deploy that re-reads the template finds it: a cloud assembly, re-synthesized
+    # from project_dir first when the run synthesized it itself.
+    assembly_dir: Path | None = None
+    project_dir: Path | None = None
+    app: str | None = None
+    # Container variables every task gets on top of the template's (--task-env), e.g. a short
+    # STOP_DRAIN_SECONDS for tests.
+    extra_environment: Mapping[str, str] = field(default_factory=dict[str, str])
+
+    def __post_init__(self) -> None:
+        from ecs_discovery_tools.local.cloud_map import LocalCloudMap
+        from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
+
+        self.cloud_map = LocalCloudMap(region=self.region)
+        self.dns_server = LoopbackDnsServer(default_ttl=10, max_answers=8)
+        self.events = EventLog(self.log_dir / "events.jsonl")
+        self.publisher: Any = None
+        self.namespace: Any = None
+        self.services: dict[str, Any] = {}  # Cloud Map services by name
+        self.schedulers: dict[str, ServiceScheduler] = {}
+        self.control_url: str | None = None
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()  # the address pool and the registry client
+        self._stop = threading.Event()
+        self._changed = threading.Event()
+        self._started = threading.Event()
+        self._loop_thread: threading.Thread | None = None
+        self._synth_count = 0
+
+    @property
+    def ready(self) -> bool:
+        """True once every service is healthy (start() has returned), until stop()."""
+        return self._started.is_set() and not self._stop.is_set()
+
+    @property
+    def stack_name(self) -> str:
+        return self.stack.stack_name
+
+    # -- start ---------------------------------------------------------------------
+
+    def start(self) -> LocalDeployment:
+        from ecs_discovery_tools.local.cloud_map import AliasTarget, RegistryDnsPublisher
+
+        for name in self.task_counts:
+            if not any(service.name == name for service in self.stack.services):
+                known = ", ".join(service.name for service in self.stack.services)
+                raise DemoError(f"--tasks names service {name!r}, which stack {self.stack.stack_name} lacks ({known})")
+        self.cloud_map.start()
+        self.namespace = self.cloud_map.create_namespace(self.stack.namespace_name)
+        aliases: dict[str, AliasTarget] = {}
+        for service in self.stack.services:
+            ttl = self.timings.dns_ttl if self.timings.dns_ttl is not None else service.ttl
+            if service.dns_config is not None:
+                dns_config = dict(service.dns_config)
+                if self.timings.dns_ttl is not None:
+                    dns_config["DnsRecords"] = [
+                        {**record, "TTL": self.timings.dns_ttl} for record in dns_config.get("DnsRecords", [])
+                    ]
+                self.services[service.name] = self.cloud_map.create_service(
+                    service.name, self.namespace.id, dns_config, service.health_check_custom_config
+                )
+            for entry in service.service_connect:
+                # Service Connect's own Cloud Map service: API-only, found by DiscoverInstances.
+                if entry.discovery_name not in self.services:
+                    self.services[entry.discovery_name] = self.cloud_map.create_service(
+                        entry.discovery_name, self.namespace.id, None, {"FailureThreshold": 1}
+                    )
+                for alias in entry.client_aliases:
+                    aliases[alias.dns_name.lower().rstrip(".")] = AliasTarget(entry.discovery_name, ttl)
+        # An alias equal to a Cloud Map DNS name ("both" modes): the same tasks answer, the
+        # registry's DNS records stay as published.
+        dns_names = {
+            f"{service.name}.{self.stack.namespace_name}"
+            for service in self.stack.services
+            if service.dns_config is not None
+        }
+        aliases = {name: target for name, target in aliases.items() if name not in dns_names}
+        self.dns_server.start()
+        self.publisher = RegistryDnsPublisher(
+            self.cloud_map,
+            self.namespace,
+            self.dns_server,
+            aliases=aliases,
+            on_problem=self._registry_problem,
+        ).start()
+        for service in self.stack.services:
+            self.schedulers[service.name] = ServiceScheduler(
+                service,
+                desired_count=self.task_counts.get(service.name, service.desired_count),
+                registry=self,
+                events=self.events,
+                timings=self.timings,
+                log_dir=self.log_dir,
+                on_change=self._changed.set,
+            )
+        # Tasks are started by this thread only: they die with it (PR_SET_PDEATHSIG).
+        self._loop_thread = threading.Thread(target=self._loop, name="ecs-scheduler", daemon=True)
+        self._loop_thread.start()
+        self._wait_steady(_READY_TIMEOUT_S)
+        self.publisher.publish_once()
+        self.write_state()
+        self._started.set()
+        return self
+
+    def _registry_problem(self, message: str) -> None:
+        self.events.add("registry_problem", "-", message)
+
+    def _wait_steady(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(scheduler.describe()["steady"] for scheduler in self.schedulers.values()):
+                return
+            time.sleep(0.1)
+        for name, scheduler in self.schedulers.items():
+            state = scheduler.describe()
+            if not state["steady"]:
+                logs = [Path(task.log_path) for task in scheduler.tasks] or [
+                    task.log_path for task in scheduler.stopped
+                ]
+                tail = logs[-1].read_text(errors="replace")[-1500:] if logs else ""
+                raise DemoError(
+                    f"service {name} did not become healthy within {timeout:g} s "
+                    f"({state['healthy_count']}/{state['desired_count']} healthy)\n{tail}"
+                )
+
+    def _loop(self) -> None:
+        while not self._stop.wait(_SCHEDULER_TICK_S):
+            for scheduler in self.schedulers.values():
+                try:
+                    scheduler.reconcile()
+                except Exception as error:  # one pass failed; the next one tries again
+                    self.events.add("scheduler_error", scheduler.name, f"scheduler pass failed: {error}")
+            # The state file appears once every service is healthy (start()), then follows every change.
+            if self._changed.is_set() and self._started.is_set():
+                self._changed.clear()
+                with contextlib.suppress(OSError):
+                    self.write_state()
+
+    # -- the Registry the schedulers use (ECS's calls to Cloud Map, the address pool) -----
+
+    def _registrations(self, task: LocalTask) -> list[tuple[str, int | None]]:
+        """(Cloud Map service ID, port or None) of every registration ECS makes for ``task``."""
+        spec = task.revision.spec
+        registrations: list[tuple[str, int | None]] = []
+        if spec.dns_config is not None:
+            registrations.append((self.services[spec.name].id, spec.container_port if spec.has_srv else None))
+        for entry in spec.service_connect:
+            service_id = self.services[entry.discovery_name].id
+            if all(existing != service_id for existing, _ in registrations):
+                registrations.append((service_id, entry.container_port))
+        return registrations
+
+    def register(self, task: LocalTask) -> None:
+        spec = task.revision.spec
+        attributes = {
+            "AVAILABILITY_ZONE": f"{self.region}{'ab'[int(task.host.rsplit('.', 1)[1]) % 2]}",
+            "AWS_INIT_HEALTH_STATUS": "HEALTHY",
+            "ECS_CLUSTER_NAME": "local",
+            "ECS_SERVICE_NAME": spec.ecs_logical_id,
+            "ECS_TASK_DEFINITION_FAMILY": spec.family,
+            "REGION": self.region,
+        }
+        with self._lock:
+            for service_id, port in self._registrations(task):
+                self.cloud_map.register_task(
+                    service_id, instance_id=task.task_id, ipv4=task.host, port=port, attributes=attributes
+                )
+
+    def set_health(self, task: LocalTask, healthy: bool) -> None:
+        with self._lock:
+            for service_id, _ in self._registrations(task):
+                self.cloud_map.set_health(service_id, task.task_id, healthy=healthy)
+
+    def deregister(self, task: LocalTask) -> None:
+        with self._lock:
+            for service_id, _ in self._registrations(task):
+                self.cloud_map.deregister_task(service_id, task.task_id)
+        # Route 53 sees the change within the publisher's interval; here it is published now.
+        if self.publisher is not None:
+            with contextlib.suppress(Exception):
+                self.publisher.publish_once()
+
+    def allocate_address(self, port: int) -> str:
+        with self._lock:
+            return allocate_address(port, self._taken)
+
+    def release_address(self, host: str) -> None:
+        with self._lock:
+            self._taken.discard(host)
+
+    def task_environment(self, revision: Revision) -> dict[str, str]:
+        from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
+
+        service = revision.spec
+        refs, pseudo = self._refs(), self._pseudo()
+        environment = {
+            name: resolve_value(value, refs, pseudo, f"environment variable {name} of {service.container_name}")
+            for name, value in service.environment.items()
+        }
+        environment["GUNICORN_WORKERS"] = str(self.gunicorn_workers)
+        environment.update(self.extra_environment)
+        environment.update(revision.environment_overrides)
+        # What the local run adds, standing in for the VPC resolver, the AWS endpoint and the task role.
+        environment.update(
+            {
+                "DNS_NAMESERVERS": f"{self.dns_server.host}:{self.dns_server.port}",
+                "AWS_ENDPOINT_URL_SERVICEDISCOVERY": self.cloud_map.endpoint_url,
+                "AWS_REGION": environment.get("AWS_REGION", self.region),
+                "AWS_DEFAULT_REGION": environment.get("AWS_REGION", self.region),
+                "AWS_EC2_METADATA_DISABLED": "true",
+                **DUMMY_CREDENTIALS,
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
+        return environment
+
+    def _pseudo(self) -> dict[str, str]:
+        from ecs_discovery_tools.local.cloud_map import ACCOUNT_ID
+
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.stack.stack_name,
+        }
+
+    def _refs(self) -> dict[str, dict[str, str]]:
+        refs = {
+            self.stack.namespace_logical_id: {
+                "Ref": self.namespace.id,
+                "Id": self.namespace.id,
+                "Arn": self.namespace.arn,
+                "Name": self.namespace.name,
+            }
+        }
+        for service in self.stack.services:
+            if service.cloud_map_logical_id is None:
+                continue
+            registered = self.services[service.name]
+            refs[service.cloud_map_logical_id] = {
+                "Ref": registered.id,
+                "Id": registered.id,
+                "Arn": registered.arn,
+                "Name": registered.name,
+            }
+        return refs
+
+    # -- operations (the control channel calls these) ------------------------------------
+
+    def scheduler(self, name: str) -> ServiceScheduler:
+        scheduler = self.schedulers.get(name)
+        if scheduler is None:
+            raise Refused(f"no service {name!r} in this local run (services: {', '.join(self.schedulers)})")
+        return scheduler
+
+    def scale(self, counts: Mapping[str, int]) -> None:
+        schedulers = {name: self.scheduler(name) for name in counts}
+        for name, count in counts.items():
+            schedulers[name].scale(count)
+
+    def deploy(self, name: str, environment: Mapping[str, str] | None = None, *, reread: bool = False) -> str:
+        """Roll out a new revision of ``name``: the app's code as it is now, plus ``environment``;
+        with ``reread``, the task definition as the (re-synthesized) template now defines it."""
+        scheduler = self.scheduler(name)
+        spec = None
+        if reread:
+            spec = self._reread(name)
+        return scheduler.deploy(spec, environment).label()
+
+    def _reread(self, name: str) -> ServiceSpec:
+        assembly_dir = self.assembly_dir
+        if self.project_dir is not None:
+            self._synth_count += 1
+            assembly_dir = synthesize(self.project_dir, self.log_dir / f"cdk.out.{self._synth_count}", app=self.app)
+        if assembly_dir is None:
+            raise Refused("this local run has no assembly to re-read")
+        try:
+            spec = read_stack(assembly_dir, self.stack.stack_name).service(name)
+        except KeyError:
+            raise Refused(f"service {name!r} is no longer in stack {self.stack.stack_name}") from None
+        current = self.scheduler(name).primary.spec
+        if spec.container_port != current.container_port or spec.dns_config != current.dns_config:
+            raise Refused(f"service {name!r} changed its port or DNS records: restart the local run to apply that")
+        return spec
+
+    def stop_task(self, task_id: str) -> bool:
+        return any(scheduler.stop_task(task_id) for scheduler in self.schedulers.values())
+
+    # -- what to show ------------------------------------------------------------------
+
+    def page_urls(self) -> list[str]:
+        """The discovery page of every task whose service may read the registry (namespace.grant_discover_read)."""
+        return [
+            f"{task.url}/services"
+            for scheduler in self.schedulers.values()
+            for task in list(scheduler.tasks)
+            if "NAMESPACE_ID" in task.revision.spec.environment and task.serving
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        schedulers = {name: scheduler.describe() for name, scheduler in self.schedulers.items()}
+        return {
+            "stack": self.stack.stack_name,
+            "namespace": {"name": self.namespace.name, "id": self.namespace.id},
+            "region": self.region,
+            "cloud_map_endpoint": self.cloud_map.endpoint_url,
+            "dns_server": f"{self.dns_server.host}:{self.dns_server.port}",
+            "control_url": self.control_url,
+            "page_urls": self.page_urls(),
+            "log_dir": str(self.log_dir),
+            "events_file": str(self.events.path),
+            "services": {
+                name: [task for task in state["tasks"] if task["desired_status"] == "RUNNING"]
+                for name, state in schedulers.items()
+            },
+            "schedulers": {
+                name: {key: value for key, value in state.items() if key != "tasks"}
+                for name, state in schedulers.items()
+            },
+        }
+
+    def write_state(self) -> None:
+        if self.state_file is None:
+            return
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.describe(), indent=2))
+        temporary.replace(self.state_file)  # readers never see half a file
+
+    def summary(self) -> str:
+        """What runs where: the registry, the DNS server, each service's tasks, the logs."""
+        lines = [
+            f"Stack {self.stack.stack_name} running locally (namespace {self.namespace.name}, no AWS account):",
+            f"  Cloud Map API (moto)  {self.cloud_map.endpoint_url}",
+            f"  DNS server            {self.dns_server.host}:{self.dns_server.port}",
+        ]
+        for name, scheduler in self.schedulers.items():
+            urls = "  ".join(task.url for task in list(scheduler.tasks))
+            dns_name = f"{name}.{self.namespace.name}"
+            lines.append(f"  {dns_name:<21} {scheduler.desired_count} task(s)  {urls}")
+        lines.append(f"  logs                  {self.log_dir}")
+        lines.append(f"  events (JSON Lines)   {self.events.path}")
+        for url in self.page_urls()[:1]:
+            lines.append("")
+            lines.append(f"Discovery page: {url}")
+        return "\n".join(lines)
+
+    # -- stop ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every task (SIGTERM, then SIGKILL to its process group), the DNS server and the API."""
+        self._stop.set()
+        try:
+            if self._loop_thread is not None:
+                self._loop_thread.join(timeout=10)
+            for scheduler in self.schedulers.values():
+                scheduler.shutdown(_STOP_GRACE_S)
+        finally:
+            if self.publisher is not None:
+                self.publisher.stop()
+            self.dns_server.stop()
+            self.cloud_map.stop()
