@@ -4,8 +4,13 @@ bad instance or service never stops the others from reaching DNS."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,7 +19,13 @@ import dns.resolver
 import pytest
 from botocore.validate import ParamValidator
 
-from ecs_discovery_tools.local.cloud_map import AliasTarget, LocalCloudMap, RegisteredService, RegistryDnsPublisher
+from ecs_discovery_tools.local.cloud_map import (
+    DUMMY_CREDENTIALS,
+    AliasTarget,
+    LocalCloudMap,
+    RegisteredService,
+    RegistryDnsPublisher,
+)
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, dns_label
 
 DNS_CONFIG = {"DnsRecords": [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}], "RoutingPolicy": "MULTIVALUE"}
@@ -239,3 +250,61 @@ def test_the_stand_in_is_reachable_by_plain_boto3_with_dummy_credentials(cloud_m
         aws_secret_access_key="testing",
     )
     assert [item["Id"] for item in client.list_namespaces()["Namespaces"]] == [namespace.id]
+
+
+# -- counts, as AWS answers them ---------------------------------------------------------------------
+
+
+def _cli(cloud_map: LocalCloudMap, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``ecs-discovery`` as a user runs it against the local run (the banner's command)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(
+        {
+            **DUMMY_CREDENTIALS,
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+        }
+    )
+    command = [sys.executable, "-m", "ecs_discovery_tools", *argv]
+    command += ["--region", cloud_map.region, "--endpoint-url", cloud_map.endpoint_url]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL
+    )
+
+
+def test_services_carry_their_instance_count_and_namespaces_their_service_count(cloud_map, tmp_path):
+    namespace = cloud_map.create_namespace("corp")
+    worker = cloud_map.create_service("worker", namespace.id, DNS_CONFIG, {"FailureThreshold": 1})
+    cloud_map.create_service("backend", namespace.id, DNS_CONFIG, {"FailureThreshold": 1})
+    cloud_map.create_service("mesh", namespace.id, None, {"FailureThreshold": 1})  # Service Connect's
+    tasks = [
+        cloud_map.register_task(worker.id, ipv4=f"127.0.0.{index}", port=8080, attributes={}) for index in (2, 3, 4)
+    ]
+    cloud_map.set_health(worker.id, tasks[0], healthy=False)  # counted all the same: registered
+
+    def instance_counts() -> dict[str, Any]:
+        return {item["Name"]: item.get("InstanceCount") for item in cloud_map.client.list_services()["Services"]}
+
+    assert instance_counts() == {"worker": 3, "backend": 0, "mesh": 0}
+    assert cloud_map.client.get_service(Id=worker.id)["Service"]["InstanceCount"] == 3
+    (listed,) = cloud_map.client.list_namespaces()["Namespaces"]
+    assert listed["ServiceCount"] == 3
+    assert cloud_map.client.get_namespace(Id=namespace.id)["Namespace"]["ServiceCount"] == 3
+
+    cloud_map.deregister_task(worker.id, tasks[1])
+    assert instance_counts()["worker"] == 2
+
+    # What `ecs-discovery services -n corp` shows against a local run (issue 19: '-' before).
+    listing = _cli(cloud_map, tmp_path, "services", "-n", "corp", "--json")
+    assert listing.returncode == 0, listing.stderr
+    shown = {service["name"]: service["instance_count"] for service in json.loads(listing.stdout)["services"]}
+    assert shown == {"worker": 2, "backend": 0, "mesh": 0}
+    table = _cli(cloud_map, tmp_path, "services", "-n", "corp")
+    header, *rows = table.stdout.splitlines()
+    start = header.index("INSTANCES")  # columns are aligned under their headers
+    assert {row.split()[0]: row[start:].split()[0] for row in rows} == {"backend": "0", "mesh": "0", "worker": "2"}
+    namespaces = _cli(cloud_map, tmp_path, "namespaces", "--json")
+    assert [item["service_count"] for item in json.loads(namespaces.stdout)["namespaces"]] == [3]

@@ -16,17 +16,20 @@ Requires boto3, moto[server] and dnslib.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import threading
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.servicediscovery.models import servicediscovery_backends
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from ecs_discovery_client.cloudmap import parse_port, printable
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord, dns_label
@@ -48,23 +51,96 @@ class RegisteredService:
     name: str
 
 
+# The operations whose answers carry counts AWS computes and moto 5.x leaves out (botocore's model:
+# ServiceSummary/Service.InstanceCount, NamespaceSummary/Namespace.ServiceCount).
+_COUNTED_OPERATIONS = frozenset({"ListServices", "GetService", "ListNamespaces", "GetNamespace"})
+
+
+class _AwsCounts:
+    """WSGI middleware over moto's Cloud Map: its answers to ListServices and GetService carry each
+    service's ``InstanceCount``, those to ListNamespaces and GetNamespace each namespace's
+    ``ServiceCount``, counted as AWS counts them (registered instances; services of the namespace).
+    Without them ``ecs-discovery services`` showed ``-`` where AWS shows a number."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], region: str) -> None:
+        self.app = app
+        self.region = region
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).rpartition(".")[2]
+        if operation not in _COUNTED_OPERATIONS:
+            return self.app(environ, start_response)
+        answered: list[Any] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answered[:] = [status, headers]
+            return lambda data: None  # moto's app returns its body; it never calls write()
+
+        chunks = self.app(environ, keep)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        status, headers = answered
+        if status.startswith("200 "):
+            body = self._counted(operation, body)
+        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _counted(self, operation: str, body: bytes) -> bytes:
+        backend: Any = servicediscovery_backends[ACCOUNT_ID][self.region]
+        services: dict[str, Any] = backend.services
+        document = json.loads(body)
+
+        def instances(item: dict[str, Any]) -> None:
+            service = services.get(item.get("Id", ""))
+            if service is not None:
+                item["InstanceCount"] = len(service.instances)
+
+        def service_count(item: dict[str, Any]) -> None:
+            item["ServiceCount"] = sum(service.namespace_id == item.get("Id") for service in services.values())
+
+        if operation == "ListServices":
+            for item in document.get("Services", []):
+                instances(item)
+        elif operation == "GetService":
+            instances(document.get("Service", {}))
+        elif operation == "ListNamespaces":
+            for item in document.get("Namespaces", []):
+                service_count(item)
+        else:
+            service_count(document.get("Namespace", {}))
+        return json.dumps(document).encode()
+
+
 class LocalCloudMap:
-    """moto's Cloud Map API on ``host`` (an ephemeral port), with helpers for ECS's calls."""
+    """moto's Cloud Map API on ``host`` (an ephemeral port), with helpers for ECS's calls.
+
+    moto answers as AWS does, with one correction (:class:`_AwsCounts`): services carry their
+    ``InstanceCount`` and namespaces their ``ServiceCount``.
+    """
 
     def __init__(self, *, region: str, host: str = "127.0.0.1") -> None:
         self.region = region
         self.host = host
-        self._server: ThreadedMotoServer | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
         self.client: Any = None
 
     def start(self) -> LocalCloudMap:
         # werkzeug logs a line per request; the DNS publisher polls every second.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        # As moto's ThreadedMotoServer serves its app, with the counts added.
+        app = _AwsCounts(DomainDispatcherApplication(create_backend_app), self.region)
+        self._server = make_server(self.host, 0, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cloud-map-api", daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        self.endpoint_url = f"http://{host!s}:{port}"
         self.reset()
         self.client = self.new_client()
         return self
@@ -89,8 +165,12 @@ class LocalCloudMap:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
 
     # -- what CloudFormation creates --------------------------------------------
 
