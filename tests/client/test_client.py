@@ -632,7 +632,7 @@ def test_a_gunicorn_task_stopping_with_sigterm_costs_callers_only_the_first_byte
         # Without the first-byte wait, the 3 s read timeout would outlast the stopping worker.
         settings = settings_for(dns, failure_penalty=0.2, first_byte_timeout=0.3, read_timeout=3.0, deadline=5.0)
         client = DiscoveryClient(unique_name, port, settings, on_attempt=observe)
-        patient = DiscoverySettings(first_byte_timeout=3.0, read_timeout=3.0)
+        patient = DiscoverySettings(first_byte_timeout=3.0, read_timeout=3.0, allow_loopback=True)
 
         def slow_call() -> None:
             with contextlib.suppress(DiscoveryError):  # the server's business, not this test's

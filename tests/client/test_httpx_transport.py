@@ -84,7 +84,10 @@ def test_async_calls_run_concurrently_with_failover(dns: LoopbackDnsServer, clus
     events: list[AttemptEvent] = []
 
     async def main() -> tuple[list[str], float]:
-        async with discovery_httpx_async_client(settings_for(dns), on_attempt=events.append) as client:
+        # The slow answer's status line comes with its first byte, 0.5 s in: a first-byte wait of 1 s
+        # keeps that from racing the default 0.5 s one.
+        settings = settings_for(dns, first_byte_timeout=1.0)
+        async with discovery_httpx_async_client(settings, on_attempt=events.append) as client:
             # A slow call must not block the event loop: the others finish while it runs.
             slow = asyncio.create_task(client.get(f"http://{unique_name}:{live[0].port}/slow?bytes=4&interval=0.5"))
             responses = await asyncio.gather(*(client.get(f"http://{unique_name}:{live[0].port}/") for _ in range(30)))

@@ -17,12 +17,16 @@ With httpx (``[httpx]``): ``ecs_discovery_client.httpx_transport.discovery_httpx
 """
 
 from ecs_discovery_client._client import IDEMPOTENT_METHODS, AttemptEvent, CallResult, DiscoveryClient
+from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
 from ecs_discovery_client._config import DiscoverySettings, ServiceTarget, dns_name_from_env, env_prefix
 from ecs_discovery_client._errors import (
     AttemptFailure,
     ConfigurationError,
     DiscoveryError,
+    ErrorCategory,
+    FailureKind,
     ResolutionError,
+    ResolutionFailure,
     UnreachableError,
 )
 from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
@@ -31,16 +35,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "SYSTEM_CLOCK",
     "AttemptEvent",
     "AttemptFailure",
     "CallResult",
+    "Clock",
     "ConfigurationError",
     "Deadline",
     "DiscoveryClient",
     "DiscoveryError",
     "DiscoverySettings",
     "Endpoint",
+    "ErrorCategory",
+    "FailureKind",
     "ResolutionError",
+    "ResolutionFailure",
     "Resolver",
     "ServiceTarget",
     "UnreachableError",

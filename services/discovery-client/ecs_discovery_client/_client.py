@@ -8,7 +8,6 @@ import os
 import random
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.client import RemoteDisconnected
@@ -18,19 +17,22 @@ import urllib3
 import urllib3.exceptions
 import urllib3.response
 
+from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
 from ecs_discovery_client._config import DiscoverySettings, ServiceTarget
-from ecs_discovery_client._errors import AttemptFailure, ResolutionError, UnreachableError
+from ecs_discovery_client._errors import AttemptFailure, FailureKind, ResolutionError, UnreachableError
 from ecs_discovery_client._pool import AttemptState, ConnectionPools, attempt_state
 from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
+from ecs_discovery_client._watchdog import WATCHDOG
 
-__all__ = ["AttemptEvent", "CallResult", "DiscoveryClient", "DiscoveryClients"]
+__all__ = ["AttemptEvent", "CallResult", "DiscoveryClient", "DiscoveryClients", "attempt_timeout"]
 
 logger = logging.getLogger("ecs_discovery_client")
 
 # RFC 9110 section 9.2.2: a request with one of these methods may be sent again after a failure
 # that might have happened after the server received it. Others are only retried when the
-# connection could not be made (nothing was sent).
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# connection could not be made (nothing was sent). urllib3's own set (GET, HEAD, OPTIONS, TRACE,
+# PUT, DELETE), so the client retries exactly what urllib3's Retry would.
+IDEMPOTENT_METHODS: frozenset[str] = urllib3.Retry.DEFAULT_ALLOWED_METHODS
 _READ_CHUNK = 64 * 1024
 _METHOD = re.compile(r"[A-Z]{1,20}")
 # Spaces and control characters in a path would split the request line.
@@ -45,10 +47,11 @@ class AttemptEvent:
     address: str
     port: int
     attempt: int  # 1-based, within the call
-    outcome: str  # "ok" (an HTTP answer, whatever its status) or the failure: "connection refused", ...
+    outcome: str  # "ok" (an HTTP answer, whatever its status) or the failure's text: "connection refused", ...
     status: int | None  # the HTTP status when outcome is "ok"
     elapsed: float  # seconds, this attempt only
     fresh_connection: bool  # the attempt opened a new connection (False: a pooled keep-alive one)
+    kind: FailureKind | None = None  # the failure's kind; None when outcome is "ok"
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,10 @@ class CallResult:
 
 
 class _AttemptError(Exception):
-    def __init__(self, reason: str, *, sent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.sent = sent  # the request may have reached the server
+    def __init__(self, kind: FailureKind, text: str | None = None) -> None:
+        super().__init__(text or kind.value)
+        self.kind = kind
+        self.text = text or kind.value
 
 
 @dataclass
@@ -96,8 +99,15 @@ class DiscoveryClient:
     second time in a call only after a jittered backoff. When every cached address has failed the
     name is looked up again before its TTL runs out.
 
+    Every attempt's connect and wait for the first byte are bounded by what is left of the
+    deadline through urllib3's ``Timeout(total=...)``; a peer that trickles the status line, the
+    headers or the body a byte at a time is cut off at the deadline by shutting its socket down
+    (:mod:`ecs_discovery_client._watchdog`).
+
     ``on_attempt`` is called after every attempt with an :class:`AttemptEvent` (exceptions it raises
     are logged and ignored); the ``ecs_discovery_client`` logger has the same at DEBUG level.
+    ``clock`` (default: the resolver's) times the deadline, the failed-address memory, the pooled
+    connections' age and the backoff; for tests.
     """
 
     def __init__(
@@ -108,19 +118,21 @@ class DiscoveryClient:
         resolver: Resolver | None = None,
         *,
         on_attempt: Callable[[AttemptEvent], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings or (resolver.settings if resolver is not None else DiscoverySettings())
+        self.clock: Clock = clock or (resolver.clock if resolver is not None else SYSTEM_CLOCK)
         self.dns_name = dns_name.strip().rstrip(".").lower()
         if port is not None and (type(port) is not int or not 0 < port < 65536):  # a bool is not a port
             raise ValueError(f"port must be 1-65535 or None (SRV), got {port!r}")
         self.port = port
         # The Host header's name: an IPv6 address in brackets (RFC 9110 section 7.2, RFC 3986).
         self._host_name = f"[{self.dns_name}]" if ":" in self.dns_name else self.dns_name
-        self.resolver = resolver or Resolver(self.settings)
+        self.resolver = resolver or Resolver(self.settings, clock=self.clock)
         self.on_attempt = on_attempt
-        self._pools = ConnectionPools(max_age=self.settings.pool_max_age, maxsize=self.settings.pool_size)
-        # The attempts' timeouts while the deadline is further away than both (the common case).
-        self._full_timeout = urllib3.Timeout(connect=self.settings.connect_timeout, read=self.settings.read_timeout)
+        self._pools = ConnectionPools(
+            max_age=self.settings.pool_max_age, maxsize=self.settings.pool_size, clock=self.clock
+        )
         self._lock = threading.Lock()
         self._failed_until: dict[Endpoint, float] = {}
         self._known: tuple[Endpoint, ...] = ()
@@ -165,7 +177,7 @@ class DiscoveryClient:
         """A new answer when every address of ``endpoints`` failed (in this call or recently), else None."""
         if not failed and not self._failed_until:
             return None  # the common case, without the lock
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             penalized = {endpoint for endpoint, until in self._failed_until.items() if until > now}
         if not all(endpoint in failed or endpoint in penalized for endpoint in endpoints):
@@ -187,7 +199,7 @@ class DiscoveryClient:
         # not onto whichever follows a dead one in the answer.
         penalized: list[Endpoint] = []
         if self._failed_until:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             with self._lock:
                 for endpoint in [endpoint for endpoint, until in self._failed_until.items() if until <= now]:
                     del self._failed_until[endpoint]
@@ -200,7 +212,7 @@ class DiscoveryClient:
     def _mark(self, endpoint: Endpoint, failed: bool) -> None:
         if failed:
             with self._lock:
-                self._failed_until[endpoint] = time.monotonic() + self.settings.failure_penalty
+                self._failed_until[endpoint] = self.clock.monotonic() + self.settings.failure_penalty
         elif self._failed_until and endpoint in self._failed_until:
             with self._lock:
                 self._failed_until.pop(endpoint, None)
@@ -228,8 +240,8 @@ class DiscoveryClient:
         answered within ``settings.max_attempts`` attempts and the deadline. Requests with a method
         that is not idempotent (POST, PATCH) are sent again only when the connection failed.
         """
-        deadline = deadline or Deadline(self.settings.deadline)
-        started = time.monotonic()
+        deadline = deadline or Deadline(self.settings.deadline, clock=self.clock)
+        started = self.clock.monotonic()
         method = method.upper()
         if method not in IDEMPOTENT_METHODS and not _METHOD.fullmatch(method):
             raise ValueError(f"method must be an HTTP method such as GET, got {method[:20]!r}")
@@ -268,7 +280,7 @@ class DiscoveryClient:
                 # Full jitter (Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
                 cap = min(self.settings.backoff_max, self.settings.backoff_base * 2**repeats)
                 repeats += 1
-                time.sleep(min(random.uniform(0, cap), deadline.remaining()))
+                self.clock.sleep(min(random.uniform(0, cap), deadline.remaining()))
                 if deadline.expired:
                     break
             tried.add(endpoint)
@@ -278,19 +290,19 @@ class DiscoveryClient:
                 request_headers = dict(headers)
                 if not any(name.lower() == "host" for name in request_headers):
                     request_headers["Host"] = f"{self._host_name}:{endpoint.port}"
-            attempt_started = time.monotonic()
+            attempt_started = self.clock.monotonic()
             state = AttemptState(first_byte_timeout=first_byte_timeout)
             try:
                 raw = self._attempt(endpoint, method, path, request_headers, body, deadline, state, decode_content)
             except _AttemptError as error:
-                self._report(endpoint, attempt, error.reason, None, attempt_started, state.fresh)
-                failures.append(AttemptFailure(endpoint.address, endpoint.port, error.reason))
+                self._report(endpoint, attempt, error.text, None, attempt_started, state.fresh, error.kind)
+                failures.append(AttemptFailure(endpoint.address, endpoint.port, error.text, error.kind))
                 failed_in_call.add(endpoint)
                 self._mark(endpoint, failed=True)
-                if state.first_byte_applied and error.reason == "read timeout":
+                if state.first_byte_applied and error.kind is FailureKind.READ_TIMEOUT:
                     # A service slow everywhere is still reached: the rest of the call waits longer.
                     first_byte_timeout = None
-                if error.sent and not resend_allowed:
+                if not error.kind.before_sending and not resend_allowed:
                     break
                 continue
             self._report(endpoint, attempt, "ok", raw.status, attempt_started, state.fresh)
@@ -306,23 +318,32 @@ class DiscoveryClient:
                 failures=tuple(failures),
                 headers=raw.headers,
                 reason=raw.reason,
-                elapsed=time.monotonic() - started,
+                elapsed=self.clock.monotonic() - started,
             )
         tried_text = ", ".join(f"{failure.address}:{failure.port} {failure.error}" for failure in failures)
-        if deadline.expired:
+        expired = deadline.expired
+        if expired:
             what = f"deadline of {deadline.seconds:g} s reached"
             detail = f"no address of {self.dns_name} answered ({what}; tried {tried_text or 'none'})"
         else:
             detail = f"no address of {self.dns_name} answered (tried {tried_text})"
-        raise UnreachableError(self.dns_name, detail, tuple(failures))
+        raise UnreachableError(self.dns_name, detail, tuple(failures), deadline_reached=expired)
 
     def _report(
-        self, endpoint: Endpoint, attempt: int, outcome: str, status: int | None, started: float, fresh: bool
+        self,
+        endpoint: Endpoint,
+        attempt: int,
+        outcome: str,
+        status: int | None,
+        started: float,
+        fresh: bool,
+        kind: FailureKind | None = None,
     ) -> None:
         if self.on_attempt is None and not logger.isEnabledFor(logging.DEBUG):
             return
+        elapsed = self.clock.monotonic() - started
         event = AttemptEvent(
-            self.dns_name, endpoint.address, endpoint.port, attempt, outcome, status, time.monotonic() - started, fresh
+            self.dns_name, endpoint.address, endpoint.port, attempt, outcome, status, elapsed, fresh, kind
         )
         logger.debug(
             "%s attempt %d to %s: %s%s in %.3f s",
@@ -352,40 +373,55 @@ class DiscoveryClient:
     ) -> _Raw:
         remaining = deadline.remaining()
         if remaining <= 0:
-            raise _AttemptError("deadline reached", sent=False)
-        if remaining >= self.settings.connect_timeout and remaining >= self.settings.read_timeout:
-            timeout = self._full_timeout
-        else:
-            timeout = urllib3.Timeout(
-                connect=min(self.settings.connect_timeout, remaining), read=min(self.settings.read_timeout, remaining)
-            )
-        token = attempt_state.set(state)
+            raise _AttemptError(FailureKind.CONNECT_TIMEOUT, "deadline reached before connecting")
+        timeout = attempt_timeout(self.settings, deadline)
+        state.watch = watch = WATCHDOG.watch(remaining)
         try:
-            response = self._urlopen(endpoint, method, path, headers, body, timeout, decode_content)
+            token = attempt_state.set(state)
+            try:
+                response = self._urlopen(endpoint, method, path, headers, body, timeout, decode_content)
+            finally:
+                attempt_state.reset(token)
+        except _AttemptError:
+            WATCHDOG.cancel(watch)
+            raise
         except urllib3.exceptions.NewConnectionError as error:  # refused, unreachable, ...
-            raise _AttemptError(_describe_network_error(error, "connection failed"), sent=False) from None
+            WATCHDOG.cancel(watch)
+            raise _attempt_error(error, FailureKind.CONNECTION_FAILED) from None
         except urllib3.exceptions.ConnectTimeoutError:
-            raise _AttemptError("connect timeout", sent=False) from None
+            # Also when the deadline (urllib3's total) was the shorter limit: UnreachableError's
+            # deadline_reached tells the two apart for the whole call.
+            WATCHDOG.cancel(watch)
+            raise _AttemptError(FailureKind.CONNECT_TIMEOUT) from None
         except urllib3.exceptions.ReadTimeoutError:
-            raise _AttemptError("read timeout", sent=True) from None
+            WATCHDOG.cancel(watch)
+            raise _AttemptError(FailureKind.READ_TIMEOUT) from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise _AttemptError(_describe_network_error(error, type(error).__name__), sent=True) from None
-        finally:
-            attempt_state.reset(token)
+            if not WATCHDOG.cancel(watch):
+                # The deadline shut the socket down: the status line or headers came too slowly (a
+                # byte within every read timeout), or it raced urllib3's own read timeout.
+                raise _AttemptError(FailureKind.READ_TIMEOUT) from None
+            raise _attempt_error(error, FailureKind.CONNECTION_BROKEN) from None
+        fired = False
         try:
-            # The socket timeout urllib3 left for the body: the attempt's read timeout, unless the
-            # connection shortened it for the first byte.
-            left = None if state.first_byte_applied else timeout.read_timeout
-            content = self._read_body(response, deadline, decode_content, left)
+            try:
+                content = self._read_body(response, deadline, decode_content)
+            finally:
+                fired = not WATCHDOG.cancel(watch)
+            if fired:
+                # The socket was shut down: whatever was read may be cut short (a body without a
+                # length ends at the shutdown as if complete).
+                raise _AttemptError(FailureKind.READ_TIMEOUT, "deadline reached while reading the body")
         except _AttemptError:
             response.close()  # half-read: the connection cannot be reused
             raise
-        except urllib3.exceptions.ReadTimeoutError:
-            response.close()
-            raise _AttemptError("read timeout", sent=True) from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
             response.close()
-            raise _AttemptError(_describe_network_error(error, type(error).__name__), sent=True) from None
+            if fired or deadline.expired:
+                raise _AttemptError(FailureKind.READ_TIMEOUT, "deadline reached while reading the body") from None
+            if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+                raise _AttemptError(FailureKind.READ_TIMEOUT) from None
+            raise _attempt_error(error, FailureKind.CONNECTION_BROKEN) from None
         finally:
             response.release_conn()
         return _Raw(response.status, response.reason or "", response.headers, content)
@@ -418,47 +454,26 @@ class DiscoveryClient:
                 )
             except urllib3.exceptions.ClosedPoolError:
                 continue  # closed by another thread as the address left DNS and came back: a new pool
-        raise _AttemptError("connection pool closed", sent=False)
+        raise _AttemptError(FailureKind.CONNECTION_FAILED, "connection pool closed")
 
-    def _read_body(
-        self,
-        response: urllib3.response.BaseHTTPResponse,
-        deadline: Deadline,
-        decode: bool,
-        socket_timeout: float | None,
-    ) -> bytes:
-        """The whole body, each read bounded by the read timeout AND the call's deadline."""
+    def _read_body(self, response: urllib3.response.BaseHTTPResponse, deadline: Deadline, decode: bool) -> bytes:
+        """The whole body, at most ``max_body_bytes``. Each read waits at most the read timeout
+        (capped by the deadline when urllib3 set it); the watchdog ends a read still blocked at the
+        deadline, and the deadline is checked between reads."""
         limit = self.settings.max_body_bytes
-        read_timeout = self.settings.read_timeout
         # Nothing to decode: urllib3's decoding buffer would only cost time.
         decode = decode and bool(response.headers.get("Content-Encoding"))
         chunks: list[bytes] = []
         size = 0
-        applied = socket_timeout  # the socket's timeout now, when known: set again only if it must change
         while True:
-            remaining = deadline.remaining()
-            if remaining <= 0:
-                raise _AttemptError("deadline reached while reading the body", sent=True)
-            clipped = remaining < read_timeout
-            wanted = remaining if clipped else read_timeout
-            if wanted != applied:
-                # urllib3 hands the connection back to the pool at the end of the body: fetch it each time.
-                connection: Any = response.connection
-                sock = getattr(connection, "sock", None)
-                if sock is not None:
-                    sock.settimeout(wanted)
-                applied = wanted
-            try:
-                chunk = response.read1(_READ_CHUNK, decode_content=decode)
-            except urllib3.exceptions.ReadTimeoutError:
-                if clipped:
-                    raise _AttemptError("deadline reached while reading the body", sent=True) from None
-                raise
+            if deadline.expired:
+                raise _AttemptError(FailureKind.READ_TIMEOUT, "deadline reached while reading the body")
+            chunk = response.read1(_READ_CHUNK, decode_content=decode)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
             if size > limit:
-                raise _AttemptError(f"response larger than {limit} bytes", sent=True)
+                raise _AttemptError(FailureKind.RESPONSE_TOO_LARGE, f"response larger than {limit} bytes")
             chunks.append(chunk)
 
     def close(self) -> None:
@@ -515,8 +530,14 @@ def _rotated_randomly(endpoints: list[Endpoint]) -> list[Endpoint]:
     return endpoints[start:] + endpoints[:start]
 
 
-def _describe_network_error(error: BaseException, fallback: str) -> str:
-    """A short name for the OS-level cause buried in urllib3's wrappers."""
+def attempt_timeout(settings: DiscoverySettings, deadline: Deadline) -> urllib3.Timeout:
+    """What urllib3 is given for one attempt: the connect and read timeouts, and as ``total`` what is
+    left of the call's deadline, so that connect plus the wait for the first byte fit in it."""
+    return urllib3.Timeout(total=deadline.remaining(), connect=settings.connect_timeout, read=settings.read_timeout)
+
+
+def _attempt_error(error: BaseException, fallback: FailureKind) -> _AttemptError:
+    """The OS-level cause buried in urllib3's wrappers, as a failure kind (and its text)."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -525,19 +546,15 @@ def _describe_network_error(error: BaseException, fallback: str) -> str:
             continue
         seen.add(id(current))
         if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
+            return _AttemptError(FailureKind.CONNECTION_REFUSED)
         if isinstance(current, ConnectionResetError):
-            return "connection reset"
+            return _AttemptError(FailureKind.CONNECTION_RESET)
         if isinstance(current, RemoteDisconnected):
-            return "connection closed"
-        if isinstance(current, urllib3.exceptions.ProtocolError | urllib3.exceptions.NewConnectionError):
-            pass
-        elif isinstance(current, TimeoutError):
-            return "timeout"
+            return _AttemptError(FailureKind.CONNECTION_CLOSED)
         pending.extend([current.__cause__, current.__context__])
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    if isinstance(error, urllib3.exceptions.ProtocolError):
+    if fallback is FailureKind.CONNECTION_BROKEN and isinstance(error, urllib3.exceptions.ProtocolError):
         # "Response ended prematurely", an incomplete chunk, ...: the task went away mid-answer.
         text = str(error.args[0]) if error.args else ""
-        return f"connection broken ({text[:60]})" if text else "connection broken"
-    return fallback
+        return _AttemptError(fallback, f"connection broken ({text[:60]})" if text else None)
+    return _AttemptError(fallback)

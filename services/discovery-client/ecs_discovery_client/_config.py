@@ -34,7 +34,10 @@ _ENV_NAMES: dict[str, str] = {
     "deadline": "UPSTREAM_DEADLINE",
     "pool_max_age": "UPSTREAM_POOL_MAX_AGE",
     "max_body_bytes": "UPSTREAM_MAX_BODY_BYTES",
+    "allow_loopback": "UPSTREAM_ALLOW_LOOPBACK",
 }
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def _shown(value: object) -> str:
@@ -84,8 +87,11 @@ def _check_port(text: str, variable: str) -> int:
 
 
 def env_prefix(service: str) -> str:
-    """``user-service`` -> ``USER_SERVICE``: the prefix ``connect_to`` gives a peer's variables."""
-    return service.strip().upper().replace("-", "_")
+    """``user-service`` -> ``USER_SERVICE``: the prefix ``connect_to`` gives a peer's variables.
+
+    The same rule as the CDK library's ``env_prefix`` (tests/client/test_config.py checks that they
+    agree), written out here because the client must not depend on the library."""
+    return service.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -138,11 +144,26 @@ class DiscoverySettings:
     #: When every cached address has failed, the name is looked up again before its TTL runs out,
     #: but not sooner than this after the answer arrived (so a dead service does not flood DNS).
     relookup_interval: float = 1.0
+    #: Whether an answer may point at a loopback address (127.0.0.0/8, ::1). None: only when every
+    #: nameserver in ``nameservers`` is itself a loopback address (the local run and the tests, which
+    #: serve DNS and the tasks on loopback); with the system resolver (a task's VPC resolver) never.
+    #: Addresses no service can have (unspecified, link-local such as the instance metadata and ECS
+    #: credentials endpoints, multicast, reserved, broadcast) are refused whatever this says.
+    allow_loopback: bool | None = None
     #: Names of the variables these settings came from, for error messages.
     source: Mapping[str, str] = field(default_factory=dict[str, str], compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check()
+
+    @property
+    def loopback_allowed(self) -> bool:
+        """``allow_loopback``, with None decided by the nameservers."""
+        if self.allow_loopback is not None:
+            return self.allow_loopback
+        return bool(self.nameservers) and all(
+            ipaddress.ip_address(address).is_loopback for address, _ in self.nameservers
+        )
 
     @property
     def effective_first_byte_timeout(self) -> float:
@@ -173,6 +194,10 @@ class DiscoverySettings:
             self._positive("first_byte_timeout")
         for name in ("max_attempts", "pool_size", "max_body_bytes"):
             self._count(name)
+        if self.allow_loopback is not None and not isinstance(cast(object, self.allow_loopback), bool):
+            raise ConfigurationError(
+                self._name("allow_loopback"), f"{_shown(self.allow_loopback)} is not true, false or None"
+            )
         for item in cast(tuple[object, ...], self.nameservers):
             pair = cast(tuple[object, ...], item) if isinstance(item, tuple) else None
             if pair is None or len(pair) != 2:
@@ -217,6 +242,11 @@ class DiscoverySettings:
             if field_name == "nameservers":
                 items = [item for item in raw.split(",") if item.strip()]
                 values[field_name] = tuple(_parse_nameserver(item, variable) for item in items)
+            elif field_name == "allow_loopback":
+                word = raw.lower()
+                if word not in _TRUE and word not in _FALSE:
+                    raise ConfigurationError(variable, f"{_shown(raw)} is not true or false (1/0, yes/no, on/off)")
+                values[field_name] = word in _TRUE
             elif field_name in ("max_attempts", "max_body_bytes"):
                 if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
                     raise ConfigurationError(variable, f"{_shown(raw)} is not a whole number >= 1")
@@ -250,7 +280,7 @@ class ServiceTarget:
         name in lower case) joined to ``NAMESPACE``. ``<PREFIX>_PORT`` unset means: the port from the
         SRV records. A malformed value is a :class:`ConfigurationError` naming the variable.
         """
-        prefix = env_prefix(service)
+        prefix = env_prefix(service.strip())
         if not prefix or not re.fullmatch(r"[A-Z0-9_]+", prefix):
             raise ConfigurationError("service", f"{_shown(service)} is not a service name or variable prefix")
         host_variable = f"{prefix}_HOST"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from ecs_discovery_client._addresses import refused_because
+from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
 from ecs_discovery_client._config import DiscoverySettings
-from ecs_discovery_client._errors import ResolutionError
+from ecs_discovery_client._errors import ResolutionError, ResolutionFailure
 
 __all__ = ["Deadline", "Endpoint", "Resolver"]
 
@@ -28,20 +29,21 @@ _MAX_CACHED_NAMES = 1024
 
 
 class Deadline:
-    """A point in time (``time.monotonic()``) by which something must be done."""
+    """A point in time on ``clock`` (default: ``time.monotonic``) by which something must be done."""
 
-    __slots__ = ("expires_at", "seconds")
+    __slots__ = ("clock", "expires_at", "seconds")
 
-    def __init__(self, seconds: float, *, started_at: float | None = None) -> None:
+    def __init__(self, seconds: float, *, started_at: float | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.seconds = seconds
-        self.expires_at = (time.monotonic() if started_at is None else started_at) + seconds
+        self.clock = clock
+        self.expires_at = (clock.monotonic() if started_at is None else started_at) + seconds
 
     def remaining(self) -> float:
-        return max(0.0, self.expires_at - time.monotonic())
+        return max(0.0, self.expires_at - self.clock.monotonic())
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() >= self.expires_at
+        return self.clock.monotonic() >= self.expires_at
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Endpoint:
 @dataclass(frozen=True)
 class _Answer:
     endpoints: tuple[Endpoint, ...]
-    received_at: float  # time.monotonic()
+    received_at: float  # on the resolver's clock
     expires_at: float
 
 
@@ -77,6 +79,11 @@ class Resolver:
     An answer is cached for its TTL, capped at ``settings.max_ttl``, and never served after that.
     Threads that need a name while it is being looked up wait for that one lookup, each no longer
     than its own deadline.
+
+    Records that mean "no service" are not used: an SRV record with port 0 or the target ``.``
+    (RFC 2782: "decidedly not available"), and addresses no service can have (see
+    :func:`refused_because`; loopback only when ``settings.loopback_allowed``). An answer left with
+    nothing usable is a :class:`ResolutionError` ``no_usable_address``. ``clock`` is for tests.
     """
 
     def __init__(
@@ -85,8 +92,10 @@ class Resolver:
         *,
         dns_resolver: dns.resolver.Resolver | None = None,
         srv_fallback_port: int | None = 80,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings or DiscoverySettings()
+        self.clock = clock
         if dns_resolver is None:
             if self.settings.nameservers:
                 dns_resolver = dns.resolver.Resolver(configure=False)
@@ -111,19 +120,22 @@ class Resolver:
         Raises :class:`ResolutionError` (``nxdomain``, ``no_records``, ``dns_timeout``, ``dns_error``,
         ``bad_name``) when DNS gives no usable answer within ``deadline`` (default: ``settings.deadline``).
         """
-        return self._get(_normalize(name), port, deadline or Deadline(self.settings.deadline), None).endpoints
+        return self._get(_normalize(name), port, deadline or self._deadline(), None).endpoints
 
     def refresh(
         self, name: str, port: int | None = None, *, deadline: Deadline | None = None, older_than: float = 0.0
     ) -> tuple[Endpoint, ...]:
         """Like :meth:`resolve`, but looks the name up again if the cached answer is ``older_than`` s or more."""
-        return self._get(_normalize(name), port, deadline or Deadline(self.settings.deadline), older_than).endpoints
+        return self._get(_normalize(name), port, deadline or self._deadline(), older_than).endpoints
+
+    def _deadline(self) -> Deadline:
+        return Deadline(self.settings.deadline, clock=self.clock)
 
     def answer_age(self, name: str, port: int | None = None) -> float | None:
         """Seconds since the cached answer for ``name`` arrived; None when nothing valid is cached."""
         with self._lock:
             answer = self._answers.get((_normalize(name), port))
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if answer is None or now >= answer.expires_at:
             return None
         return now - answer.received_at
@@ -139,11 +151,15 @@ class Resolver:
         key: _Key = (name, port)
         # The common case without the lock: a fresh answer in the cache (dict reads are atomic).
         answer = self._answers.get(key)
-        if answer is not None and older_than is None and time.monotonic() < answer.expires_at:
+        if answer is not None and older_than is None and self.clock.monotonic() < answer.expires_at:
             return answer
         if _is_ip_address(name):
             # No DNS: the address itself, kept (it never expires) so the next call skips parsing it.
-            now = time.monotonic()
+            # The same addresses are refused as in an answer: a URL's host may come from input.
+            reason = refused_because(name, allow_loopback=self.settings.loopback_allowed)
+            if reason is not None:
+                raise ResolutionError(name, ResolutionFailure.NO_USABLE_ADDRESS, f"{name} is {reason}")
+            now = self.clock.monotonic()
             answer = _Answer((Endpoint(name, port or self.srv_fallback_port or 80),), now, float("inf"))
             with self._lock:
                 if len(self._answers) < _MAX_CACHED_NAMES:
@@ -151,7 +167,7 @@ class Resolver:
             return answer
         with self._lock:
             answer = self._answers.get(key)
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if (
                 answer is not None
                 and now < answer.expires_at
@@ -168,7 +184,7 @@ class Resolver:
                 return lookup.result(timeout=deadline.remaining())
             except TimeoutError:
                 detail = f"deadline reached while waiting for the DNS lookup of {name}"
-                raise ResolutionError(name, "dns_timeout", detail) from None
+                raise ResolutionError(name, ResolutionFailure.DNS_TIMEOUT, detail) from None
             except ResolutionError as error:
                 # A copy: one exception object raised in several threads would share its traceback.
                 raise ResolutionError(error.dns_name, error.failure, error.detail) from None
@@ -194,31 +210,45 @@ class Resolver:
         try:
             qname = dns.name.from_text(name)  # absolute: no search domain from resolv.conf is ever appended
         except dns.exception.DNSException as error:
-            raise ResolutionError(name, "bad_name", f"{name!r} is not a DNS name: {error}") from None
+            raise ResolutionError(name, ResolutionFailure.BAD_NAME, f"{name!r} is not a DNS name: {error}") from None
         # The lookup may take the whole DNS lifetime, but never more than the call has left.
-        lookup_deadline = min(deadline.expires_at, time.monotonic() + self.settings.dns_lifetime)
+        lookup_deadline = min(deadline.expires_at, self.clock.monotonic() + self.settings.dns_lifetime)
+        refused: list[str] = []
         if port is not None:
             rrset = self._query(name, qname, dns.rdatatype.A, lookup_deadline)
-            endpoints = tuple(dict.fromkeys(Endpoint(_address(rdata), port) for rdata in _items(rrset)))
+            endpoints = self._usable(_items(rrset), port, refused)
             ttl = rrset.ttl
         else:
             try:
-                endpoints, ttl = self._lookup_srv(name, qname, lookup_deadline)
+                endpoints, ttl = self._lookup_srv(name, qname, lookup_deadline, refused)
             except ResolutionError as error:
-                if error.failure != "no_records" or self.srv_fallback_port is None:
+                if error.failure is not ResolutionFailure.NO_RECORDS or self.srv_fallback_port is None:
                     raise
                 rrset = self._query(name, qname, dns.rdatatype.A, lookup_deadline)
-                endpoints = tuple(
-                    dict.fromkeys(Endpoint(_address(rdata), self.srv_fallback_port) for rdata in _items(rrset))
-                )
+                endpoints = self._usable(_items(rrset), self.srv_fallback_port, refused)
                 ttl = rrset.ttl
         if not endpoints:
-            raise ResolutionError(name, "no_records", f"{name} has no usable records")
-        received_at = time.monotonic()
+            why = "; ".join(dict.fromkeys(refused)) or "no records"
+            raise ResolutionError(name, ResolutionFailure.NO_USABLE_ADDRESS, f"{name} has no usable records ({why})")
+        received_at = self.clock.monotonic()
         # The TTL counts from when the answer arrived, and is capped.
         return _Answer(endpoints, received_at, received_at + min(float(ttl), self.settings.max_ttl))
 
-    def _lookup_srv(self, name: str, qname: dns.name.Name, deadline: float) -> tuple[tuple[Endpoint, ...], int]:
+    def _usable(self, rdatas: list[dns.rdata.Rdata], port: int, refused: list[str]) -> tuple[Endpoint, ...]:
+        """The A records' addresses that may be called, on ``port``; why the others may not, into ``refused``."""
+        endpoints: list[Endpoint] = []
+        for rdata in rdatas:
+            address = _address(rdata)
+            reason = refused_because(address, allow_loopback=self.settings.loopback_allowed)
+            if reason is None:
+                endpoints.append(Endpoint(address, port))
+            else:
+                refused.append(f"{address} is {reason}")
+        return tuple(dict.fromkeys(endpoints))
+
+    def _lookup_srv(
+        self, name: str, qname: dns.name.Name, deadline: float, refused: list[str]
+    ) -> tuple[tuple[Endpoint, ...], int]:
         answer = self._resolve(name, qname, dns.rdatatype.SRV, deadline)
         rrset = _rrset(name, answer, f"{name} SRV")
         ttl = rrset.ttl
@@ -234,17 +264,28 @@ class Resolver:
         for srv in _items(rrset):
             target: dns.name.Name = getattr(srv, "target")  # noqa: B009 (dnspython's SRV rdata is untyped)
             srv_port: int = getattr(srv, "port")  # noqa: B009
+            if target == dns.name.root:
+                refused.append("SRV target '.' (RFC 2782: the service is decidedly not available)")
+                continue
+            if srv_port == 0:
+                refused.append(f"SRV port 0 for {target.to_text(omit_final_dot=True)[:80]}")
+                continue
             addresses = additional.get(target)
             if addresses is None:
                 try:
                     target_rrset = self._query(name, target, dns.rdatatype.A, deadline)
                 except ResolutionError as error:
-                    if error.failure in ("dns_timeout", "dns_error"):
+                    if error.failure in (ResolutionFailure.DNS_TIMEOUT, ResolutionFailure.DNS_ERROR):
                         raise
                     continue  # a target removed since the SRV answer: skip that task
                 addresses = [_address(rdata) for rdata in _items(target_rrset)]
                 ttl = min(ttl, target_rrset.ttl)
-            endpoints.extend(Endpoint(address, srv_port) for address in addresses)
+            for address in addresses:
+                reason = refused_because(address, allow_loopback=self.settings.loopback_allowed)
+                if reason is None:
+                    endpoints.append(Endpoint(address, srv_port))
+                else:
+                    refused.append(f"{address} is {reason}")
         return tuple(dict.fromkeys(endpoints)), ttl
 
     def _query(
@@ -257,27 +298,32 @@ class Resolver:
         self, name: str, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, deadline: float
     ) -> dns.resolver.Answer:
         asked = f"{qname.to_text(omit_final_dot=True)} {rdtype.name}"
-        remaining = deadline - time.monotonic()
+        remaining = deadline - self.clock.monotonic()
         if remaining <= 0:
-            raise ResolutionError(name, "dns_timeout", f"DNS lookup of {asked} timed out (deadline reached)")
+            detail = f"DNS lookup of {asked} timed out (deadline reached)"
+            raise ResolutionError(name, ResolutionFailure.DNS_TIMEOUT, detail)
         try:
             return self._dns.resolve(qname, rdtype, search=False, lifetime=remaining)
         except dns.resolver.NXDOMAIN:
-            raise ResolutionError(name, "nxdomain", f"{asked}: the name does not exist (NXDOMAIN)") from None
+            detail = f"{asked}: the name does not exist (NXDOMAIN)"
+            raise ResolutionError(name, ResolutionFailure.NXDOMAIN, detail) from None
         except dns.resolver.NoAnswer:
-            raise ResolutionError(name, "no_records", f"{asked}: no records") from None
+            raise ResolutionError(name, ResolutionFailure.NO_RECORDS, f"{asked}: no records") from None
         except dns.exception.Timeout:
-            raise ResolutionError(name, "dns_timeout", f"DNS lookup of {asked} timed out") from None
+            detail = f"DNS lookup of {asked} timed out"
+            raise ResolutionError(name, ResolutionFailure.DNS_TIMEOUT, detail) from None
         except dns.resolver.NoNameservers as error:
-            raise ResolutionError(name, "dns_error", f"no nameserver answered {asked}: {error}") from None
+            detail = f"no nameserver answered {asked}: {error}"
+            raise ResolutionError(name, ResolutionFailure.DNS_ERROR, detail) from None
         except dns.exception.DNSException as error:
-            raise ResolutionError(name, "dns_error", f"DNS lookup of {asked} failed: {error}") from None
+            detail = f"DNS lookup of {asked} failed: {error}"
+            raise ResolutionError(name, ResolutionFailure.DNS_ERROR, detail) from None
 
 
 def _rrset(name: str, answer: dns.resolver.Answer, asked: str) -> dns.rrset.RRset:
     if answer.rrset is None:
         # resolve() raises NoAnswer first (raise_on_no_answer defaults to True).
-        raise ResolutionError(name, "no_records", f"{asked}: no records")
+        raise ResolutionError(name, ResolutionFailure.NO_RECORDS, f"{asked}: no records")
     return answer.rrset
 
 

@@ -24,25 +24,54 @@ import httpx
 
 from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient, DiscoveryClients
 from ecs_discovery_client._config import DiscoverySettings
-from ecs_discovery_client._errors import DiscoveryError
+from ecs_discovery_client._errors import DiscoveryError, ErrorCategory
 from ecs_discovery_client._resolver import Deadline, Resolver
 
 __all__ = [
     "AsyncDiscoveryTransport",
+    "DiscoveryConnectError",
+    "DiscoveryConnectTimeout",
     "DiscoveryHTTPXError",
+    "DiscoveryReadError",
+    "DiscoveryReadTimeout",
     "DiscoveryTransport",
     "discovery_httpx_async_client",
     "discovery_httpx_client",
 ]
 
 
-class DiscoveryHTTPXError(httpx.ConnectError):
+class DiscoveryHTTPXError(httpx.TransportError):
     """The service could not be resolved or reached; ``discovery_error`` says which name and addresses
-    failed. An ``httpx.ConnectError`` (a ``TransportError``), so code that catches httpx's errors handles it."""
+    failed. Raised as one of its subclasses, each also the httpx exception of the same meaning, as
+    httpx's own ``HTTPTransport`` would raise it."""
 
     def __init__(self, error: DiscoveryError, request: httpx.Request) -> None:
         super().__init__(str(error), request=request)
         self.discovery_error = error
+
+
+class DiscoveryConnectError(DiscoveryHTTPXError, httpx.ConnectError):
+    """No address could be connected to (refused, unreachable, none usable in DNS): an ``httpx.ConnectError``."""
+
+
+class DiscoveryConnectTimeout(DiscoveryHTTPXError, httpx.ConnectTimeout):
+    """DNS or the connect ran out of time: an ``httpx.ConnectTimeout`` (an ``httpx.TimeoutException``)."""
+
+
+class DiscoveryReadTimeout(DiscoveryHTTPXError, httpx.ReadTimeout):
+    """The request was sent and no whole answer came before the deadline: an ``httpx.ReadTimeout``."""
+
+
+class DiscoveryReadError(DiscoveryHTTPXError, httpx.ReadError):
+    """The connection failed during the answer (reset, closed, cut short, too large): an ``httpx.ReadError``."""
+
+
+_RAISED: dict[ErrorCategory, type[DiscoveryHTTPXError]] = {
+    ErrorCategory.CONNECT: DiscoveryConnectError,
+    ErrorCategory.CONNECT_TIMEOUT: DiscoveryConnectTimeout,
+    ErrorCategory.READ_TIMEOUT: DiscoveryReadTimeout,
+    ErrorCategory.READ: DiscoveryReadError,
+}
 
 
 class DiscoveryTransport(httpx.BaseTransport):
@@ -53,7 +82,8 @@ class DiscoveryTransport(httpx.BaseTransport):
     call (``settings.deadline``, or less when the request's timeout has both a connect and a read
     part: their sum); the body is read whole within it. httpx decodes gzip/deflate itself, so
     ``max_body_bytes`` applies to the encoded body here. ``response.extensions["discovery"]`` is
-    the :class:`CallResult`; failures raise :class:`DiscoveryHTTPXError`.
+    the :class:`CallResult`. Failures raise httpx's own exception types (``ConnectError``,
+    ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``), as the subclasses of :class:`DiscoveryHTTPXError`.
     """
 
     def __init__(
@@ -85,7 +115,8 @@ class DiscoveryTransport(httpx.BaseTransport):
         client = self.client_for(url.host, url.port)
         headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
         headers["Host"] = request.headers.get("host", url.netloc.decode("ascii"))
-        deadline = Deadline(min(self.settings.deadline, _timeout_total(request.extensions.get("timeout"))))
+        timeout_total = _timeout_total(request.extensions.get("timeout"))
+        deadline = Deadline(min(self.settings.deadline, timeout_total), clock=client.clock)
         try:
             result = client.request(
                 request.method,
@@ -96,7 +127,7 @@ class DiscoveryTransport(httpx.BaseTransport):
                 decode_content=False,  # httpx decodes gzip, deflate (and br, zstd when it can) itself
             )
         except DiscoveryError as error:
-            raise DiscoveryHTTPXError(error, request) from error
+            raise _RAISED[error.category](error, request) from error
         return _response(result)
 
     def close(self) -> None:

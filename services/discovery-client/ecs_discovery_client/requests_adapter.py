@@ -6,6 +6,7 @@ Needs the ``requests`` extra: ``pip install ecs-discovery-client[requests]``.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -19,21 +20,47 @@ from requests.utils import get_encoding_from_headers
 
 from ecs_discovery_client._client import AttemptEvent, CallResult, DiscoveryClient, DiscoveryClients
 from ecs_discovery_client._config import DiscoverySettings
-from ecs_discovery_client._errors import DiscoveryError
+from ecs_discovery_client._errors import DiscoveryError, ErrorCategory
 from ecs_discovery_client._resolver import Deadline, Resolver
 
-__all__ = ["DiscoveryAdapter", "DiscoveryRequestError", "discovery_session"]
+__all__ = [
+    "DiscoveryAdapter",
+    "DiscoveryConnectTimeout",
+    "DiscoveryConnectionError",
+    "DiscoveryReadTimeout",
+    "DiscoveryRequestError",
+    "discovery_session",
+]
 
 
-class DiscoveryRequestError(requests.exceptions.ConnectionError):
-    """The service could not be resolved or reached; ``discovery_error`` says which name and addresses failed.
-
-    A ``requests.ConnectionError``, so code that already catches requests' errors handles it.
-    """
+class DiscoveryRequestError(requests.exceptions.RequestException):
+    """The service could not be resolved or reached; ``discovery_error`` says which name and addresses
+    failed. Raised as one of its subclasses, each also the requests exception of the same meaning."""
 
     def __init__(self, error: DiscoveryError, request: PreparedRequest) -> None:
         super().__init__(str(error), request=request)
         self.discovery_error = error
+
+
+class DiscoveryConnectionError(DiscoveryRequestError, requests.exceptions.ConnectionError):
+    """No address could be connected to (refused, unreachable, none usable in DNS), or the connection
+    failed during the answer: a ``requests.ConnectionError``, as requests raises for both."""
+
+
+class DiscoveryConnectTimeout(DiscoveryRequestError, requests.exceptions.ConnectTimeout):
+    """DNS or the connect ran out of time: a ``requests.ConnectTimeout`` (safe to retry)."""
+
+
+class DiscoveryReadTimeout(DiscoveryRequestError, requests.exceptions.ReadTimeout):
+    """The request was sent and no whole answer came before the deadline: a ``requests.ReadTimeout``."""
+
+
+_RAISED: dict[ErrorCategory, type[DiscoveryRequestError]] = {
+    ErrorCategory.CONNECT: DiscoveryConnectionError,
+    ErrorCategory.CONNECT_TIMEOUT: DiscoveryConnectTimeout,
+    ErrorCategory.READ_TIMEOUT: DiscoveryReadTimeout,
+    ErrorCategory.READ: DiscoveryConnectionError,
+}
 
 
 class DiscoveryAdapter(requests.adapters.HTTPAdapter):
@@ -49,7 +76,9 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
     used: these are calls inside a VPC. Cookies a service sets are not stored in the session.
 
     ``response.discovery`` is the :class:`CallResult` (address, attempts, failed attempts).
-    Failures raise :class:`DiscoveryRequestError`, a ``requests.ConnectionError``.
+    Failures raise requests' own exception types: ``ConnectTimeout``, ``ReadTimeout`` or
+    ``ConnectionError`` (as :class:`DiscoveryConnectTimeout`, :class:`DiscoveryReadTimeout`,
+    :class:`DiscoveryConnectionError`, each a :class:`DiscoveryRequestError` with ``discovery_error``).
     """
 
     def __init__(
@@ -92,7 +121,7 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         headers = {str(name): str(value) for name, value in request.headers.items()}
         headers.setdefault("Host", url.netloc.rpartition("@")[2])
-        deadline = Deadline(min(self.settings.deadline, _timeout_total(timeout)))
+        deadline = Deadline(min(self.settings.deadline, _timeout_total(timeout)), clock=client.clock)
         try:
             result = client.request(
                 request.method or "GET",
@@ -103,7 +132,7 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
                 decode_content=True,  # gzip and deflate decoded, as requests does
             )
         except DiscoveryError as error:
-            raise DiscoveryRequestError(error, request) from error
+            raise _RAISED[error.category](error, request) from error
         return self._build(request, result)
 
     def _build(self, request: PreparedRequest, result: CallResult) -> Response:
@@ -129,15 +158,21 @@ class DiscoveryAdapter(requests.adapters.HTTPAdapter):
 
 
 def _timeout_total(timeout: object) -> float:
-    if timeout is None:
-        return float("inf")
-    if isinstance(timeout, tuple):
-        parts = cast(tuple[object, ...], timeout)
-        numbers = [float(part) for part in parts if isinstance(part, int | float)]
-        return sum(numbers) if len(numbers) == len(parts) else float("inf")
-    if isinstance(timeout, int | float):
-        return float(timeout)
-    return float("inf")
+    """requests' ``timeout=``: a number, or ``(connect, read)``; the call's deadline is their sum
+    (None in either place: no limit from that part). Anything else is a ValueError, as requests'
+    own adapter refuses it."""
+    parts = cast(tuple[object, ...], timeout) if isinstance(timeout, tuple) else (timeout,)
+    shown = repr(parts if isinstance(timeout, tuple) else timeout)[:40]
+    if len(parts) not in (1, 2):
+        raise ValueError(f"timeout must be a number or a (connect, read) pair, got {shown}")
+    total = 0.0
+    for part in parts:
+        if part is None:
+            return float("inf")
+        if isinstance(part, bool) or not isinstance(part, int | float) or not math.isfinite(part) or part < 0:
+            raise ValueError(f"timeout must be finite numbers >= 0 (seconds) or None, got {shown}")
+        total += part
+    return total
 
 
 def _body_bytes(body: object) -> bytes | None:
