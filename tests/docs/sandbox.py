@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from tests.integration.clean_venv import SUBPROCESS_TIMEOUT, borrow, closure
+from tests.integration.clean_venv import SUBPROCESS_TIMEOUT, borrow, closure, declared_requirements
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Installed from the wheel folder, not borrowed: its console scripts are what puts Node.js 24 on PATH.
@@ -131,3 +131,37 @@ def copy_library_source(destination: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
     return destination
+
+
+def example_requirements(example: Path) -> list[str]:
+    """The named requirements of an example's requirements.txt with the library's own (and its
+    extras', when the file names the library with extras), for ``user_shell``."""
+    specs: list[str] = []
+    extras: list[str] = []
+    for line in (example / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("../.."):
+            extras += [e.strip() for e in line.partition("[")[2].rstrip("]").split(",") if e.strip()]
+        elif line and not line.startswith("-"):
+            specs.append(line)
+    return [*declared_requirements(REPO_ROOT / "pyproject.toml", *extras, build=True), *specs]
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    checkout: Path  # a copy of what the example needs from the repository, at the same relative paths
+    folder: Path  # the example's folder in it
+    shell: UserShell
+    result: ShellRun
+
+
+def run_example(root: Path, example: Path, script: str) -> ExampleRun:
+    """``script`` (its README's commands) run in the example's folder of a copy of the repository:
+    the library's source, package.json and the installed CDK CLI (node_modules, linked)."""
+    checkout = copy_library_source(root / "checkout")
+    shutil.copy2(REPO_ROOT / "package.json", checkout / "package.json")
+    (checkout / "node_modules").symlink_to(REPO_ROOT / "node_modules")
+    folder = checkout / example.relative_to(REPO_ROOT)
+    shutil.copytree(example, folder, ignore=shutil.ignore_patterns(".venv", "cdk.out", "__pycache__"))
+    shell = user_shell(root / "sandbox", example_requirements(example))
+    return ExampleRun(checkout, folder, shell, shell.run(script, cwd=folder))

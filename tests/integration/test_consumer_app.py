@@ -1,99 +1,69 @@
-"""examples/consumer-app installed into a clean virtual environment as a user would, then
-synthesized by the real CDK CLI (pinned in package-lock.json), once per session.
-
-The clean venv is made offline: its only third-party packages are the runtime closure of
-the library's and the example's requirements (plus the build backend), borrowed read-only
-from the project venv through a .pth file; the library itself is installed into it by
-``pip install -r requirements.txt`` run in the example's folder, which builds it from the
-repository path. Nothing else of the project venv (pytest, flask, the editable install)
-is visible to the app.
+"""examples/consumer-app run as its README says, offline, once per session: its first shell
+block, as written, in the example's folder of a copy of the repository (tests/docs/sandbox.py:
+a user's shell with the base python3, the machine's own Node.js on PATH, dependencies borrowed
+read-only and nothing else of the project venv visible). Then the same venv synthesizes once
+more with the README's deploy context, so that the template shows the context reached the app.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.clean_venv import SUBPROCESS_TIMEOUT, declared_requirements, make_clean_venv
+from tests.docs.markdown import commands, fenced_blocks
+from tests.docs.sandbox import JSII_NODE_WARNING, ExampleRun, ShellRun, run_example
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = REPO_ROOT / "examples" / "consumer-app"
 CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-# Differs from the app's placeholder, so the template shows that the context reached it.
-SHARED_NAMESPACE_ID = "ns-0a1b2c3d4e5f6a7b8"
-
-pytestmark = pytest.mark.skipif(
-    not CDK_BIN.exists(), reason="run `make install` first: node_modules/.bin/cdk is missing"
-)
 
 
 @dataclass(frozen=True)
 class ConsumerSynth:
-    venv: Path
-    purelib: Path
+    run: ExampleRun
     probe: dict[str, Any]
-    result: subprocess.CompletedProcess[str]
+    result: ShellRun
     template: dict[str, Any]
+    shared_namespace_id: str
 
 
-def _requirement_names() -> list[str]:
-    """The library's runtime requirements and build backend, and the example's named requirements."""
-    specs = declared_requirements(REPO_ROOT / "pyproject.toml", build=True)
-    for line in (EXAMPLE_DIR / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        # Paths (the library itself) and pip options are not names to borrow.
-        if line and not line.startswith((".", "/", "-")):
-            specs.append(line)
-    return specs
-
-
-def _run(command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+def readme_blocks() -> tuple[str, list[str]]:
+    """The README's install-and-synth block (as text) and its deploy command's ``-c`` arguments."""
+    blocks = [b for b in fenced_blocks(EXAMPLE_DIR / "README.md") if commands(b)]
+    (install,) = [b for b in blocks if any(c.startswith("pip install") for c in commands(b))]
+    (deploy,) = [c for b in blocks for c in commands(b) if c.startswith("npx cdk deploy")]
+    words = shlex.split(deploy)
+    context = [word for i, word in enumerate(words) if word == "-c" or (i and words[i - 1] == "-c")]
+    return install.text, context
 
 
 @pytest.fixture(scope="module")
 def consumer(tmp_path_factory: pytest.TempPathFactory) -> ConsumerSynth:
-    root = tmp_path_factory.mktemp("consumer-app")
-    # GIVEN a new venv of the project's Python, holding only the borrowed dependency closure
-    clean = make_clean_venv(root, _requirement_names())
-    venv, python, purelib, env = clean.root / "venv", clean.python, clean.purelib, clean.env
-
-    # WHEN the README's install command runs in the example's folder for that venv, without any index
-    install = clean.pip_install("-r", "requirements.txt", cwd=EXAMPLE_DIR)
-    assert install.returncode == 0, install.stdout + install.stderr
+    assert CDK_BIN.exists(), "run `make install` first: node_modules/.bin/cdk is missing"
+    script, context = readme_blocks()
+    # GIVEN the README's commands run as written in a copy of the example's folder
+    run = run_example(tmp_path_factory.mktemp("consumer-app"), EXAMPLE_DIR, script)
+    # One line: the shell's trace that separates each command's output holds one line per command.
     probe_code = (
-        "import importlib.util, json, ecs_service_discovery, importlib.metadata as m\n"
-        "d = m.distribution('ecs-service-discovery')\n"
-        "print(json.dumps({'module': ecs_service_discovery.__file__,\n"
-        "  'direct_url': json.loads(d.read_text('direct_url.json') or 'null'),\n"
-        "  'dist_path': str(d.locate_file('')),\n"
-        "  'unrelated': [n for n in ('pytest', 'flask', 'boto3') if importlib.util.find_spec(n)]}))"
+        "import importlib.util, json, ecs_service_discovery, importlib.metadata as m; "
+        "d = m.distribution('ecs-service-discovery'); "
+        "print(json.dumps({'module': ecs_service_discovery.__file__, "
+        "'direct_url': json.loads(d.read_text('direct_url.json') or 'null'), "
+        "'dist_path': str(d.locate_file('')), "
+        "'unrelated': [n for n in ('pytest', 'flask', 'boto3') if importlib.util.find_spec(n)]}))"
     )
-    probe = _run([str(python), "-c", probe_code], cwd=EXAMPLE_DIR, env=env)
-    assert probe.returncode == 0, probe.stderr
-
-    # AND the real CLI runs the example's own cdk.json app command with that venv's python
-    app_command = json.loads((EXAMPLE_DIR / "cdk.json").read_text())["app"]
-    assert app_command.startswith(".venv/bin/python "), app_command
-    out_dir = root / "cdk.out"
-    synth = [
-        str(CDK_BIN),
-        "synth",
-        "--quiet",
-        "--output",
-        str(out_dir),
-        "--app",
-        str(venv / app_command[len(".venv/") :]),
-    ]
-    result = _run([*synth, "-c", f"shared_namespace_id={SHARED_NAMESPACE_ID}"], cwd=EXAMPLE_DIR, env=env)
-    template_file = out_dir / "ConsumerApp.template.json"
+    probe = run.shell.run(f"source .venv/bin/activate; python -c {shlex.quote(probe_code)}", cwd=run.folder)
+    # WHEN the same venv synthesizes with the deploy command's context
+    synth = run.shell.run(f"source .venv/bin/activate; npx cdk synth --quiet {shlex.join(context)}", cwd=run.folder)
+    template_file = run.folder / "cdk.out" / "ConsumerApp.template.json"
     template: dict[str, Any] = json.loads(template_file.read_text()) if template_file.exists() else {}
-    return ConsumerSynth(venv, purelib, json.loads(probe.stdout), result, template)
+    shared_namespace_id = context[context.index("-c") + 1].partition("=")[2]
+    return ConsumerSynth(run, json.loads(probe.outputs()[-1][1]), synth, template, shared_namespace_id)
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -128,22 +98,30 @@ def test_example_uses_the_repositorys_feature_flags() -> None:
     assert example["context"] == repository["context"]
 
 
-def test_library_is_installed_from_the_repository_path_into_the_clean_venv(consumer: ConsumerSynth) -> None:
-    assert Path(consumer.probe["module"]).is_relative_to(consumer.purelib), consumer.probe
-    assert Path(consumer.probe["dist_path"]) == consumer.purelib
-    assert consumer.probe["direct_url"]["url"] == REPO_ROOT.as_uri()
+def test_the_readmes_commands_run_as_written_without_jsii_warnings(consumer: ConsumerSynth) -> None:
+    result = consumer.run.result
+    assert result.returncode == 0, result.output
+    assert JSII_NODE_WARNING not in result.output
+    assert [command for command, _ in result.outputs()][-1] == "npx cdk synth"
+
+
+def test_library_is_installed_from_the_repository_path_into_the_examples_venv(consumer: ConsumerSynth) -> None:
+    venv = consumer.run.folder / ".venv"
+    assert Path(consumer.probe["module"]).is_relative_to(venv), consumer.probe
+    assert Path(consumer.probe["dist_path"]).is_relative_to(venv)
+    assert consumer.probe["direct_url"]["url"] == consumer.run.checkout.as_uri()
     # Built and installed, not linked to the checkout.
     assert consumer.probe["direct_url"].get("dir_info", {}).get("editable", False) is False
 
 
-def test_clean_venv_sees_none_of_the_projects_test_and_app_packages(consumer: ConsumerSynth) -> None:
+def test_the_venv_sees_none_of_the_projects_test_and_app_packages(consumer: ConsumerSynth) -> None:
     assert consumer.probe["unrelated"] == []
 
 
-def test_synth_succeeds_without_any_warning(consumer: ConsumerSynth) -> None:
-    assert consumer.result.returncode == 0, consumer.result.stderr
-    assert consumer.result.stderr.strip() == "", consumer.result.stderr
-    assert consumer.result.stdout.strip() == "", consumer.result.stdout
+def test_synth_with_the_deploy_context_succeeds_without_any_warning(consumer: ConsumerSynth) -> None:
+    assert consumer.result.returncode == 0, consumer.result.output
+    (synth_output,) = [output for command, output in consumer.result.outputs() if command.startswith("npx cdk")]
+    assert synth_output.strip() == ""
 
 
 def test_three_cloud_map_services_with_a_and_srv_records(consumer: ConsumerSynth) -> None:
@@ -158,7 +136,7 @@ def test_audit_registers_in_the_imported_namespace_and_nothing_else_does(consume
     assert [r["Properties"]["Name"] for r in namespaces.values()] == ["shop"]
     (shop_id,) = namespaces
     services = _cloud_map_services(consumer.template)
-    assert services["audit"]["NamespaceId"] == SHARED_NAMESPACE_ID
+    assert services["audit"]["NamespaceId"] == consumer.shared_namespace_id
     assert services["cart"]["NamespaceId"] == {"Fn::GetAtt": [shop_id, "Id"]}
     assert services["web"]["NamespaceId"] == {"Fn::GetAtt": [shop_id, "Id"]}
 
