@@ -18,12 +18,11 @@ from ecs_service_discovery.nag.rules import sd5_stop_timeout_covers_ttl as sd5
 from ecs_service_discovery.nag.rules import sd6_service_connect_name_collision as sd6
 from ecs_service_discovery.nag.rules import sd7_namespace_negative_cache_ttl as sd7
 from ecs_service_discovery.nag.template import StackTemplates, decide
-from ecs_service_discovery.validation import check_int_range, duration_seconds, implements, invalid
+from ecs_service_discovery.validation import MAX_DNS_TTL_SECONDS, check_int_range, duration_seconds, implements, invalid
 
 #: Every rule of the pack, in ID order: the one table of the pack (descriptions and checks).
 RULES: tuple[ServiceDiscoveryRule, ...] = (sd1.RULE, sd2.RULE, sd3.RULE, sd4.RULE, sd5.RULE, sd6.RULE, sd7.RULE)
 
-_MAX_TTL_SECONDS = 2147483647  # Cloud Map's DnsRecord.TTL and SOA.TTL: 0 .. 2^31-1
 #: The types whose properties the rules read; before synthesis only these are rendered.
 _READ_TYPES = frozenset(t for rule in RULES for t in (*rule.resource_types, *rule.reads))
 
@@ -175,7 +174,7 @@ def _threshold_seconds(parameter: str, value: Duration | None, default_seconds: 
     """``value`` in whole seconds; ``None`` is the rule's documented default."""
     if value is None:
         return default_seconds
-    seconds = duration_seconds(parameter, value, 0, _MAX_TTL_SECONDS)
+    seconds = duration_seconds(parameter, value, 0, MAX_DNS_TTL_SECONDS)
     if seconds is None:
         raise invalid(parameter, value, "expected a Duration known at synth time, not a token")
     return seconds

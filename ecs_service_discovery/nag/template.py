@@ -30,12 +30,14 @@ from typing import Any, TypeVar, cast
 from aws_cdk import CfnResource, Stack, Stage
 from cdk_nag import NagRuleCompliance
 
+from ecs_service_discovery.validation import MAX_INT32
+
 #: One template's resources: logical ID -> {"Type": ..., "Properties": {...}, ...}.
 Resources = Mapping[str, Mapping[str, Any]]
 
 #: The largest number the rules accept: CloudFormation's integer properties that they read (a DNS
 #: record's and an SOA's TTL, DesiredCount, MaxCapacity, StopTimeout, Port) stop at 2^31-1.
-MAX_WHOLE_NUMBER = 2**31 - 1
+MAX_WHOLE_NUMBER = MAX_INT32
 # ASCII digits only (str.isdigit and int() take other scripts' digits), at most as many as the maximum has.
 _WHOLE_NUMBER = re.compile(rf"[0-9]{{1,{len(str(MAX_WHOLE_NUMBER))}}}")
 _NO_VALUE = "AWS::NoValue"
