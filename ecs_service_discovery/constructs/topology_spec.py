@@ -35,16 +35,18 @@ Relative ``source`` folders are resolved against the file's folder.
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, fields
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from ecs_service_discovery.constructs.images import check_dockerfile
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import SERVICE_OPTION_FIELDS, ServiceOptions
-from ecs_service_discovery.constructs.service_connect import ServiceConnectOptions
+from ecs_service_discovery.constructs.service_connect import DISCOVERY_NAME_SUFFIX, ServiceConnectOptions
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
@@ -59,6 +61,8 @@ from ecs_service_discovery.validation import (
 
 #: The file's ``scaling:`` mapping: the same fields and defaults as :class:`ServiceScaling`.
 ScalingSpec = ServiceScaling
+
+_UNIQUE_CLOUD_MAP = "a name unique within the namespace (Cloud Map service names, DNS and Service Connect)"
 
 #: Keys of a topology file renamed to the construct's names (one name per field), still read for
 #: one release with a DeprecationWarning.
@@ -188,7 +192,10 @@ class TopologySpec:
     CloudFormation templates (see :class:`~ecs_service_discovery.constructs.topology.ServiceTopology`),
     so add new services at the end.
 
-    :param services: the services; names unique, every ``calls`` entry naming one of them.
+    :param services: the services; names unique, every ``calls`` entry naming one of them, and no
+        Cloud Map service name (DNS or Service Connect discovery name) or client alias (name and
+        port) taken by two of them (see :meth:`check_namespace` for the names that contain the
+        namespace).
     :param origin: where the specification comes from, used in error messages.
         Default: ``"topology"``.
     """
@@ -221,6 +228,93 @@ class TopologySpec:
                         f"name{_did_you_mean(callee, first_index)}"
                     )
         object.__setattr__(self, "services", tuple(services))
+        self._check_names(None)
+
+    def check_namespace(self, namespace_name: str) -> None:
+        """Raise :class:`ValidationError` if two services would take one name in the namespace
+        ``namespace_name``: what :class:`TopologySpec` checks without a namespace, plus the names
+        that contain it (``<name>.<namespace>``: a DNS name, a default client alias).
+
+        Each error names the origin (the file), both services and the field, as every other
+        mistake in a topology does. :class:`ServiceTopology` calls it with its namespace's name.
+
+        :param namespace_name: the namespace's DNS name, e.g. ``"corp"``.
+        """
+        if not isinstance(namespace_name, str) or not namespace_name:
+            raise invalid("namespace_name", namespace_name, "expected the namespace's DNS name, e.g. 'corp'")
+        self._check_names(namespace_name)
+
+    def _check_names(self, namespace_name: str | None) -> None:
+        """Each Cloud Map service name, client alias (name and port) and DNS host name taken once in
+        the namespace, as ECS and the constructs require; without a namespace name, the names that
+        contain it are not known yet and only the others are compared."""
+        cloud_map: dict[str, tuple[int, str]] = {}
+        aliases: dict[tuple[str, int], int] = {}
+        alias_hosts: dict[str, int] = {}
+        dns_hosts: dict[str, int] = {}
+        for index, service in enumerate(self.services):
+            refuse = partial(self._name_taken, index)
+            host = None if namespace_name is None else f"{service.name}.{namespace_name}"
+            if service.discovery.uses_dns:
+                taken = cloud_map.get(service.name)
+                if taken is not None:
+                    refuse("name", service.name, taken[0], f"has the {taken[1]} {service.name!r}", _UNIQUE_CLOUD_MAP)
+                cloud_map[service.name] = (index, "Cloud Map DNS service")
+                if host is not None:
+                    if host in alias_hosts:
+                        refuse(
+                            "name",
+                            service.name,
+                            alias_hosts[host],
+                            f"has the Service Connect client alias {host!r}: Service Connect callers would reach "
+                            "that service and DNS callers this one",
+                            "another name",
+                        )
+                    dns_hosts[host] = index
+            options = service.service_connect or ServiceConnectOptions()
+            if not service.discovery.uses_service_connect or options.client_only:
+                continue
+            discovery_name = options.discovery_name or f"{service.name}{DISCOVERY_NAME_SUFFIX}"
+            taken = cloud_map.get(discovery_name)
+            if taken is not None:
+                refuse(
+                    "service_connect.discovery_name",
+                    discovery_name,
+                    taken[0],
+                    f"has the {taken[1]} {discovery_name!r}",
+                    _UNIQUE_CLOUD_MAP,
+                )
+            cloud_map[discovery_name] = (index, "Service Connect discovery name")
+            alias = options.client_alias_dns_name or host
+            if alias is None:
+                continue
+            port = options.client_alias_port if options.client_alias_port is not None else service.container_port
+            if (alias, port) in aliases:
+                refuse(
+                    "service_connect.client_alias_dns_name",
+                    alias,
+                    aliases[(alias, port)],
+                    f"has the client alias {alias}:{port}",
+                    "each client alias name and port once in the namespace (ECS requires it)",
+                )
+            owner = dns_hosts.get(alias)
+            if owner is not None and owner != index:
+                refuse(
+                    "service_connect.client_alias_dns_name",
+                    alias,
+                    owner,
+                    "has that DNS name: Service Connect callers would reach this service and DNS callers that one",
+                    "this service's own DNS name or a name no other service has",
+                )
+            aliases[(alias, port)] = index
+            alias_hosts[alias] = index
+
+    def _name_taken(self, index: int, field: str, value: object, owner: int, problem: str, expected: str) -> NoReturn:
+        raise ValidationError(
+            f"{self.origin}: services[{index}]: service {short(self.services[index].name)}: {field}={short(value)} "
+            f"is not valid: services[{owner}] (service {short(self.services[owner].name)}) {problem}; "
+            f"expected {expected}"
+        )
 
     def __getitem__(self, name: str) -> ServiceSpec:
         for service in self.services:
@@ -241,6 +335,8 @@ _SERVICE_CONNECT_FIELDS = {f.name for f in fields(ServiceConnectOptions)} - {"tl
 # A default for name or calls would make every service the same one or call the same ones.
 _DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
 _TOP_LEVEL_FIELDS = {"defaults", "services"}
+# The field an error names: "service 'auth': scaling.max_capacity=0 is not valid: ..." -> scaling.
+_ERROR_FIELD = re.compile(r"(?:service '[a-z0-9-]*': )?([a-z_]+)[.=\[ ]")
 
 
 def load_topology(path: str | Path) -> TopologySpec:
@@ -289,12 +385,13 @@ def parse_topology(data: Any, *, origin: str = "topology", base_dir: str | Path 
         _reject_unknown(origin, f"services[{index}]: ", entry, _SERVICE_FIELDS)
         if "name" not in entry:
             raise ValidationError(f"{where}: the field 'name' is missing; expected the service's DNS label")
-        merged = _merge_defaults(defaults, _renamed(entry, where))
+        own = _renamed(entry, where)
+        merged = _merge_defaults(defaults, own)
         try:
             services.append(_service_from_mapping(merged, base))
         except ValidationError as error:
             # Name the file and the entry: the dataclass only knows the service.
-            raise ValidationError(f"{where}: {error}") from None
+            raise ValidationError(f"{where}: {error}{_from_defaults(str(error), defaults, own)}") from None
     return TopologySpec(services=tuple(services), origin=origin)
 
 
@@ -414,6 +511,14 @@ def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed
                 f"{origin}: {where}unknown field {short(key)}{name}{_did_you_mean(str(key), allowed)}; "
                 f"expected one of {sorted(allowed - set(DEPRECATED_FIELDS))}"
             )
+
+
+def _from_defaults(message: str, defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
+    """A note for an error about a field whose value the entry took from the file's ``defaults``."""
+    match = _ERROR_FIELD.match(message)
+    if match is None or match.group(1) not in defaults or match.group(1) in entry:
+        return ""
+    return f" (the value comes from defaults: {match.group(1)})"
 
 
 def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str]) -> str:
