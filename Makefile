@@ -47,19 +47,23 @@ lock:
 
 # The three wheels of this repository in dist/, built offline with the locked build backend:
 # `pip install dist/*.whl` installs the library, the tools and the client together.
+DIST_DIR ?= dist
 dist: $(STAMP)
-	@rm -rf dist
-	$(BIN)/python -m pip $(PIP_QUIET) wheel --no-deps --no-build-isolation --wheel-dir dist $(OWN_DISTRIBUTIONS)
-	@ls dist
+	@rm -rf $(DIST_DIR)
+	@$(BIN)/python -m pip $(PIP_QUIET) wheel --no-deps --no-build-isolation --wheel-dir $(DIST_DIR) $(OWN_DISTRIBUTIONS)
+	@ls $(DIST_DIR)/*.whl
 
 # --quiet still ends with "Supply a stack id ..." when the app has several stacks: a hint for a
 # command this target does not run, so it is left out; everything else the CLI prints is shown.
 synth: $(STAMP)
 	@set -o pipefail; $(CDK) synth --quiet 2>&1 | { grep -v '^Supply a stack id' || true; }
 
-# lint first: it takes seconds and fails fast.
+# lint first: it takes seconds and fails fast. Then the suite on every core (pytest-xdist; each
+# worker synthesizes the stacks it needs once: tests/conftest.py's session fixtures are per worker).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP) $(CHECKOV_STAMP) browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 $(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
 	@echo "Installing into .venv-checkov from requirements/checkov.txt"
