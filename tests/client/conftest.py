@@ -147,3 +147,22 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     """A DNS name of its own for each test (the DNS server is shared by the session)."""
     label = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:50].strip("-")
     return f"{label}.client.test"
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to (or slept on): the client's TTL cache,
+    failed-address memory, pool ages and backoff without wall-clock sleeps."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

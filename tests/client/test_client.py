@@ -31,7 +31,7 @@ from ecs_discovery_client import (
 )
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord
 from tests.apps.harness import run_threads
-from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, Task, settings_for
+from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, FakeClock, Task, settings_for
 from tests.fakes import HangingServer
 
 Cluster = list[Task]
@@ -114,30 +114,17 @@ def test_changed_answer_is_used_after_the_ttl_and_not_before(
     dns: LoopbackDnsServer, cluster: Cluster, unique_name: str
 ) -> None:
     old, new = cluster[0], cluster[1]
-    dns.set_records(unique_name, a=[old.host], ttl=1)
-    client = DiscoveryClient(unique_name, old.port, settings_for(dns))
+    clock = FakeClock()
+    dns.set_records(unique_name, a=[old.host], ttl=10)
+    client = DiscoveryClient(unique_name, old.port, settings_for(dns), clock=clock)
     assert client.call("/").address == old.host
-    first_lookup = dns.queries(unique_name)[0].received_at
-    dns.set_records(unique_name, a=[new.host], ttl=1)
-
-    calls: list[tuple[float, float, str]] = []  # started, finished, address
-    for _ in range(300):  # bounded: the new address shows up about 1 s later
-        started = time.monotonic()
-        address = client.call("/").address
-        calls.append((started, time.monotonic(), address))
-        if address == new.host:
-            break
-        time.sleep(0.02)
-    assert calls[-1][2] == new.host
-    lookups = [query.received_at for query in dns.queries(unique_name)]
-    assert len(lookups) == 2  # one lookup per TTL, not per call
-    assert lookups[1] - first_lookup >= 1  # the cached answer was not dropped early
-    # A call that finished before the TTL ran out used the cache; one started after the
-    # second lookup used its answer.
-    assert {address for _, finished, address in calls if finished < first_lookup + 1} == {old.host}
-    # The loop stopped at the first new answer, whose own call made the second lookup, so the
-    # calls that start after that lookup are made here.
+    dns.set_records(unique_name, a=[new.host], ttl=10)
+    clock.advance(9.9)  # the TTL has not run out: the cached answer, no lookup
+    assert [client.call("/").address for _ in range(3)] == [old.host] * 3
+    assert len(dns.queries(unique_name)) == 1
+    clock.advance(0.2)  # now it has: one lookup, then its answer from the cache
     assert [client.call("/").address for _ in range(3)] == [new.host] * 3
+    assert len(dns.queries(unique_name)) == 2
 
 
 def test_records_appearing_and_disappearing(dns: LoopbackDnsServer, cluster: Cluster, unique_name: str) -> None:
@@ -158,38 +145,35 @@ def test_records_appearing_and_disappearing(dns: LoopbackDnsServer, cluster: Clu
 
 def test_a_huge_ttl_is_capped(dns: LoopbackDnsServer, cluster: Cluster, unique_name: str) -> None:
     old, new = cluster[4], cluster[5]
+    clock = FakeClock()
     dns.set_records(unique_name, a=[old.host], ttl=2**31 - 1)
-    client = DiscoveryClient(unique_name, old.port, settings_for(dns, max_ttl=1.0))
+    client = DiscoveryClient(unique_name, old.port, settings_for(dns, max_ttl=60.0), clock=clock)
     assert client.call("/").address == old.host
     dns.set_records(unique_name, a=[new.host], ttl=2**31 - 1)
-    for _ in range(300):  # bounded: the cap is 1 s
-        if client.call("/").address == new.host:
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("a TTL of 2**31-1 kept the old answer: not capped")
+    clock.advance(59.9)
+    assert client.call("/").address == old.host
+    clock.advance(0.2)  # past the 60 s cap, far short of the TTL
+    assert client.call("/").address == new.host
     assert len(dns.queries(unique_name)) == 2
 
 
 def test_the_name_is_looked_up_again_when_every_cached_address_failed(
     dns: LoopbackDnsServer, cluster: Cluster, unique_name: str
 ) -> None:
-    # Issue 10: a huge TTL (capped at the default 60 s, far longer than this test) pins two
-    # addresses that die; DNS already names a live task.
+    # Issue 10: a huge TTL (capped at the default 60 s) pins two addresses that die; DNS already
+    # names a live task.
     live = cluster[0]
+    clock = FakeClock()
     dns.set_records(unique_name, a=DEAD[:2], ttl=2**31 - 1)
-    client = DiscoveryClient(unique_name, live.port, settings_for(dns, relookup_interval=0.2))
+    client = DiscoveryClient(unique_name, live.port, settings_for(dns, relookup_interval=0.2), clock=clock)
     client.endpoints()  # cached
     dns.set_records(unique_name, a=[live.host], ttl=2**31 - 1)
-    outcomes: list[str] = []
-    for _ in range(50):  # bounded; the re-lookup waits relookup_interval after the answer arrived
-        try:
-            outcomes.append(client.call("/").address)
-            break
-        except UnreachableError as error:
-            outcomes.append(error.failure)
-            time.sleep(0.1)
-    assert outcomes[-1] == live.host
+    # Younger than relookup_interval: every address fails and the name is not looked up again.
+    with pytest.raises(UnreachableError):
+        client.call("/")
+    assert len(dns.queries(unique_name)) == 1
+    clock.advance(0.3)
+    assert client.call("/").address == live.host
     # One more lookup, not one per call, and the TTL cap had not run out.
     assert len(dns.queries(unique_name)) == 2
     assert client.call("/").address == live.host
@@ -494,17 +478,15 @@ def test_keep_alive_connections_to_a_task_that_left_dns_are_closed(
         staying.wait_ready()
         dns.set_records(unique_name, a=[leaving.host], ttl=1)
         events: list[AttemptEvent] = []
-        client = DiscoveryClient(unique_name, port, settings_for(dns), on_attempt=events.append)
+        clock = FakeClock()
+        client = DiscoveryClient(unique_name, port, settings_for(dns), on_attempt=events.append, clock=clock)
         client.call("/")
         client.call("/")
         assert [event.fresh_connection for event in events] == [True, False]  # kept alive and reused
         assert _connections_to(leaving.host, port) == 1
         # The task is deregistered but still running (draining), as on ECS before it stops.
         dns.set_records(unique_name, a=[staying.host], ttl=1)
-        for _ in range(300):  # bounded: the TTL is 1 s
-            if client.call("/").address == staying.host:
-                break
-            time.sleep(0.02)
+        clock.advance(1.1)  # the TTL ran out: the next call looks the name up
         assert client.call("/").address == staying.host
         assert _connections_to(leaving.host, port) == 0
         assert _connections_to(staying.host, port) == 1
@@ -520,13 +502,14 @@ def test_pooled_connections_older_than_the_maximum_age_are_not_reused(
     dns.set_records(unique_name, a=[task.host], ttl=60)
     outcomes: dict[float, list[bool]] = {}
     for max_age in (0.3, 60.0):  # 60 s: the control, the same calls reuse the connection
+        clock = FakeClock()
         events: list[AttemptEvent] = []
         client = DiscoveryClient(
-            unique_name, task.port, settings_for(dns, pool_max_age=max_age), on_attempt=events.append
+            unique_name, task.port, settings_for(dns, pool_max_age=max_age), on_attempt=events.append, clock=clock
         )
         client.call("/")
         client.call("/")
-        time.sleep(0.5)  # longer than 0.3 s
+        clock.advance(0.5)  # longer than 0.3 s
         client.call("/")
         outcomes[max_age] = [event.fresh_connection for event in events]
         client.close()

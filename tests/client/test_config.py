@@ -200,3 +200,32 @@ def test_client_from_environ_takes_both_the_service_and_the_settings() -> None:
     with pytest.raises(ConfigurationError) as raised:
         DiscoveryClient.from_environ("worker", {"WORKER_HOST": "worker.corp", "DNS_LIFETIME": "30"})
     assert raised.value.variable == "DNS_LIFETIME"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "worker",
+        "user-service",
+        "USER_SERVICE",
+        "a-b-c-9",
+        " worker",  # the client once stripped, the library did not
+        "worker\n",
+        "\tflask-worker ",
+        "straße",  # upper() makes SS in both
+        "ﬁle",  # a ligature that upper() expands
+        "-",
+        "",
+        "x" * 63,
+    ],
+)
+def test_env_prefix_agrees_with_the_librarys(name: str) -> None:
+    # connect_to (the library) names a peer's variables with its env_prefix; the client reads them
+    # with its own (it must not import the library). They must agree for every name.
+    from ecs_service_discovery.validation import env_prefix as library_env_prefix
+
+    assert env_prefix(name) == library_env_prefix(name)
+
+
+def test_service_target_still_takes_a_name_with_spaces_around_it() -> None:
+    assert ServiceTarget.from_environ(" worker\n", {"WORKER_HOST": "worker.corp"}).dns_name == "worker.corp"

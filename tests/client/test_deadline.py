@@ -27,31 +27,13 @@ from ecs_discovery_client._client import attempt_timeout
 from ecs_discovery_client.httpx_transport import discovery_httpx_client
 from ecs_discovery_client.requests_adapter import DiscoveryRequestError, discovery_session
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
-from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, settings_for
+from tests.client.conftest import DEAD, MARGIN, TASK_HOSTS, FakeClock, settings_for
 from tests.client.peers import TricklingServer
 from tests.fakes import HangingServer
 
 # A status line and headers of 60 bytes, then a 2-byte body: at 0.2 s a byte, 12.4 s in all.
 TRICKLED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Pad: " + b"a" * 18 + b"\r\n\r\nok"
 BYTE_INTERVAL = 0.2
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told (or slept on)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # -- what urllib3 is given --------------------------------------------------------------
