@@ -248,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     deployment: LocalDeployment | None = None
     server: ControlServer | None = None
     try:
+        # Every option is checked before anything is synthesized or started.
         counts = _task_counts(args.tasks, args.workers)
+        extra_environment = _task_environment(args.task_env)
         log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="ecs-discovery-demo-"))
         log_dir.mkdir(parents=True, exist_ok=True)
         project_dir: Path | None = None
@@ -269,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             assembly_dir=assembly_dir,
             project_dir=project_dir,
             app=args.app,
-            extra_environment=_task_environment(args.task_env),
+            extra_environment=extra_environment,
         )
         control_file = args.control_file or default_control_file()
         if not args.no_control:
