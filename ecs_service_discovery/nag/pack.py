@@ -17,11 +17,21 @@ from ecs_service_discovery.nag.rules import sd4_instances_per_service_quota as s
 from ecs_service_discovery.nag.rules import sd5_stop_timeout_covers_ttl as sd5
 from ecs_service_discovery.nag.rules import sd6_service_connect_name_collision as sd6
 from ecs_service_discovery.nag.rules import sd7_namespace_negative_cache_ttl as sd7
+from ecs_service_discovery.nag.rules import sd8_traffic_shift_without_safeguard as sd8
 from ecs_service_discovery.nag.template import StackTemplates, decide
 from ecs_service_discovery.validation import MAX_DNS_TTL_SECONDS, check_int_range, duration_seconds, implements, invalid
 
 #: Every rule of the pack, in ID order: the one table of the pack (descriptions and checks).
-RULES: tuple[ServiceDiscoveryRule, ...] = (sd1.RULE, sd2.RULE, sd3.RULE, sd4.RULE, sd5.RULE, sd6.RULE, sd7.RULE)
+RULES: tuple[ServiceDiscoveryRule, ...] = (
+    sd1.RULE,
+    sd2.RULE,
+    sd3.RULE,
+    sd4.RULE,
+    sd5.RULE,
+    sd6.RULE,
+    sd7.RULE,
+    sd8.RULE,
+)
 
 #: The types whose properties the rules read; before synthesis only these are rendered.
 _READ_TYPES = frozenset(t for rule in RULES for t in (*rule.resource_types, *rule.reads))
@@ -79,7 +89,7 @@ class ServiceDiscoveryChecks(NagPack):
 
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServiceDiscoveryChecks(app))
 
-    Rule IDs are ``ServiceDiscovery-SD1`` .. ``ServiceDiscovery-SD7`` (see ``RULES`` and docs/nag-rules.md);
+    Rule IDs are ``ServiceDiscovery-SD1`` .. ``ServiceDiscovery-SD8`` (see ``RULES`` and docs/nag-rules.md);
     acknowledge a finding with ``Validations.of(construct).acknowledge(Acknowledgment(id=..., reason=...))``.
 
     :param scope: the app (needed only for ``write_suppressions_to_cloud_formation``).
