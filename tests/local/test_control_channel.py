@@ -10,6 +10,7 @@ token) or is dropped; the server never prints a traceback and serves a normal ca
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import select
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from ecs_discovery_tools.cli.main import main as cli_main
 from ecs_discovery_tools.local.assembly import StackSpec
 from ecs_discovery_tools.local.control_server import ControlServer
 from ecs_discovery_tools.local.deployment import LocalDeployment
@@ -429,3 +431,13 @@ def test_deploy_refuses_variables_that_change_how_a_task_binds_or_how_many_proce
 def test_the_control_file_directory_stays_private(channel):
     assert _mode(channel.server.control_file.parent) & 0o077 == 0
     assert os.stat(channel.server.control_file).st_uid == os.getuid()
+
+
+def test_the_cli_during_start_up_says_starting_with_exit_1(channel):
+    out, err = io.StringIO(), io.StringIO()
+
+    code = cli_main(["local", "--control-file", str(channel.server.control_file), "status"], out=out, err=err)
+
+    # Like 'no local run is up' (1), not a usage error (2): the same command works a moment later.
+    assert code == 1
+    assert err.getvalue() == "ecs-discovery: error: local run: starting: the local run is not up yet\n"

@@ -235,7 +235,8 @@ def cmd_local(args: argparse.Namespace, out: TextIO) -> None:
     try:
         run_command(args, out)
     except ControlError as error:
-        code = ExitCode.NOT_FOUND if error.status in (0, 404) else ExitCode.USAGE
+        # No run (0), no such task (404), a run not up yet (503): exit 1, as for a name not found.
+        code = ExitCode.NOT_FOUND if error.status in (0, 404, 503) else ExitCode.USAGE
         raise CliError(f"local run: {error}", code) from None
     except ValueError as error:
         raise CliError(str(error), ExitCode.USAGE) from None
