@@ -7,6 +7,7 @@ from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import DiscoverableFargateServiceProps, ServiceOptions
 from ecs_service_discovery.constructs.security import CdkProviderFunctionFindings, LogEncryptionKey
 from ecs_service_discovery.constructs.service_connect import Discovery, ServiceConnectOptions, ServiceConnectTls
+from ecs_service_discovery.constructs.sharing import NamespaceShare, SharedNamespace, SharePermission
 from ecs_service_discovery.constructs.topology import DEFAULT_SERVICES_PER_STACK, ServiceTopology
 from ecs_service_discovery.constructs.topology_spec import (
     ScalingSpec,
@@ -26,6 +27,7 @@ __all__ = [
     "DiscoveryNamespaceBase",
     "DnsRecords",
     "LogEncryptionKey",
+    "NamespaceShare",
     "ScalingSpec",
     "ServiceConnectOptions",
     "ServiceConnectTls",
@@ -33,6 +35,8 @@ __all__ = [
     "ServiceScaling",
     "ServiceSpec",
     "ServiceTopology",
+    "SharePermission",
+    "SharedNamespace",
     "TopologySpec",
     "image_from_context",
     "load_topology",

@@ -52,6 +52,7 @@ from ecs_service_discovery.constructs.service_connect import (
     resolve_endpoint,
     service_connect_port_mapping,
 )
+from ecs_service_discovery.constructs.sharing import fit_cloud_map_service, named_callee
 from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
@@ -401,6 +402,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             )
         # What a namespace's discovery read grant is scoped by (see grant_discover_read).
         resource.tags.set_tag(NAMESPACE_TAG, namespace.namespace_id)
+        fit_cloud_map_service(props.namespace, resource)
         self.service.associate_cloud_map_service(
             service=cloud_map_service, container=self.container, container_port=props.container_port
         )
@@ -539,6 +541,43 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
         self._callees.append(other)
         if self.discovery.uses_service_connect and other.service_connect_endpoint is not None:
             self._start_after(other)
+
+    def connect_to_name(
+        self,
+        name: str,
+        *,
+        port: int,
+        peer: ec2.IPeer,
+        service_connect: bool = False,
+        client_alias: str | None = None,
+    ) -> None:
+        """Let this service call a service of its namespace that is no construct of this app: one that
+        another account registered in a shared namespace (docs/cross-account.md).
+
+        Gives this service's container ``<NAME>_HOST`` (``worker.corp``, or the client alias),
+        ``<NAME>_SERVICE`` and ``<NAME>_PORT``, as :meth:`connect_to` does, and opens this service's
+        security group to ``peer`` on ``port``. The callee's account opens its own side (ingress from
+        this service's VPC CIDR): security group IDs do not cross accounts. Checks everything first
+        (:func:`~ecs_service_discovery.constructs.sharing.named_callee`), then changes the service.
+
+        :param name: the callee's DNS label in this service's namespace, for example ``"worker"``.
+        :param port: the port its tasks (or its Service Connect alias) listen on, 1-65535.
+        :param peer: the callee's network: ``aws_ec2.Peer.ipv4("10.1.0.0/16")``, ``Peer.ipv6(...)`` or
+            ``Peer.prefix_list("pl-...")``; not a security group, not every address.
+        :param service_connect: reach it through Service Connect (this service must use it, and the
+            namespace must be shared for it) rather than by DNS (this account's VPC must be
+            associated with the owner's hosted zone). Default: ``False`` (DNS).
+        :param client_alias: the callee's client alias DNS name, with ``service_connect``. Default:
+            ``<name>.<namespace>``, the library's default alias.
+        """
+        callee = named_callee(
+            self, name, port=port, peer=peer, service_connect=service_connect, client_alias=client_alias
+        )
+        for variable in callee.variables:
+            self._check_variable_free("name", name, variable)
+        callee.allow_calls(self.connections)
+        for variable, value in callee.environment.items():
+            self._set_library_variable(variable, value, f"set because it calls {name!r} by name")
 
     def _start_after(self, other: DiscoverableFargateService) -> None:
         """Create or update this ECS service after ``other``'s, when that makes no cycle.

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
@@ -33,6 +34,9 @@ from ecs_service_discovery.validation import (
     require_type,
     short,
 )
+
+if TYPE_CHECKING:
+    from ecs_service_discovery.constructs.sharing import NamespaceShare, SharePermission
 
 #: Negative-caching TTL this library gives a namespace it creates. CloudFormation leaves
 #: ``DnsProperties.SOA.TTL`` unset by default, so the hosted zone keeps Route 53's SOA record (TTL
@@ -175,6 +179,31 @@ class DiscoveryNamespace(DiscoveryNamespaceBase):
                     ttl=DEFAULT_SOA_TTL_SECONDS if soa_ttl is None else soa_ttl.to_seconds()
                 )
             )
+        )
+
+    def share_with(
+        self,
+        construct_id: str,
+        *,
+        principals: Sequence[str],
+        permission: SharePermission | str = "dns",
+        allow_external_principals: bool = False,
+        share_name: str | None = None,
+    ) -> NamespaceShare:
+        """Share this namespace with other accounts, OUs or an organization through AWS RAM: a
+        :class:`~ecs_service_discovery.constructs.sharing.NamespaceShare` under this namespace,
+        whose docstring documents the parameters and their defaults (docs/cross-account.md)."""
+        # Imported here: the sharing module imports this one.
+        from ecs_service_discovery.constructs.sharing import NamespaceShare
+
+        return NamespaceShare(
+            self,
+            construct_id,
+            namespace=self,
+            principals=principals,
+            permission=permission,
+            allow_external_principals=allow_external_principals,
+            share_name=share_name,
         )
 
     @classmethod

@@ -43,6 +43,7 @@ from ecs_service_discovery.constructs.service_connect import (
     ServiceConnectOptions,
     check_service_connect_options,
 )
+from ecs_service_discovery.constructs.sharing import check_namespace_use
 from ecs_service_discovery.validation import (
     APP_FINISH_SECONDS,
     DRAIN_MARGIN_SECONDS,
@@ -252,6 +253,7 @@ class DiscoverableFargateServiceProps(ServiceOptions):
         )
         check_namespace("namespace", self.namespace)
         namespace_ref(self.namespace)  # asked of Node.js here, once, before any construct exists
+        check_namespace_use(self.namespace, uses_service_connect=self.discovery.uses_service_connect)
         require_type("image", self.image, ecs.ContainerImage, "expected an aws_ecs.ContainerImage")
         if self.dns_ttl is not None:
             duration_seconds("dns_ttl", self.dns_ttl, 0, MAX_DNS_TTL_SECONDS)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Acknowledgment, Aws, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ram as ram
@@ -430,7 +430,7 @@ class SharedNamespace(DiscoveryNamespaceBase):
             principal = grantee
         stack = Stack.of(self)
         owner_services = f"arn:{Aws.PARTITION}:servicediscovery:{self.region}:{self.owner_account}:service/*"
-        own_services = stack.format_arn(service="servicediscovery", resource="service", resource_name="*")
+        own_services = f"arn:{Aws.PARTITION}:servicediscovery:{stack.region}:{stack.account}:service/*"
         iam.Grant.add_to_principal(grantee=principal, actions=["servicediscovery:ListServices"], resource_arns=["*"])
         grant = iam.Grant.add_to_principal(
             grantee=principal, actions=INSTANCE_READ_ACTIONS, resource_arns=[owner_services]
@@ -448,10 +448,45 @@ class SharedNamespace(DiscoveryNamespaceBase):
             actions=DISCOVER_ACTIONS,
             resource_arns=[self.namespace_arn, owner_services, own_services],
         )
+        _acknowledge_shared_read_wildcards(principal, stack, self)
         if service is not None:
             service.add_discovery_environment(self.namespace_arn)
             service.container.add_environment(OWNER_ACCOUNT_VARIABLE, self.owner_account)
         return grant
+
+
+def _acknowledge_shared_read_wildcards(principal: iam.IGrantable, stack: Stack, namespace: SharedNamespace) -> None:
+    """Acknowledge, on the grantee's default policy, the wildcards a shared namespace's read needs."""
+    policy = principal.node.try_find_child("DefaultPolicy") if isinstance(principal, Construct) else None
+    if policy is None:
+        return
+    # cdk-nag names a finding by the resource as CloudFormation would render it, pseudo parameters in <>.
+    region = "<AWS::Region>" if is_token(stack.region) else stack.region
+    account = "<AWS::AccountId>" if is_token(stack.account) else stack.account
+    owner = f"arn:<AWS::Partition>:servicediscovery:{namespace.region}:{namespace.owner_account}:service/*"
+    own = f"arn:<AWS::Partition>:servicediscovery:{region}:{account}:service/*"
+    validations = Validations.of(policy)
+    validations.acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="servicediscovery:ListServices (discovery read) supports no resource-level permission or "
+            "condition key; the client filters the answer by NAMESPACE_ID (the shared namespace's ARN)",
+        )
+    )
+    validations.acknowledge(
+        Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::{owner}]",
+            reason="discovery read of a shared namespace: the owner account's Cloud Map services are reachable "
+            "from this account only through the owner's RAM share of the namespace, which scopes the statement",
+        )
+    )
+    validations.acknowledge(
+        Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::{own}]",
+            reason="discovery read of a shared namespace: this account's Cloud Map services, limited by the "
+            "namespace tag (aws:ResourceTag), and DiscoverInstances by the namespace ARN",
+        )
+    )
 
 
 def _as_member_service(grantee: Any, namespace: SharedNamespace) -> Any:
@@ -501,6 +536,19 @@ def check_namespace_use(namespace: Any, *, uses_service_connect: bool, parameter
             f"{SERVICE_CONNECT_PERMISSION_NAME}: the owner shares it with SharePermission.SERVICE_CONNECT, then "
             "import it with permission='service-connect'; or use discovery 'dns'",
         )
+
+
+def fit_cloud_map_service(namespace: Any, resource: servicediscovery.CfnService) -> None:
+    """Make the L1 Cloud Map service that aws-cdk-lib's ``Service`` wrote valid in a shared namespace.
+
+    The L2 names the namespace twice: ``NamespaceId`` and the deprecated ``DnsConfig.NamespaceId``,
+    which CloudFormation limits to 64 characters, too few for an ARN (cfn-lint F3033). The
+    top-level ``NamespaceId`` alone names it ("it can be specified either here or in the DnsConfig
+    object", CloudFormation, AWS::ServiceDiscovery::Service): the copy is removed. Other namespaces
+    are left alone (their templates do not change).
+    """
+    if isinstance(namespace, SharedNamespace):
+        resource.add_property_deletion_override("DnsConfig.NamespaceId")
 
 
 @dataclass(frozen=True)
