@@ -273,6 +273,8 @@ def test_a_bad_query_is_400_with_the_reason(channel, quiet, target, message):
         b"\x00\x01\x02\x03\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a TLS ClientHello
         b"GET /st\x00atus HTTP/1.1\r\n\r\n",
+        b"GET /st\xc3\xa4tus HTTP/1.1\r\n\r\n",  # raw UTF-8 in the target
+        b"GET /status HTTP/1.1\r\nX-\xff: \xfe\x00\x1b[31m\r\n\r\n",
         b"GET " + b"/" * 70_000 + b" HTTP/1.1\r\n\r\n",
         b"GET /status HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
         b"GET /status HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n",
