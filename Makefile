@@ -112,6 +112,16 @@ WORKERS ?=
 demo: $(STAMP)
 	$(BIN)/python -m ecs_discovery_tools.local.demo --stack $(STACK) $(if $(WORKERS),--workers $(WORKERS))
 
+# Integration tests (docs/integration-tests.md): integ/integ_*.py, in aws-cdk-lib's form. make test
+# compares their snapshots offline; integ-snapshot rewrites integ/*.snapshot after an intended
+# template change; integ deploys, asserts and destroys in your AWS account (INTEG_TESTS=... for some).
+INTEG_TESTS ?=
+integ-snapshot: $(STAMP)
+	$(BIN)/python integ/run.py snapshot $(INTEG_TESTS)
+
+integ: $(STAMP)
+	$(BIN)/python integ/run.py deploy $(INTEG_TESTS)
+
 # Synth benchmark (benchmarks/README.md): wall time and peak memory of synthesizing an empty app, a
 # plain aws-cdk-lib backend/worker, this library's backend/worker stack and topologies of 10, 50 and
 # 200 services; medians of 5 runs. Options pass through: make bench BENCH_ARGS="--runs 3 --jsii-calls".
