@@ -471,8 +471,11 @@ def apply_deployment(
     error_alarm = None
     wants_error_alarm = options.error_alarm if options.error_alarm is not None else options.strategy.shifts_traffic
     if wants_error_alarm and http_endpoint is not None:
-        error_alarm = _error_alarm(scope, service, cluster, http_endpoint, options.error_alarm_threshold)
-        alarm_names.append(error_alarm.alarm_name)
+        # The physical name, not error_alarm.alarm_name (a Ref): the alarm reads the service's name, so a
+        # Ref here would make the service and the alarm depend on each other.
+        name = f"{Names.unique_resource_name(scope, max_length=200, separator='-')}-deployment-5xx"
+        error_alarm = _error_alarm(scope, service, cluster, http_endpoint, options.error_alarm_threshold, name)
+        alarm_names.append(name)
     if alarm_names:
         service.enable_deployment_alarms(alarm_names, behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM)
     return AppliedDeployment(error_alarm=error_alarm, lifecycle_hook_role=role)
@@ -541,6 +544,7 @@ def _error_alarm(
     cluster: ecs.ICluster,
     endpoint: ServiceConnectEndpoint,
     threshold: int,
+    alarm_name: str,
 ) -> cloudwatch.Alarm:
     metric = cloudwatch.Metric(
         namespace=SERVICE_CONNECT_METRICS_NAMESPACE,
@@ -556,9 +560,7 @@ def _error_alarm(
     return cloudwatch.Alarm(
         scope,
         "DeploymentErrorAlarm",
-        # A physical name: the service lists the alarm by name and the alarm reads the service's
-        # name, so a generated name (a Ref) would make each depend on the other.
-        alarm_name=f"{Names.unique_resource_name(scope, max_length=200, separator='-')}-deployment-5xx",
+        alarm_name=alarm_name,
         alarm_description=f"{endpoint.discovery_name}: {threshold} or more 5xx answers a minute through Service "
         "Connect; rolls a deployment back",
         metric=metric,

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct, IConstruct
 
+from ecs_service_discovery.constructs.deployment import DeploymentOptions, apply_deployment, deployment_service_props
 from ecs_service_discovery.constructs.health_check import default_health_check_command
 from ecs_service_discovery.constructs.namespace import (
     DISCOVER_ACTIONS,
@@ -105,8 +106,10 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
     it, only the default client alias), ``connections``, ``security_group``, ``log_group``,
     ``scalable_task_count`` (``None`` without scaling), ``name``, ``container_port``,
     ``namespace``, ``discovery``, ``service_connect_endpoint`` (the published
-    :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``)
-    and ``stack``. The service is an ``aws_iam.IGrantable``: its ``grant_principal`` is the task
+    :class:`~ecs_service_discovery.constructs.service_connect.ServiceConnectEndpoint`, or ``None``),
+    ``deployment`` (the default 5xx alarm and the lifecycle hooks' role it made, see
+    :class:`~ecs_service_discovery.constructs.deployment.AppliedDeployment`) and ``stack``. The
+    service is an ``aws_iam.IGrantable``: its ``grant_principal`` is the task
     role's, so ``bucket.grant_read(service)`` gives its tasks access.
     """
 
@@ -144,6 +147,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
         cpu_architecture: ecs.CpuArchitecture | None = None,
         discovery: Discovery | str = Discovery.DNS,
         service_connect: ServiceConnectOptions | None = None,
+        deployment: DeploymentOptions | None = None,
     ) -> None:
         props = DiscoverableFargateServiceProps(
             cluster=cluster,
@@ -173,6 +177,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             cpu_architecture=cpu_architecture,
             discovery=cast("Discovery", discovery),
             service_connect=service_connect,
+            deployment=deployment if deployment is not None else DeploymentOptions(),
         )
         # Before super().__init__: a mistake must leave no construct in the tree.
         ref = props.namespace_ref
@@ -221,6 +226,9 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
         self.cloud_map_service = self._register_in_cloud_map() if props.discovery.uses_dns else None
         self.scalable_task_count = self._add_scaling()
         self.service_connect_endpoint = self._enable_service_connect(endpoint)
+        self.deployment = apply_deployment(
+            self, self.service, props.deployment, cluster=props.cluster, endpoint=self.service_connect_endpoint
+        )
 
     # --- Steps of __init__, in order ------------------------------------------------------------
 
@@ -368,6 +376,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             or Duration.seconds(DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS),
             enable_execute_command=props.enable_execute_command,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            **deployment_service_props(props.deployment),
         )
 
     def _register_in_cloud_map(self) -> servicediscovery.Service:

@@ -30,6 +30,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 
+from ecs_service_discovery.constructs.deployment import DeploymentOptions, check_deployment, check_deployment_options
 from ecs_service_discovery.constructs.health_check import check_health_check_path
 from ecs_service_discovery.constructs.namespace import (
     DiscoveryNamespaceBase,
@@ -122,6 +123,12 @@ class ServiceOptions:
         topology file cannot set it. Default: ``ServiceConnectOptions()`` when ``discovery`` uses
         Service Connect (published as ``<name>.<namespace>:<container_port>``, Cloud Map name
         ``<name>-sc``), else none.
+    :param deployment: how a new revision replaces the old one
+        (:class:`~ecs_service_discovery.constructs.deployment.DeploymentOptions`: rolling, blue/green,
+        linear or canary, bake time, test traffic header, lifecycle hooks, rollback alarms). Blue/green,
+        linear and canary need a ``discovery`` with Service Connect: DNS callers cache answers and
+        cannot be shifted. See docs/deployments.md. Default: ``DeploymentOptions()`` (rolling: drain,
+        circuit breaker with rollback).
     """
 
     name: str
@@ -139,6 +146,7 @@ class ServiceOptions:
     enable_execute_command: bool = False
     discovery: Discovery = Discovery.DNS
     service_connect: ServiceConnectOptions | None = None
+    deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
 
     def __post_init__(self) -> None:
         check_dns_label("name", self.name)
@@ -174,6 +182,8 @@ class ServiceOptions:
                     self.service_connect,
                     "expected None with discovery='dns'; set discovery to 'service-connect' or 'both' to use it",
                 )
+        check_deployment_options(f"{where}deployment", self.deployment)
+        check_deployment(where, self.deployment, self.discovery, self.service_connect)
 
     def _where(self) -> str:
         """Prefix of parameter names in errors; a topology entry names its service."""

@@ -9,10 +9,12 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
 
-from ecs_service_discovery import ValidationError
+from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace, ValidationError
 from ecs_service_discovery.constructs.deployment import (
     TEST_TRAFFIC_HEADER,
     DeploymentOptions,
@@ -20,6 +22,7 @@ from ecs_service_discovery.constructs.deployment import (
     LifecycleHook,
     check_deployment,
     check_deployment_options,
+    read_deployment,
 )
 from ecs_service_discovery.constructs.service_connect import Discovery, ServiceConnectOptions
 
@@ -409,3 +412,301 @@ def test_test_traffic_and_the_5xx_alarm_need_a_published_http_endpoint(
 )
 def test_without_such_an_endpoint_the_defaults_add_neither(service_connect: ServiceConnectOptions) -> None:
     check_deployment("", DeploymentOptions(strategy=BLUE_GREEN), Discovery.SERVICE_CONNECT, service_connect)
+
+
+# --- What each strategy writes, by discovery mode ------------------------------------------------
+
+IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.12-slim")
+FIVE_XX = {"Namespace": "AWS/ECS", "MetricName": "HTTPCode_Target_5XX_Count", "Statistic": "Sum", "Period": 60}
+
+
+def _platform(app: cdk.App, construct_id: str) -> tuple[cdk.Stack, ecs.Cluster, DiscoveryNamespace]:
+    stack = cdk.Stack(app, construct_id)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    return stack, ecs.Cluster(stack, "Cluster", vpc=vpc), DiscoveryNamespace(stack, "Namespace", vpc=vpc, name="corp")
+
+
+def _build(app: cdk.App, construct_id: str, **kwargs: Any) -> DiscoverableFargateService:
+    stack, cluster, namespace = _platform(app, construct_id)
+    return DiscoverableFargateService(
+        stack, "Worker", cluster=cluster, namespace=namespace, name="worker", image=IMAGE, **kwargs
+    )
+
+
+def _service(app: cdk.App, construct_id: str, **kwargs: Any) -> tuple[Template, DiscoverableFargateService]:
+    """A service alone in its app (a template synthesizes the app: nothing may be added after)."""
+    service = _build(app, construct_id, **kwargs)
+    return Template.from_stack(cdk.Stack.of(service)), service
+
+
+def _ecs_service(template: Template) -> dict[str, Any]:
+    (service,) = template.find_resources("AWS::ECS::Service").values()
+    return service["Properties"]
+
+
+@pytest.fixture(scope="module")
+def shifted() -> dict[tuple[DeploymentStrategy, str], tuple[Template, DiscoverableFargateService]]:
+    app = cdk.App()
+    services = {
+        (strategy, mode): _build(
+            app, f"{strategy.value}-{mode}", discovery=mode, deployment=DeploymentOptions(strategy=strategy)
+        )
+        for strategy in SHIFTING
+        for mode in ("service-connect", "both")
+    }
+    return {key: (Template.from_stack(cdk.Stack.of(service)), service) for key, service in services.items()}
+
+
+STEPS = {
+    BLUE_GREEN: {},
+    LINEAR: {"LinearConfiguration": {"StepPercent": 10, "StepBakeTimeInMinutes": 6}},
+    CANARY: {"CanaryConfiguration": {"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 10}},
+}
+
+
+@pytest.mark.parametrize("mode", ["service-connect", "both"])
+@pytest.mark.parametrize("strategy", SHIFTING)
+def test_each_strategy_states_its_deployment_with_defaults_filled_in(
+    shifted: dict[tuple[DeploymentStrategy, str], tuple[Template, DiscoverableFargateService]],
+    strategy: DeploymentStrategy,
+    mode: str,
+) -> None:
+    template, service = shifted[(strategy, mode)]
+    alarm = service.deployment.error_alarm
+    assert alarm is not None
+    alarm_name = template.find_resources("AWS::CloudWatch::Alarm")[
+        cdk.Stack.of(service).get_logical_id(alarm.node.default_child)  # type: ignore[arg-type]
+    ]["Properties"]["AlarmName"]
+    # A literal name: the service lists it and the alarm reads the service's name, without a cycle.
+    assert isinstance(alarm_name, str) and alarm_name.endswith("-deployment-5xx")
+    template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "DeploymentConfiguration": {
+                "Strategy": strategy.name,
+                "BakeTimeInMinutes": 5,
+                "Alarms": {"AlarmNames": [alarm_name], "Enable": True, "Rollback": True},
+                # Rolling's safeguards stay.
+                "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+                "LinearConfiguration": STEPS[strategy].get("LinearConfiguration", Match.absent()),
+                "CanaryConfiguration": STEPS[strategy].get("CanaryConfiguration", Match.absent()),
+            },
+            "ServiceConnectConfiguration": Match.object_like(
+                {
+                    "Services": [
+                        {
+                            "PortName": "worker",
+                            "DiscoveryName": "worker-sc",
+                            "ClientAliases": [
+                                {
+                                    "DnsName": "worker.corp",
+                                    "Port": 8080,
+                                    "TestTrafficRules": {"Header": {"Name": TEST_TRAFFIC_HEADER}},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ),
+            # In both mode the DNS records stay (their callers are not shifted, docs/deployments.md).
+            "ServiceRegistries": Match.any_value() if mode == "both" else Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize("strategy", SHIFTING)
+def test_the_default_alarm_counts_the_service_connect_5xx_of_this_service(
+    shifted: dict[tuple[DeploymentStrategy, str], tuple[Template, DiscoverableFargateService]],
+    strategy: DeploymentStrategy,
+) -> None:
+    template, service = shifted[(strategy, "service-connect")]
+    stack = cdk.Stack.of(service)
+    service_id = stack.get_logical_id(service.service.node.default_child)  # type: ignore[arg-type]
+    cluster_id = stack.get_logical_id(service.props.cluster.node.default_child)  # type: ignore[arg-type]
+    template.resource_count_is("AWS::CloudWatch::Alarm", 1)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            **FIVE_XX,
+            "Dimensions": Match.array_with(
+                [
+                    {"Name": "ClusterName", "Value": {"Ref": cluster_id}},
+                    {"Name": "DiscoveryName", "Value": "worker-sc"},
+                    {"Name": "ServiceName", "Value": {"Fn::GetAtt": [service_id, "Name"]}},
+                ]
+            ),
+            "Threshold": 5,
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+@pytest.mark.parametrize("strategy", SHIFTING)
+def test_dns_discovery_refuses_a_traffic_shift_before_any_construct_exists(strategy: DeploymentStrategy) -> None:
+    stack, cluster, namespace = _platform(cdk.App(), "Dns")
+    children = len(stack.node.children)
+    with pytest.raises(ValidationError, match=r"^deployment\.strategy='.*' is not valid: with discovery='dns'"):
+        DiscoverableFargateService(
+            stack,
+            "Worker",
+            cluster=cluster,
+            namespace=namespace,
+            name="worker",
+            image=IMAGE,
+            deployment=DeploymentOptions(strategy=strategy),
+        )
+    assert len(stack.node.children) == children
+
+
+def test_rolling_writes_the_same_template_as_no_deployment_option() -> None:
+    plain, _ = _service(cdk.App(), "Worker", discovery="both")
+    rolling, _ = _service(cdk.App(), "Worker", discovery="both", deployment=DeploymentOptions())
+    assert rolling.to_json() == plain.to_json()
+    assert "Strategy" not in _ecs_service(rolling)["DeploymentConfiguration"]
+
+
+def test_a_custom_header_value_hooks_and_alarms_are_written(function: lambda_.IFunction) -> None:
+    app = cdk.App()
+    stack, cluster, namespace = _platform(app, "Custom")
+    hook = lambda_.Function.from_function_attributes(
+        stack, "Hook", function_arn="arn:aws:lambda:us-east-1:123456789012:function:smoke", same_environment=True
+    )
+    alarm = cloudwatch.Alarm.from_alarm_name(stack, "Latency", "worker-latency")
+    service = DiscoverableFargateService(
+        stack,
+        "Worker",
+        cluster=cluster,
+        namespace=namespace,
+        name="worker",
+        image=IMAGE,
+        discovery="service-connect",
+        deployment=DeploymentOptions(
+            strategy=LINEAR,
+            step_percent=25,
+            step_bake_time_minutes=2,
+            bake_time_minutes=15,
+            test_traffic_header="x-smoke",
+            test_traffic_header_value="green",
+            lifecycle_hooks=[LifecycleHook(hook, ["POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"])],
+            alarms=[alarm],
+            error_alarm=False,
+        ),
+    )
+    template = Template.from_stack(stack)
+    role = service.deployment.lifecycle_hook_role
+    assert role is not None and service.deployment.error_alarm is None
+    role_id = stack.get_logical_id(role.node.default_child)  # type: ignore[arg-type]
+    properties = _ecs_service(template)
+    config = properties["DeploymentConfiguration"]
+    assert config["Strategy"] == "LINEAR"
+    assert config["BakeTimeInMinutes"] == 15
+    assert config["LinearConfiguration"] == {"StepPercent": 25, "StepBakeTimeInMinutes": 2}
+    assert config["Alarms"] == {"AlarmNames": ["worker-latency"], "Enable": True, "Rollback": True}
+    assert config["LifecycleHooks"] == [
+        {
+            "HookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:smoke",
+            "RoleArn": {"Fn::GetAtt": [role_id, "Arn"]},
+            "LifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"],
+        }
+    ]
+    (alias,) = properties["ServiceConnectConfiguration"]["Services"][0]["ClientAliases"]
+    assert alias["TestTrafficRules"] == {"Header": {"Name": "x-smoke", "Value": {"Exact": "green"}}}
+    template.resource_count_is("AWS::CloudWatch::Alarm", 0)
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "ecs.amazonaws.com"}})]}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": role_id}],
+            "PolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Action": "lambda:InvokeFunction", "Effect": "Allow"})]}
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "service_connect", [ServiceConnectOptions(app_protocol="tcp"), ServiceConnectOptions(client_only=True)]
+)
+def test_without_an_http_endpoint_the_strategy_stays_and_neither_rule_nor_alarm_is_written(
+    service_connect: ServiceConnectOptions,
+) -> None:
+    template, service = _service(
+        cdk.App(),
+        "Tcp",
+        discovery="service-connect",
+        service_connect=service_connect,
+        deployment=DeploymentOptions(strategy=CANARY),
+    )
+    properties = _ecs_service(template)
+    assert properties["DeploymentConfiguration"]["Strategy"] == "CANARY"
+    assert (
+        "Alarms" not in properties["DeploymentConfiguration"]
+        or not properties["DeploymentConfiguration"]["Alarms"]["Enable"]
+    )
+    assert "TestTrafficRules" not in str(properties)
+    assert service.deployment.error_alarm is None
+    template.resource_count_is("AWS::CloudWatch::Alarm", 0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DeploymentOptions(),
+        DeploymentOptions(strategy=BLUE_GREEN),
+        DeploymentOptions(strategy=BLUE_GREEN, bake_time_minutes=0, test_traffic_header="x-smoke"),
+        DeploymentOptions(strategy=LINEAR, step_percent=33.3, step_bake_time_minutes=1, bake_time_minutes=60),
+        DeploymentOptions(strategy=CANARY, step_percent=0.7, test_traffic_header_value="1"),
+    ],
+    ids=["rolling", "blue-green", "blue-green-no-bake", "linear", "canary"],
+)
+def test_the_template_reads_back_as_the_options_filled_in(options: DeploymentOptions) -> None:
+    template, _ = _service(cdk.App(), "ReadBack", discovery="both", deployment=options)
+    read = read_deployment(_ecs_service(template))
+    assert read.strategy is options.strategy
+    assert (read.bake_time, read.steps) == (options.bake_time, options.steps)
+    expected_header = (options.test_traffic_header or TEST_TRAFFIC_HEADER) if options.strategy.shifts_traffic else None
+    assert (read.test_traffic_header, read.test_traffic_header_value) == (
+        expected_header,
+        options.test_traffic_header_value,
+    )
+
+
+@pytest.mark.parametrize(
+    ("properties", "parameter"),
+    [
+        ({"DeploymentConfiguration": {"Strategy": "blue_green"}}, "DeploymentConfiguration.Strategy"),
+        (
+            {"DeploymentConfiguration": {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": 1441}},
+            "deployment.bake_time_minutes",
+        ),
+        (
+            {"DeploymentConfiguration": {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": {"Ref": "Bake"}}},
+            "deployment.bake_time_minutes",
+        ),
+    ],
+)
+def test_reading_a_template_refuses_what_the_options_refuse(properties: dict[str, Any], parameter: str) -> None:
+    with pytest.raises(ValidationError, match=rf"^{parameter}="):
+        read_deployment(properties)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="services/discovery-client has no TEST_TRAFFIC_HEADER yet (its owner adds it; then drop this marker)",
+)
+def test_the_discovery_client_sends_the_same_test_header() -> None:
+    import ecs_discovery_client
+
+    assert ecs_discovery_client.TEST_TRAFFIC_HEADER == TEST_TRAFFIC_HEADER  # type: ignore[attr-defined]
