@@ -18,7 +18,7 @@ SD1 = "ServiceDiscovery-SD1"
 
 
 def test_rule_ids_are_stable_unique_and_in_order() -> None:
-    assert [rule.rule_id for rule in RULES] == [f"{PACK_NAME}-SD{n}" for n in range(1, 8)]
+    assert [rule.rule_id for rule in RULES] == [f"{PACK_NAME}-SD{n}" for n in range(1, 9)]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rule_id)
@@ -60,8 +60,8 @@ def test_a_token_threshold_is_refused() -> None:
 
 def test_compliance_of_an_unknown_rule_is_refused() -> None:
     stack = cdk.Stack(cdk.App(), "Unknown")
-    with pytest.raises(ValidationError, match=r"rule_id='SD8' is not valid: expected one of \['ServiceDiscovery-SD1'"):
-        ServiceDiscoveryChecks().compliance(l1.cloud_map_service(stack), "SD8")
+    with pytest.raises(ValidationError, match=r"rule_id='SD9' is not valid: expected one of \['ServiceDiscovery-SD1'"):
+        ServiceDiscoveryChecks().compliance(l1.cloud_map_service(stack), "SD9")
 
 
 def test_compliance_of_a_construct_that_is_not_an_l1_is_refused() -> None:
