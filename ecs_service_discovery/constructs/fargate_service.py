@@ -114,6 +114,8 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
     """
 
     _scope: Construct
+    #: Variables given to the container at creation for the connect_to calls to come (ServiceTopology).
+    _preset_variables: dict[str, str] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     def __init__(
         self,
@@ -308,7 +310,18 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
         drain = self._drain_variable()
         if drain is not None:
             environment["STOP_DRAIN_SECONDS"] = drain
-        return environment
+        # Callees' variables a ServiceTopology knows now, in the order its connect_to calls will
+        # set them (one request for the container instead of one per variable); connect_to still
+        # checks each and sets any that differ. A variable that could clash is left to connect_to.
+        self._preset_variables = {
+            variable: value
+            for variable, value in self._preset_variables.items()
+            if variable not in environment
+            and variable not in RESERVED_VARIABLES
+            and variable not in APP_BIND_VARIABLES
+            and not (props.secrets and variable in props.secrets)
+        }
+        return {**environment, **self._preset_variables}
 
     def _drain_variable(self) -> str | None:
         """``STOP_DRAIN_SECONDS``: how long the app should keep serving after SIGTERM, while callers'
@@ -680,7 +693,8 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
 
     def _set_library_variable(self, variable: str, value: str, reason: str) -> None:
         self._library_variables[variable] = reason
-        self.container.add_environment(variable, value)
+        if self._preset_variables.pop(variable, None) != value:
+            self.container.add_environment(variable, value)
 
     def add_discovery_environment(self, namespace_id: str) -> None:
         """Give the container ``NAMESPACE_ID`` and ``AWS_REGION`` (once), for a discovery read grant."""

@@ -509,6 +509,22 @@ def _duration(seconds: int | None) -> Duration | None:
     return Duration.seconds(seconds) if seconds is not None else None
 
 
+def reachable_endpoint(
+    *,
+    caller_uses_service_connect: bool,
+    callee_discovery: Discovery,
+    callee_dns_name: str,
+    callee_port: int,
+    callee_endpoint: ServiceConnectEndpoint | None,
+) -> tuple[str, int] | None:
+    """:func:`caller_endpoint`'s host and port, or ``None`` where it raises (the caller cannot reach the callee)."""
+    if caller_uses_service_connect and callee_endpoint is not None:
+        return callee_endpoint.dns_name, callee_endpoint.port
+    if callee_discovery.uses_dns:
+        return callee_dns_name, callee_port
+    return None
+
+
 def caller_endpoint(
     *,
     caller: str,
@@ -525,10 +541,15 @@ def caller_endpoint(
     other caller uses the DNS name and container port, which exist unless the callee is Service
     Connect only. With the default alias both are the same ``<name>.<namespace>:<port>``.
     """
-    if caller_uses_service_connect and callee_endpoint is not None:
-        return callee_endpoint.dns_name, callee_endpoint.port
-    if callee_discovery.uses_dns:
-        return callee_dns_name, callee_port
+    found = reachable_endpoint(
+        caller_uses_service_connect=caller_uses_service_connect,
+        callee_discovery=callee_discovery,
+        callee_dns_name=callee_dns_name,
+        callee_port=callee_port,
+        callee_endpoint=callee_endpoint,
+    )
+    if found is not None:
+        return found
     if callee_endpoint is None:
         raise ValidationError(
             f"other={callee!r} is not valid: it is Service Connect only and client-only, so nothing can call it; "
@@ -551,6 +572,7 @@ __all__ = [
     "check_endpoint_free",
     "check_service_connect_options",
     "enable_service_connect",
+    "reachable_endpoint",
     "reserve_dns_service",
     "resolve_endpoint",
     "resolve_namespace",

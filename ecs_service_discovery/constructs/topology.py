@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import CfnOutput, CfnParameter, NestedStack, Stack
@@ -22,8 +23,9 @@ from ecs_service_discovery.constructs.namespace import (
     grant_namespace_read,
     namespace_ref,
 )
+from ecs_service_discovery.constructs.service_connect import ServiceConnectOptions, reachable_endpoint, resolve_endpoint
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
-from ecs_service_discovery.validation import check_int_range, invalid, require_type
+from ecs_service_discovery.validation import check_int_range, env_prefix, invalid, peer_variables, require_type
 
 #: Services per CloudFormation template. A service is about 10 resources (task definition, two
 #: roles, execution policy, log group, security group, ECS service, Cloud Map service, scalable
@@ -118,6 +120,7 @@ class ServiceTopology(Construct):
         self.nested_stacks: list[NestedStack] = []
         self._group_of: dict[str, int] = {}
         self._images: dict[tuple[str, str], ecs.ContainerImage] = {}
+        self._specs = {service.name: service for service in spec.services}
 
         for index, service in enumerate(spec.services):
             group = index // services_per_stack
@@ -188,15 +191,56 @@ class ServiceTopology(Construct):
     def _create_service(
         self, service: ServiceSpec, scope: Construct, log_encryption_key: kms.IKey | kms.Key | None
     ) -> DiscoverableFargateService:
-        return DiscoverableFargateService(
+        return _TopologyService(
             scope,
             service.name,
+            callee_variables=self._callee_variables(service),
             cluster=self.cluster,
             namespace=self.namespace,
             image=self._image(service),
             log_encryption_key=log_encryption_key,
             **service.options(),
         )
+
+    def _callee_variables(self, caller: ServiceSpec) -> dict[str, str]:
+        """The variables ``connect_to`` will give ``caller`` for each of its calls, from the
+        specification alone (the callees may not exist yet); a call that cannot be made is left
+        out, for ``connect_to`` to report."""
+        namespace_name = namespace_ref(self.namespace).name
+        variables: dict[str, str] = {}
+        for name in caller.calls:
+            callee = self._specs[name]
+            endpoint = (
+                resolve_endpoint(
+                    callee.service_connect or ServiceConnectOptions(),
+                    name=callee.name,
+                    namespace_name=namespace_name,
+                    container_port=callee.container_port,
+                )
+                if callee.discovery.uses_service_connect
+                else None
+            )
+            found = reachable_endpoint(
+                caller_uses_service_connect=caller.discovery.uses_service_connect,
+                callee_discovery=callee.discovery,
+                callee_dns_name=f"{callee.name}.{namespace_name}",
+                callee_port=callee.container_port,
+                callee_endpoint=endpoint,
+            )
+            if found is not None:
+                host, service, port = peer_variables(env_prefix(callee.name))
+                variables.update({host: found[0], service: callee.name, port: str(found[1])})
+        return variables
+
+
+class _TopologyService(DiscoverableFargateService):
+    """A service of a topology: created with its callees' variables, which its topology knows."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, callee_variables: dict[str, str], **options: Any
+    ) -> None:
+        self._preset_variables = callee_variables
+        super().__init__(scope, construct_id, **options)
 
 
 @jsii.implements(IValidation)

@@ -249,7 +249,7 @@ def test_every_props_field_is_a_keyword_of_the_construct_with_the_same_default()
     signature = inspect.signature(DiscoverableFargateService.__init__)
     keywords = {name: p for name, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     fields = {field.name: field for field in dataclasses.fields(DiscoverableFargateServiceProps)}
-    assert len(fields) == 27
+    assert len(fields) == 28
     assert set(keywords) == set(fields)
     for name, field in fields.items():
         if field.default is not dataclasses.MISSING:
