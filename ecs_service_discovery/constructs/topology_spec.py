@@ -23,6 +23,7 @@ File format (YAML; JSON with the same keys works too)::
         discovery_read: true       # may list the namespace in Cloud Map
         discovery: both            # dns (default), service-connect or both (docs/service-connect.md)
         service_connect: {access_logs: true}   # ServiceConnectOptions' fields, but tls
+        deployment: {strategy: blue-green, bake_time_minutes: 10}   # DeploymentOptions' plain fields
       - name: auth
         environment: {MESSAGE: "signs users in"}
       - name: feed
@@ -43,6 +44,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from ecs_service_discovery.constructs.deployment import DeploymentOptions
 from ecs_service_discovery.constructs.images import check_dockerfile
 from ecs_service_discovery.constructs.options import DnsRecords, ServiceScaling
 from ecs_service_discovery.constructs.props import SERVICE_OPTION_FIELDS, ServiceOptions
@@ -332,6 +334,9 @@ _SERVICE_FIELDS = {f.name for f in fields(ServiceSpec)} | set(DEPRECATED_FIELDS)
 _SCALING_FIELDS = {f.name for f in fields(ServiceScaling)}
 # TLS needs aws-cdk-lib objects (an IAM role, a KMS key): set in Python, not in a file.
 _SERVICE_CONNECT_FIELDS = {f.name for f in fields(ServiceConnectOptions)} - {"tls"}
+# DeploymentOptions' fields that hold aws-cdk-lib objects (Lambda functions, alarms) cannot come from a file.
+_DEPLOYMENT_CODE_ONLY = {"lifecycle_hooks", "alarms"}
+_DEPLOYMENT_FIELDS = {f.name for f in fields(DeploymentOptions)} - _DEPLOYMENT_CODE_ONLY
 # A default for name or calls would make every service the same one or call the same ones.
 _DEFAULT_FIELDS = _SERVICE_FIELDS - {"name", "calls"}
 _TOP_LEVEL_FIELDS = {"defaults", "services"}
@@ -442,6 +447,8 @@ def _service_from_mapping(values: dict[str, Any], base_dir: Path | None) -> Serv
         kwargs.pop("environment", None)
     if kwargs.get("service_connect") is not None:
         kwargs["service_connect"] = _service_connect_from_value(kwargs["service_connect"], prefix)
+    if "deployment" in kwargs:
+        kwargs["deployment"] = _deployment_from_value(kwargs["deployment"], prefix)
     if "dns_records" in kwargs:
         records: object = kwargs["dns_records"]
         if not isinstance(records, str) or records not in DnsRecords.__members__:
@@ -501,6 +508,32 @@ def _service_connect_from_value(value: Any, prefix: str) -> ServiceConnectOption
                 f"expected some of {sorted(_SERVICE_CONNECT_FIELDS)}"
             )
     return ServiceConnectOptions(**dict(value))
+
+
+def _deployment_from_value(value: Any, prefix: str) -> DeploymentOptions:
+    """The file's ``deployment:`` mapping: DeploymentOptions' plain fields, checked by DeploymentOptions
+    itself and, with the service's ``discovery``, by ServiceSpec. ``null`` is the default (rolling)."""
+    where = f"{prefix}deployment"
+    if value is None:
+        return DeploymentOptions()
+    if not isinstance(value, Mapping):
+        raise invalid(where, value, "expected a mapping of deployment fields, e.g. {strategy: blue-green}, or null")
+    value = cast("Mapping[str, Any]", value)
+    for key in value:
+        if key in _DEPLOYMENT_CODE_ONLY:
+            raise ValidationError(
+                f"{where}: the field {short(key)} cannot be set in a file: it holds aws-cdk-lib objects; "
+                f"expected DeploymentOptions({key}=...) in Python"
+            )
+        if key not in _DEPLOYMENT_FIELDS:
+            raise ValidationError(
+                f"{where}: unknown field {short(key)}{_did_you_mean(str(key), _DEPLOYMENT_FIELDS)}; "
+                f"expected some of {sorted(_DEPLOYMENT_FIELDS)}"
+            )
+    try:
+        return DeploymentOptions(**dict(value))
+    except ValidationError as error:  # its message names deployment.<field>; add the service
+        raise ValidationError(f"{prefix}{error}") from None
 
 
 def _reject_unknown(origin: str, where: str, mapping: Mapping[Any, Any], allowed: set[str]) -> None:
