@@ -102,11 +102,12 @@ browser:
 # The stack's services on this machine, run as ECS runs them: no AWS account, no Docker. Ctrl-C
 # stops everything. make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack
 # of app.py. A task joins Cloud Map and DNS once the task definition's health check passes; dead or
-# unhealthy tasks are replaced. While it runs, from another shell (docs/local-run.md):
-#   ecs-discovery local status | events --follow
-#   ecs-discovery local deploy worker [--env MESSAGE=v2] [--reread]   rolling deployment
-#   ecs-discovery local scale worker=5                                 and back: scale worker=2
-#   ecs-discovery local stop-task TASK_ID                              ECS StopTask
+# unhealthy tasks are replaced. While it runs, paste into another shell the commands the banner
+# prints under "Try (from any shell):" (absolute paths), or (docs/local-run.md):
+#   .venv/bin/ecs-discovery local status | events --follow
+#   .venv/bin/ecs-discovery local deploy worker [--env MESSAGE=v2] [--reread]   rolling deployment
+#   .venv/bin/ecs-discovery local scale worker=5                                 and back: scale worker=2
+#   .venv/bin/ecs-discovery local stop-task TASK_ID                              ECS StopTask
 STACK ?= ServiceDiscovery
 WORKERS ?=
 demo: $(STAMP)
