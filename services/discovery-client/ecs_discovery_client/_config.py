@@ -12,7 +12,17 @@ from typing import cast
 
 from ecs_discovery_client._errors import ConfigurationError
 
-__all__ = ["DiscoverySettings", "ServiceTarget", "dns_name_from_env", "env_prefix"]
+__all__ = [
+    "DEFAULT_HOSTS_FILE",
+    "TEST_TRAFFIC_HEADER",
+    "DiscoverySettings",
+    "ServiceTarget",
+    "dns_name_from_env",
+    "env_prefix",
+    "is_dns_name",
+    "is_test_traffic_header",
+    "is_test_traffic_value",
+]
 
 # One DNS label: letters, digits, hyphen and underscore (SRV-style owner names such as _http._tcp).
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
@@ -20,6 +30,24 @@ _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 _MAX_NAME_LENGTH = 253
 # What a value looks like in an error message: short, printable.
 _SHOWN_CHARS = 40
+# A path a process can open (PATH_MAX on Linux).
+_MAX_PATH_LENGTH = 4096
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+#: Where the C library finds the hosts file, and where ECS writes a task's (Service Connect aliases).
+DEFAULT_HOSTS_FILE = "/etc/hosts"
+
+#: The request header that sends a call to the green revision during an ECS blue/green (linear,
+#: canary) deployment of a Service Connect service: ECS's default ("By default, Service Connect
+#: recognizes the x-amzn-ecs-blue-green-test header for HTTP-based protocols", ECS developer guide).
+#: The same value as the CDK library's ``TEST_TRAFFIC_HEADER`` (tests/client/test_test_traffic.py
+#: checks that they agree), written out here because the client must not depend on the library.
+TEST_TRAFFIC_HEADER = "x-amzn-ecs-blue-green-test"
+# The library's rules for the header's name and value (deployment.py), which the test compares.
+_MAX_HEADER_LENGTH = 256
+_HEADER_NAME = re.compile(rf"[a-z0-9!#$%&'*+.^_`|~-]{{1,{_MAX_HEADER_LENGTH}}}")
+_HEADER_VALUE = re.compile(rf"[\x21-\x7e](?:[\x20-\x7e]{{0,{_MAX_HEADER_LENGTH - 2}}}[\x21-\x7e])?")
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"})
 
 # Environment variable of each field that can be set from the environment (DiscoverySettings.from_environ).
 _ENV_NAMES: dict[str, str] = {
@@ -35,6 +63,9 @@ _ENV_NAMES: dict[str, str] = {
     "pool_max_age": "UPSTREAM_POOL_MAX_AGE",
     "max_body_bytes": "UPSTREAM_MAX_BODY_BYTES",
     "allow_loopback": "UPSTREAM_ALLOW_LOOPBACK",
+    "hosts_file": "DNS_HOSTS_FILE",
+    "test_traffic_header": "TEST_TRAFFIC_HEADER",
+    "test_traffic_value": "TEST_TRAFFIC_HEADER_VALUE",
 }
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -70,9 +101,27 @@ def _parse_nameserver(text: str, variable: str) -> tuple[str, int]:
     return address, port
 
 
+def is_dns_name(name: str) -> bool:
+    """Whether ``name`` is a DNS name of letters, digits, ``-`` and ``_`` labels (at most 63 characters
+    each, 253 in all; a trailing dot allowed), as a full-string match."""
+    return len(name) <= _MAX_NAME_LENGTH and _DNS_NAME.fullmatch(name) is not None
+
+
+def is_test_traffic_header(name: str) -> bool:
+    """Whether ``name`` can be the test traffic header: a lower-case HTTP field name of 1-256
+    characters that proxies pass on (not hop-by-hop), as the CDK library accepts it."""
+    return _HEADER_NAME.fullmatch(name) is not None and name not in _HOP_BY_HOP
+
+
+def is_test_traffic_value(value: str) -> bool:
+    """Whether ``value`` can be sent as the test traffic header's value: 1-256 visible ASCII
+    characters, spaces only inside, as the CDK library accepts it."""
+    return _HEADER_VALUE.fullmatch(value) is not None
+
+
 def _check_dns_name(value: str, variable: str) -> str:
     name = value.strip()
-    if len(name) > _MAX_NAME_LENGTH or not _DNS_NAME.fullmatch(name):
+    if not is_dns_name(name):
         raise ConfigurationError(
             variable, f"{_shown(value)} is not a DNS name (labels of letters, digits, - and _, at most 63 each)"
         )
@@ -150,6 +199,19 @@ class DiscoverySettings:
     #: Addresses no service can have (unspecified, link-local such as the instance metadata and ECS
     #: credentials endpoints, multicast, reserved, broadcast) are refused whatever this says.
     allow_loopback: bool | None = None
+    #: The hosts file, consulted before DNS as the C library does with ``hosts: files dns``: ECS
+    #: Service Connect maps each client alias to the task's own proxy there (on a loopback address).
+    #: Its addresses are trusted configuration, so loopback is allowed from it whatever
+    #: ``allow_loopback`` says; the other addresses no service can have are still refused. An
+    #: absolute path; None: DNS only.
+    hosts_file: str | None = DEFAULT_HOSTS_FILE
+    #: The header a call with ``test_traffic`` carries, which an ECS blue/green (linear, canary)
+    #: deployment of a Service Connect service routes to the green revision. A lower-case HTTP field
+    #: name, not hop-by-hop; ECS's default unless the service's deployment names another.
+    test_traffic_header: str = TEST_TRAFFIC_HEADER
+    #: The value ``test_traffic=True`` sends: 1-256 visible ASCII characters (spaces only inside).
+    #: ECS matches any value unless the deployment names one (then set this to it).
+    test_traffic_value: str = "1"
     #: Names of the variables these settings came from, for error messages.
     source: Mapping[str, str] = field(default_factory=dict[str, str], compare=False, repr=False)
 
@@ -198,6 +260,20 @@ class DiscoverySettings:
             raise ConfigurationError(
                 self._name("allow_loopback"), f"{_shown(self.allow_loopback)} is not true, false or None"
             )
+        self._check_hosts_file()
+        header = cast(object, self.test_traffic_header)
+        if not isinstance(header, str) or not is_test_traffic_header(header):
+            raise ConfigurationError(
+                self._name("test_traffic_header"),
+                f"{_shown(header)} is not a lower-case HTTP header name of 1-{_MAX_HEADER_LENGTH} characters from "
+                f"a-z, 0-9 and !#$%&'*+.^_`|~- that proxies pass on (for example {TEST_TRAFFIC_HEADER!r})",
+            )
+        value = cast(object, self.test_traffic_value)
+        if not isinstance(value, str) or not is_test_traffic_value(value):
+            raise ConfigurationError(
+                self._name("test_traffic_value"),
+                f"{_shown(value)} is not 1-{_MAX_HEADER_LENGTH} visible ASCII characters (spaces only inside)",
+            )
         for item in cast(tuple[object, ...], self.nameservers):
             pair = cast(tuple[object, ...], item) if isinstance(item, tuple) else None
             if pair is None or len(pair) != 2:
@@ -227,6 +303,22 @@ class DiscoverySettings:
                 "whole deadline and no other address would be tried",
             )
 
+    def _check_hosts_file(self) -> None:
+        path = cast(object, self.hosts_file)
+        if path is None:
+            return
+        if (
+            not isinstance(path, str)
+            or not path.startswith("/")
+            or len(path) > _MAX_PATH_LENGTH
+            or _CONTROL_CHARACTER.search(path)
+        ):
+            raise ConfigurationError(
+                self._name("hosts_file"),
+                f"{_shown(path)} is not an absolute path of at most {_MAX_PATH_LENGTH} characters without control "
+                f"characters (default {DEFAULT_HOSTS_FILE})",
+            )
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> DiscoverySettings:
         """Settings from ``DNS_*`` and ``UPSTREAM_*`` variables (see the docs' table); unset means the default.
@@ -247,6 +339,10 @@ class DiscoverySettings:
                 if word not in _TRUE and word not in _FALSE:
                     raise ConfigurationError(variable, f"{_shown(raw)} is not true or false (1/0, yes/no, on/off)")
                 values[field_name] = word in _TRUE
+            elif field_name in ("hosts_file", "test_traffic_value"):
+                values[field_name] = raw
+            elif field_name == "test_traffic_header":
+                values[field_name] = raw.lower()  # field names are case-insensitive; proxies match lower case
             elif field_name in ("max_attempts", "max_body_bytes"):
                 if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
                     raise ConfigurationError(variable, f"{_shown(raw)} is not a whole number >= 1")

@@ -21,6 +21,7 @@ from ecs_discovery_client._addresses import refused_because
 from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
 from ecs_discovery_client._config import DiscoverySettings
 from ecs_discovery_client._errors import ResolutionError, ResolutionFailure
+from ecs_discovery_client._hosts import HostsFile
 
 __all__ = ["Deadline", "Endpoint", "Resolver"]
 
@@ -71,6 +72,15 @@ _Key = tuple[str, int | None]
 class Resolver:
     """Resolves ``<service>.<namespace>`` to :class:`Endpoint` s; thread-safe, share one per process.
 
+    The hosts file (``settings.hosts_file``, ``/etc/hosts``) comes first, as with the C library's
+    ``hosts: files dns``: a name it lists is called on its addresses there, on ``port`` (or, without
+    one, ``srv_fallback_port``; with neither, the hosts file cannot say where and DNS is asked), and
+    DNS is not asked. That is where ECS Service Connect maps a client alias to the task's proxy.
+    Loopback addresses are allowed from it (it is the task's configuration, not a DNS answer); the
+    other addresses no service can have are refused, and a name left with none is
+    ``no_usable_address`` without asking DNS. The file is read again when it changes (see
+    :class:`~ecs_discovery_client._hosts.HostsFile`).
+
     With a port, the name's A records are used with that port. Without one, its SRV records are
     (Cloud Map writes ``1 1 <port> <instance>.<service>.<namespace>`` per task), their targets'
     addresses taken from the additional section or looked up; a name with no SRV records falls
@@ -107,6 +117,9 @@ class Resolver:
             dns_resolver.timeout = self.settings.dns_timeout
             dns_resolver.lifetime = self.settings.dns_lifetime
         self._dns = dns_resolver
+        self.hosts = HostsFile(self.settings.hosts_file, clock=clock) if self.settings.hosts_file else None
+        # The answer made from the hosts file per (name, port), with the addresses it was made of.
+        self._hosts_answers: dict[_Key, tuple[tuple[str, ...], _Answer]] = {}
         self.srv_fallback_port = srv_fallback_port
         self._lock = threading.Lock()
         self._answers: dict[_Key, _Answer] = {}
@@ -149,6 +162,10 @@ class Resolver:
 
     def _get(self, name: str, port: int | None, deadline: Deadline, older_than: float | None) -> _Answer:
         key: _Key = (name, port)
+        if self.hosts is not None:
+            listed = self._from_hosts_file(self.hosts, key)
+            if listed is not None:
+                return listed
         # The common case without the lock: a fresh answer in the cache (dict reads are atomic).
         answer = self._answers.get(key)
         if answer is not None and older_than is None and self.clock.monotonic() < answer.expires_at:
@@ -202,6 +219,37 @@ class Resolver:
                 oldest = min(self._answers, key=lambda cached: self._answers[cached].received_at)
                 del self._answers[oldest]
         lookup.set_result(answer)
+        return answer
+
+    def _from_hosts_file(self, hosts: HostsFile, key: _Key) -> _Answer | None:
+        """The answer the hosts file gives for ``key``; None when it does not list the name (or cannot
+        give a port)."""
+        name, port = key
+        addresses = hosts.addresses(name)
+        if addresses is None:
+            return None
+        port = port or self.srv_fallback_port
+        if port is None:
+            return None
+        made = self._hosts_answers.get(key)
+        if made is not None and made[0] is addresses:
+            return made[1]
+        endpoints: list[Endpoint] = []
+        refused: list[str] = []
+        for address in addresses:
+            reason = refused_because(address, allow_loopback=True)
+            if reason is None:
+                endpoints.append(Endpoint(address, port))
+            else:
+                refused.append(f"{address} is {reason}")
+        if not endpoints:
+            detail = f"{name} in the hosts file {hosts.path[:200]} has no usable address ({'; '.join(refused)})"
+            raise ResolutionError(name, ResolutionFailure.NO_USABLE_ADDRESS, detail)
+        answer = _Answer(tuple(endpoints), self.clock.monotonic(), float("inf"))
+        with self._lock:
+            if len(self._hosts_answers) >= _MAX_CACHED_NAMES:
+                self._hosts_answers.clear()  # made again from the file on the next call
+            self._hosts_answers[key] = (addresses, answer)
         return answer
 
     # -- DNS ---------------------------------------------------------------------
