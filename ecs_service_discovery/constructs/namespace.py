@@ -356,7 +356,9 @@ def construct_path(construct: IConstruct) -> str:
 
 
 def stack_of(construct: IConstruct) -> Stack:
-    """``Stack.of(construct)``, kept."""
+    """``Stack.of(construct)``, kept; a stack is its own (a Python isinstance, no request)."""
+    if isinstance(construct, Stack):
+        return construct
     stack = _STACKS.get(construct)
     if stack is None:
         stack = _STACKS[construct] = Stack.of(construct)
