@@ -115,6 +115,7 @@ CONSUMER_APP = "tests/integration/test_consumer_app.py::readme_blocks"
 EXAMPLES = "tests/docs/test_examples.py::install_block"
 ALL_EXAMPLES = {
     "examples/consumer-app/README.md": CONSUMER_APP,
+    "examples/cross-account/README.md": EXAMPLES,
     "examples/nag-any-app/README.md": EXAMPLES,
     "examples/service-connect-migration/README.md": EXAMPLES,
 }
@@ -168,6 +169,28 @@ COMMANDS: dict[str, Check] = {
     ".venv/bin/python benchmarks/load_backend.py --stop none,term --requests 4000 --drain 2": FlagsOnly(
         2, "minutes of load"
     ),
+    # examples/cross-account/README.md
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt": Verbatim(
+        {"examples/cross-account/README.md": EXAMPLES}
+    ),
+    (
+        "npx cdk deploy CrossAccountOwner -c owner_account=OWNER -c consumer_account=CONSUMER -c region=REGION"
+        " -c discovery=dns"
+    ): FlagsOnly(3, "deploys to AWS"),
+    (
+        "npx cdk deploy CrossAccountConsumer -c owner_account=OWNER -c consumer_account=CONSUMER -c region=REGION"
+        " -c discovery=dns -c namespace_arn=NAMESPACE_ARN -c zone_associated=true"
+    ): FlagsOnly(3, "deploys to AWS"),
+    **{
+        f"aws route53 {operation} --hosted-zone-id HOSTED_ZONE_ID --vpc VPCRegion=REGION,VPCId=CONSUMER_VPC_ID": (
+            AwsApi("changes a Route 53 hosted zone in an account")
+        )
+        for operation in (
+            "create-vpc-association-authorization",
+            "associate-vpc-with-hosted-zone",
+            "delete-vpc-association-authorization",
+        )
+    },
     # docs/integration-tests.md
     "make integ-snapshot": Make("synthesizes every integ app: minutes; their snapshots are compared in this suite"),
     "make integ": Make("deploys to AWS"),
