@@ -7,10 +7,10 @@ from typing import Any
 
 import request_log
 from discovery_page import discovery_page, read_answer
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from ecs_discovery_client import CallResult, DiscoveryClient, DiscoveryError
+from ecs_discovery_client import CallResult, DiscoveryClient, DiscoveryError, is_test_traffic_value
 
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "").strip() or "backend"
 
@@ -54,7 +54,18 @@ def _describe_answer(result: CallResult) -> dict:
 
 @app.get("/")
 def index():
-    result = worker.call("/", headers={request_log.REQUEST_ID_HEADER: g.request_id})
+    # Blue/green test traffic: a request that carries the test header (TEST_TRAFFIC_HEADER, ECS's
+    # x-amzn-ecs-blue-green-test) passes it on, value and all, so a smoke test through the backend
+    # reaches the green worker too (and the green backend, when the backend is the one deploying).
+    test_header = worker.settings.test_traffic_header
+    test_value = request.headers.get(test_header)
+    if test_value is not None:
+        if not is_test_traffic_value(test_value):
+            detail = f"{test_header}: expected 1-256 visible ASCII characters (spaces only inside)"
+            return jsonify(error="bad_request", detail=detail, request_id=g.request_id), 400
+        g.log_fields.update(test_traffic=True)
+    headers = {request_log.REQUEST_ID_HEADER: g.request_id}
+    result = worker.call("/", headers=headers, test_traffic=False if test_value is None else test_value)
     g.log_fields.update(upstream=f"{result.address}:{result.port}", upstream_attempts=result.attempts)
     answer = _describe_answer(result)
     if 200 <= result.status < 300:

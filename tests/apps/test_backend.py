@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.apps.harness import (
     free_port,
     run_threads,
 )
+from tests.fakes import LoopbackHttpServer, Request, Response
 
 
 def test_calls_the_single_worker_named_by_worker_host(launcher, dns_server, workers, worker_port):
@@ -333,3 +335,124 @@ def test_worker_killed_while_traffic_runs_loses_no_request(launcher, dns_server,
     # After the kill the traffic went to the two survivors.
     after_kill = {address for _, address in results[-60:]}
     assert after_kill <= set(hosts[1:])
+
+
+# -- Service Connect: the alias is in the task's hosts file (ECS writes it) -------------------------
+
+
+def test_service_connect_alias_in_the_hosts_file_reaches_the_proxy_although_dns_has_no_such_name(
+    launcher, dns_server, tmp_path
+):
+    # GIVEN a real worker where Service Connect's proxy would listen (a 127.255.x.x address in the
+    # task), the alias only in the hosts file, and DNS answering NXDOMAIN for it
+    proxy_host = "127.255.0.9"
+    port = free_port([proxy_host])
+    launcher.worker(proxy_host, port)
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{proxy_host}\tworker.sc.test # Service Connect alias\n")
+    dns_server.remove("worker.sc.test")
+    backend = launcher.backend(
+        dns_server.port,
+        WORKER_HOST="worker.sc.test",
+        WORKER_PORT=str(port),
+        DNS_HOSTS_FILE=str(hosts),
+        UPSTREAM_ALLOW_LOOPBACK="false",  # as with the VPC resolver: loopback only from the hosts file
+    )
+
+    response = backend.get("/")
+
+    # THEN the call went to the proxy's address (before: 503 nxdomain)
+    assert response.status_code == 200, response.text
+    worker = response.json()["worker"]
+    assert (worker["address"], worker["port"]) == (proxy_host, port)
+    assert worker["response"]["identity"]["address"] == proxy_host
+    assert dns_server.queries("worker.sc.test") == []
+
+
+# -- blue/green test traffic (issue 24) ----------------------------------------------------------------
+
+
+def _echo_worker(host: str, port: int) -> LoopbackHttpServer:
+    """A worker that answers with the headers it was sent, as JSON."""
+
+    def respond(request: Request) -> Response:
+        body = json.dumps(
+            {"service": "worker", "headers": {key.lower(): value for key, value in request.headers.items()}}
+        )
+        return Response(200, body.encode(), "application/json")
+
+    return LoopbackHttpServer(respond, host=host, port=port).start()
+
+
+@pytest.fixture
+def echo_worker(dns_server) -> Iterator[tuple[LoopbackHttpServer, str]]:
+    host = "127.0.0.31"
+    server = _echo_worker(host, free_port([host]))
+    dns_server.set_records("worker.bluegreen.test", a=[host], ttl=30)
+    try:
+        yield server, "worker.bluegreen.test"
+    finally:
+        server.close()
+
+
+def test_the_test_traffic_header_is_passed_on_to_the_worker_value_and_all(launcher, dns_server, echo_worker):
+    # GIVEN a backend calling a worker that shows what it received
+    worker, name = echo_worker
+    backend = launcher.backend(dns_server.port, WORKER_HOST=name, WORKER_PORT=str(worker.port))
+
+    # WHEN a smoke test calls the backend with ECS's test header, and a user calls it without
+    smoke = backend.get("/", headers={"x-amzn-ecs-blue-green-test": "smoke 42", "X-Request-Id": "smoke-1"})
+    user = backend.get("/", headers={"X-Request-Id": "user-1"})
+
+    # THEN only the smoke test's call to the worker carries it, with its value (Service Connect
+    # sends that call to the green worker)
+    assert smoke.status_code == user.status_code == 200
+    assert smoke.json()["worker"]["response"]["headers"]["x-amzn-ecs-blue-green-test"] == "smoke 42"
+    assert "x-amzn-ecs-blue-green-test" not in user.json()["worker"]["response"]["headers"]
+    sent = [request.headers for request in worker.requests]
+    assert [headers.get("x-amzn-ecs-blue-green-test") for headers in sent] == ["smoke 42", None]
+    lines = {line["request_id"]: line for line in backend.log_lines() if line.get("event") == "request"}
+    assert lines["smoke-1"]["test_traffic"] is True
+    assert "test_traffic" not in lines["user-1"]
+
+
+def test_a_deployment_with_its_own_test_header_is_followed(launcher, dns_server, echo_worker):
+    worker, name = echo_worker
+    backend = launcher.backend(
+        dns_server.port, WORKER_HOST=name, WORKER_PORT=str(worker.port), TEST_TRAFFIC_HEADER="x-smoke"
+    )
+
+    response = backend.get("/", headers={"X-Smoke": "1", "x-amzn-ecs-blue-green-test": "ignored"})
+
+    assert response.status_code == 200
+    headers = response.json()["worker"]["response"]["headers"]
+    assert headers["x-smoke"] == "1"
+    assert "x-amzn-ecs-blue-green-test" not in headers
+
+
+@pytest.mark.parametrize("value", [b"", b"caf\xc3\xa9", b"\xff", b"a" * 257, b"tab\tinside"])
+def test_a_malformed_test_header_is_a_400_and_the_worker_is_not_called(launcher, dns_server, echo_worker, value):
+    worker, name = echo_worker
+    backend = launcher.backend(dns_server.port, WORKER_HOST=name, WORKER_PORT=str(worker.port))
+
+    response = backend.get("/", headers={"x-amzn-ecs-blue-green-test": value})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "bad_request"
+    assert "x-amzn-ecs-blue-green-test" in body["detail"]
+    assert worker.requests == []
+    assert "Traceback" not in backend.log_path.read_text(errors="replace")
+
+
+def test_a_control_character_in_the_test_header_is_refused_by_gunicorn_before_the_app(
+    launcher, dns_server, echo_worker
+):
+    worker, name = echo_worker
+    backend = launcher.backend(dns_server.port, WORKER_HOST=name, WORKER_PORT=str(worker.port))
+
+    response = backend.get("/", headers={"x-amzn-ecs-blue-green-test": b"x\x01y"})
+
+    assert response.status_code == 400
+    assert worker.requests == []
+    assert backend.get("/health").status_code == 200

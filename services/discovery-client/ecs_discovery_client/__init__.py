@@ -18,7 +18,14 @@ With httpx (``[httpx]``): ``ecs_discovery_client.httpx_transport.discovery_httpx
 
 from ecs_discovery_client._client import IDEMPOTENT_METHODS, AttemptEvent, CallResult, DiscoveryClient
 from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
-from ecs_discovery_client._config import DiscoverySettings, ServiceTarget, dns_name_from_env, env_prefix
+from ecs_discovery_client._config import (
+    TEST_TRAFFIC_HEADER,
+    DiscoverySettings,
+    ServiceTarget,
+    dns_name_from_env,
+    env_prefix,
+    is_test_traffic_value,
+)
 from ecs_discovery_client._errors import (
     AttemptFailure,
     ConfigurationError,
@@ -36,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "IDEMPOTENT_METHODS",
     "SYSTEM_CLOCK",
+    "TEST_TRAFFIC_HEADER",
     "AttemptEvent",
     "AttemptFailure",
     "CallResult",
@@ -56,4 +64,5 @@ __all__ = [
     "__version__",
     "dns_name_from_env",
     "env_prefix",
+    "is_test_traffic_value",
 ]

@@ -18,7 +18,7 @@ import urllib3.exceptions
 import urllib3.response
 
 from ecs_discovery_client._clock import SYSTEM_CLOCK, Clock
-from ecs_discovery_client._config import DiscoverySettings, ServiceTarget
+from ecs_discovery_client._config import DiscoverySettings, ServiceTarget, is_test_traffic_value
 from ecs_discovery_client._errors import AttemptFailure, FailureKind, ResolutionError, UnreachableError
 from ecs_discovery_client._pool import AttemptState, ConnectionPools, attempt_state
 from ecs_discovery_client._resolver import Deadline, Endpoint, Resolver
@@ -219,9 +219,11 @@ class DiscoveryClient:
 
     # -- calls --------------------------------------------------------------------
 
-    def call(self, path: str = "/", headers: Mapping[str, str] | None = None) -> CallResult:
+    def call(
+        self, path: str = "/", headers: Mapping[str, str] | None = None, *, test_traffic: bool | str = False
+    ) -> CallResult:
         """GET ``path``; see :meth:`request`."""
-        return self.request("GET", path, headers=headers)
+        return self.request("GET", path, headers=headers, test_traffic=test_traffic)
 
     def request(
         self,
@@ -232,6 +234,7 @@ class DiscoveryClient:
         body: bytes | None = None,
         deadline: Deadline | None = None,
         decode_content: bool = True,
+        test_traffic: bool | str = False,
     ) -> CallResult:
         """Send one request to the service, failing over between its addresses on network errors.
 
@@ -239,6 +242,13 @@ class DiscoveryClient:
         gives no address, :class:`UnreachableError` (with every failed attempt) when no address
         answered within ``settings.max_attempts`` attempts and the deadline. Requests with a method
         that is not idempotent (POST, PATCH) are sent again only when the connection failed.
+
+        ``test_traffic``: ``True`` sends ``settings.test_traffic_header`` (ECS's
+        ``x-amzn-ecs-blue-green-test``) with ``settings.test_traffic_value``, so that during a
+        Service Connect blue/green, linear or canary deployment the call reaches the green
+        revision; a string sends that value instead (the value an incoming request carried, passed
+        on), checked like the setting (:class:`ValueError` otherwise). A header of that name in
+        ``headers`` wins. Default ``False``: nothing is added.
         """
         deadline = deadline or Deadline(self.settings.deadline, clock=self.clock)
         started = self.clock.monotonic()
@@ -250,6 +260,8 @@ class DiscoveryClient:
             raise ValueError(f"path must not contain spaces or control characters, got {path[:60]!r}")
         if not path.startswith("/"):
             path = "/" + path
+        if test_traffic is not False:
+            headers = self._with_test_traffic(headers, test_traffic)
         resend_allowed = method in IDEMPOTENT_METHODS
         endpoints = self.endpoints(deadline)
         failures: list[AttemptFailure] = []
@@ -328,6 +340,22 @@ class DiscoveryClient:
         else:
             detail = f"no address of {self.dns_name} answered (tried {tried_text})"
         raise UnreachableError(self.dns_name, detail, tuple(failures), deadline_reached=expired)
+
+    def _with_test_traffic(self, headers: Mapping[str, str] | None, test_traffic: object) -> dict[str, str]:
+        if test_traffic is True:
+            value = self.settings.test_traffic_value
+        elif isinstance(test_traffic, str) and is_test_traffic_value(test_traffic):
+            value = test_traffic
+        else:
+            raise ValueError(
+                f"test_traffic must be True, False or a header value of 1-256 visible ASCII characters "
+                f"(spaces only inside), got {repr(test_traffic)[:60]}"
+            )
+        name = self.settings.test_traffic_header
+        merged = dict(headers or {})
+        if not any(given.lower() == name for given in merged):
+            merged[name] = value
+        return merged
 
     def _report(
         self,
