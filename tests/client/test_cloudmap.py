@@ -507,3 +507,179 @@ def test_the_corrected_stand_in_answers_in_shapes_the_model_validates(moto_regis
         report = ParamValidator().validate(answer, model.operation_model(operation).output_shape)
         assert not report.has_errors(), f"{operation}: {report.generate_report()}"
     assert all("NamespaceId" not in service for service in answers["ListServices"]["Services"])
+
+
+# -- namespaces shared through AWS RAM (issue 23) ------------------------------------------------------
+
+OWNER = "444455556666"  # the account that created the namespace and shared it
+CALLER = ACCOUNT  # the account reading it
+SHARED_ARN = f"arn:aws:servicediscovery:{REGION}:{OWNER}:namespace/ns-shared0000000001"
+SHARED_SERVICE_ARN = f"arn:aws:servicediscovery:{REGION}:{OWNER}:service/srv-shared0000000001"
+
+
+def _shared_listing(stub: Stubber) -> None:
+    """ListNamespaces as the caller sees it: its own namespace and one shared with it."""
+    stub.add_response(
+        "list_namespaces",
+        {
+            "Namespaces": [
+                {"Id": CORP.id, "Arn": f"arn:aws:servicediscovery:{REGION}:{CALLER}:namespace/{CORP.id}",
+                 "ResourceOwner": CALLER, "Name": "corp", "Type": "DNS_PRIVATE",
+                 "Properties": {"HttpProperties": {"HttpName": "corp"}}},
+                {"Id": "ns-shared0000000001", "Arn": SHARED_ARN, "ResourceOwner": OWNER, "Name": "partner",
+                 "Type": "DNS_PRIVATE", "Properties": {"HttpProperties": {"HttpName": "partner"}}},
+            ]
+        },
+        {"MaxResults": 100},
+    )  # fmt: skip
+
+
+def test_a_shared_namespace_is_read_by_its_arn_and_its_owner_account():
+    # GIVEN a reader that knows its account, and a namespace another account shared with it
+    client, stub = stubbed()
+    _shared_listing(stub)
+    stub.add_response(
+        "list_services",
+        {
+            "Services": [
+                {"Id": "srv-shared0000000001", "Arn": SHARED_SERVICE_ARN, "Name": "worker", "Type": "DNS_HTTP",
+                 "ResourceOwner": OWNER, "CreatedByAccount": OWNER,
+                 "DnsConfig": {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]}},
+                {"Id": "srv-mine00000000001", "Arn": SHARED_SERVICE_ARN.replace("srv-shared", "srv-mine00"),
+                 "Name": "reader", "ResourceOwner": OWNER, "CreatedByAccount": CALLER},
+            ]
+        },
+        # "Specify the namespace ARN for namespaces that are shared with your Amazon Web Services account"
+        {"Filters": [{"Name": "NAMESPACE_ID", "Values": [SHARED_ARN], "Condition": "EQ"}], "MaxResults": 100},
+    )  # fmt: skip
+    stub.add_response(
+        "discover_instances",
+        {"Instances": [{"InstanceId": TASK_IDS[0], "HealthStatus": "HEALTHY",
+                        "Attributes": {"AWS_INSTANCE_IPV4": "10.1.0.7", "AWS_INSTANCE_PORT": "8080"}}]},
+        # OwnerAccount: "For instances associated with namespaces that are shared with your account, you must specify"
+        {"NamespaceName": "partner", "ServiceName": "worker", "HealthStatus": "ALL", "MaxResults": 1000,
+         "OwnerAccount": OWNER},
+    )  # fmt: skip
+    reader = CloudMapReader(client, account_id=CALLER)
+
+    # WHEN it lists the namespace's services and a service's instances
+    with stub:
+        partner = reader.find_namespace("partner")
+        services = {service.name: service for service in reader.list_services(partner)}
+        listing = reader.list_instances(partner, services["worker"])
+    stub.assert_no_pending_responses()
+
+    # THEN the owner and the creator of each are kept, and the instances were found
+    assert (partner.resource_owner, partner.owner, reader.owner_account(partner)) == (OWNER, OWNER, OWNER)
+    assert partner.as_dict()["resource_owner"] == OWNER
+    assert (services["worker"].resource_owner, services["worker"].created_by_account) == (OWNER, OWNER)
+    assert (services["reader"].resource_owner, services["reader"].created_by_account) == (OWNER, CALLER)
+    assert services["reader"].as_dict(partner)["created_by_account"] == CALLER
+    assert [(i.ipv4, i.port) for i in listing.instances] == [("10.1.0.7", 8080)]
+
+
+def test_the_callers_own_namespace_is_read_as_before_sharing_existed():
+    client, stub = stubbed()
+    _shared_listing(stub)
+    stub.add_response("list_services", {"Services": []}, LIST_SERVICES_REQUEST)
+    stub.add_response(
+        "discover_instances",
+        {"Instances": []},
+        {"NamespaceName": "corp", "ServiceName": "worker", "HealthStatus": "ALL", "MaxResults": 1000},
+    )
+    reader = CloudMapReader(client, account_id=CALLER)
+    with stub:
+        corp = reader.find_namespace("corp")
+        reader.list_services(corp)
+        reader.list_instances(corp, Service(id="srv-1", name="worker"))
+    stub.assert_no_pending_responses()
+    assert corp.resource_owner == CALLER and reader.owner_account(corp) is None
+
+
+def test_without_the_callers_account_a_namespace_known_by_its_arn_is_read_as_shared():
+    # The discovery page's case: the CDK library gives a reader of a shared namespace NAMESPACE_ID=<ARN>.
+    client, stub = stubbed()
+    partner = Namespace(id=SHARED_ARN, name="partner", type="DNS_PRIVATE")
+    stub.add_response(
+        "list_services",
+        {"Services": []},
+        {"Filters": [{"Name": "NAMESPACE_ID", "Values": [SHARED_ARN], "Condition": "EQ"}], "MaxResults": 100},
+    )
+    stub.add_response(
+        "discover_instances",
+        {"Instances": []},
+        {"NamespaceName": "partner", "ServiceName": "worker", "HealthStatus": "ALL", "MaxResults": 1000,
+         "OwnerAccount": OWNER},
+    )  # fmt: skip
+    reader = CloudMapReader(client)
+    with stub:
+        reader.list_services(partner)
+        reader.list_instances(partner, Service(id="srv-1", name="worker"))
+    stub.assert_no_pending_responses()
+    assert partner.owner == OWNER
+
+
+def test_without_the_callers_account_a_namespace_known_by_its_id_is_read_as_the_callers():
+    # Unknown account, ID form: no guess (an extra STS call would be needed to tell), requests as before.
+    client, stub = stubbed()
+    owned = Namespace(id=CORP.id, name="corp", type="DNS_PRIVATE", resource_owner=OWNER)
+    stub.add_response("list_services", {"Services": []}, LIST_SERVICES_REQUEST)
+    stub.add_response(
+        "discover_instances",
+        {"Instances": []},
+        {"NamespaceName": "corp", "ServiceName": "worker", "HealthStatus": "ALL", "MaxResults": 1000},
+    )
+    reader = CloudMapReader(client)
+    with stub:
+        reader.list_services(owned)
+        reader.list_instances(owned, Service(id="srv-1", name="worker"))
+    stub.assert_no_pending_responses()
+
+
+def test_the_listing_fallback_names_a_shared_service_by_its_arn():
+    client, stub = stubbed()
+    partner = Namespace(id="ns-shared0000000001", name="partner", type="DNS_PRIVATE", arn=SHARED_ARN,
+                        resource_owner=OWNER)  # fmt: skip
+    service = Service(id="srv-shared0000000001", name="worker", arn=SHARED_SERVICE_ARN, health_check="custom")
+    stub.add_client_error("discover_instances", "AccessDeniedException", "not authorized")
+    stub.add_response(
+        "list_instances",
+        {"Instances": [{"Id": TASK_IDS[0], "Attributes": {"AWS_INSTANCE_IPV4": "10.1.0.7"}}]},
+        {"ServiceId": SHARED_SERVICE_ARN, "MaxResults": 100},
+    )
+    stub.add_response(
+        "get_instances_health_status",
+        {"Status": {TASK_IDS[0]: "HEALTHY"}},
+        {"ServiceId": SHARED_SERVICE_ARN, "MaxResults": 100},
+    )
+    with stub:
+        listing = CloudMapReader(client, account_id=CALLER).list_instances(partner, service)
+    stub.assert_no_pending_responses()
+    assert [(i.ipv4, i.health) for i in listing.instances] == [("10.1.0.7", "HEALTHY")]
+
+
+# Not 12 ASCII digits, yet 12 characters: what the model's length limits let through.
+ARABIC_INDIC_DIGITS = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662"
+NOT_ACCOUNTS = ["12345678901a", " 12345678901", "12345678901\n", "1234567890-1", "1e+123456789", ARABIC_INDIC_DIGITS]
+
+
+@pytest.mark.parametrize("owner", NOT_ACCOUNTS)
+def test_an_owner_or_creator_that_is_not_an_account_id_is_none(owner: str):
+    client, stub = stubbed()
+    stub.add_response(
+        "list_services",
+        {"Services": [{"Id": "srv-1", "Name": "worker", "ResourceOwner": owner, "CreatedByAccount": owner}]},
+        LIST_SERVICES_REQUEST,
+    )
+    with stub:
+        (service,) = CloudMapReader(client).list_services(CORP)
+    assert (service.resource_owner, service.created_by_account) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "account", [*NOT_ACCOUNTS, "12345678901", "1234567890123", "123456789012\n", "", 123456789012, b"123456789012"]
+)
+def test_a_bad_account_id_is_refused(account: object):
+    client, _ = stubbed()
+    with pytest.raises(ValueError, match="account_id must be a 12-digit AWS account ID"):
+        CloudMapReader(client, account_id=account)  # pyright: ignore[reportArgumentType]

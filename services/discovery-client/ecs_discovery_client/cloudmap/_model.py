@@ -33,6 +33,11 @@ ECS_ATTRIBUTES = (
     ATTR_EC2_INSTANCE_ID,
 )
 _PORT = re.compile(r"[0-9]{1,5}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+# arn:<partition>:servicediscovery:<region>:<account>:namespace/<id>: where the owner's account is.
+_NAMESPACE_ARN = re.compile(
+    r"arn:[a-z-]{3,20}:servicediscovery:[a-z0-9-]{1,40}:(?P<account>[0-9]{12}):namespace/ns-[A-Za-z0-9]+"
+)
 _DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 _MAX_DNS_NAME = 253
 _SHOWN_CHARS = 200
@@ -83,7 +88,21 @@ class Namespace:
     #: Properties.HttpProperties.HttpName: the name DiscoverInstances wants (None when not returned).
     http_name: str | None = None
     service_count: int | None = None
+    #: NamespaceSummary.ResourceOwner: the account that created (owns) the namespace; another
+    #: account's when the namespace is shared with the caller through AWS RAM. None when not returned.
     resource_owner: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The owner's account: ``resource_owner``, else the account in the namespace's ARN (``id`` when
+        the namespace is known by its ARN, as a shared one must be, or ``arn``); None when neither says."""
+        if self.resource_owner is not None:
+            return self.resource_owner
+        for text in (self.id, self.arn):
+            found = _NAMESPACE_ARN.fullmatch(text)
+            if found is not None:
+                return found["account"]
+        return None
 
     @property
     def discovery_name(self) -> str:
@@ -102,6 +121,7 @@ class Namespace:
             "arn": self.arn,
             "http_name": self.http_name,
             "service_count": self.service_count,
+            "resource_owner": self.resource_owner,
         }
 
 
@@ -123,6 +143,11 @@ class Service:
     health_check: str = "none"  # "custom" (ECS), "route53" or "none"
     instance_count: int | None = None
     description: str | None = None
+    #: ServiceSummary.ResourceOwner: the account that owns the service's namespace (None when not returned).
+    resource_owner: str | None = None
+    #: ServiceSummary.CreatedByAccount: the account that created the service; in a shared namespace
+    #: the owner's or that of any account it is shared with (None when not returned).
+    created_by_account: str | None = None
 
     @property
     def has_srv(self) -> bool:
@@ -147,6 +172,8 @@ class Service:
             "dns_records": [{"type": record.type, "ttl": record.ttl} for record in self.dns_records],
             "routing_policy": self.routing_policy,
             "health_check": self.health_check,
+            "resource_owner": self.resource_owner,
+            "created_by_account": self.created_by_account,
         }
 
 
@@ -264,6 +291,11 @@ def optional_text_of(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def account_of(value: object) -> str | None:
+    """An AWS account ID (12 ASCII digits) from registry text; None otherwise."""
+    return value if isinstance(value, str) and _ACCOUNT.fullmatch(value) else None
+
+
 def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -277,7 +309,7 @@ def namespace_of(item: Mapping[str, object]) -> Namespace:
         arn=text_of(item.get("Arn")),
         http_name=optional_text_of(http.get("HttpName")),
         service_count=_count(item.get("ServiceCount")),
-        resource_owner=optional_text_of(item.get("ResourceOwner")),
+        resource_owner=account_of(item.get("ResourceOwner")),
     )
 
 
@@ -303,6 +335,8 @@ def service_of(item: Mapping[str, object]) -> Service:
         health_check=health_check,
         instance_count=_count(item.get("InstanceCount")),
         description=optional_text_of(item.get("Description")),
+        resource_owner=account_of(item.get("ResourceOwner")),
+        created_by_account=account_of(item.get("CreatedByAccount")),
     )
 
 

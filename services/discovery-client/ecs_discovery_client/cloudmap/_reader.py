@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ecs_discovery_client.cloudmap._aws import CloudMapError, call_api
 from ecs_discovery_client.cloudmap._model import (
@@ -30,6 +31,7 @@ PAGE_SIZE = 100
 DISCOVER_MAX_RESULTS = 1000
 #: Pages read per listing before it is reported as cut short (100 pages of 100: 10,000 items).
 DEFAULT_MAX_PAGES = 100
+_ACCOUNT = re.compile(r"[0-9]{12}")
 
 
 # -- the reader ------------------------------------------------------------------------------
@@ -41,6 +43,12 @@ class CloudMapReader:
     Not thread-safe, as boto3 clients are not shared safely: one reader per thread, or a lock.
     ``instances_api``: ``"discover"`` (DiscoverInstances, falling back to the listing when that
     action is denied) or ``"list"`` (ListInstances + GetInstancesHealthStatus).
+
+    ``account_id``: the caller's AWS account, when known. A namespace owned by another account
+    (shared through AWS RAM) is read as the API wants it: DiscoverInstances with ``OwnerAccount``,
+    ListServices filtered by the namespace's ARN, ListInstances and GetInstancesHealthStatus by the
+    service's ARN (see :meth:`owner_account` for how a shared namespace is recognised). Default:
+    unknown; then only a namespace known by its ARN is read as shared.
     """
 
     def __init__(
@@ -49,7 +57,12 @@ class CloudMapReader:
         *,
         max_pages: int = DEFAULT_MAX_PAGES,
         instances_api: Literal["discover", "list"] = "discover",
+        account_id: str | None = None,
     ) -> None:
+        if account_id is not None and not (
+            isinstance(cast(object, account_id), str) and _ACCOUNT.fullmatch(account_id)
+        ):
+            raise ValueError(f"account_id must be a 12-digit AWS account ID or None, got {printable(account_id, 40)!r}")
         if not 1 <= max_pages <= 10_000:
             raise ValueError(f"max_pages must be 1-10000, got {max_pages!r}")
         if instances_api not in ("discover", "list"):
@@ -57,6 +70,22 @@ class CloudMapReader:
         self.client = client
         self.max_pages = max_pages
         self.instances_api: Literal["discover", "list"] = instances_api
+        self.account_id = account_id
+
+    def owner_account(self, namespace: Namespace) -> str | None:
+        """The ``OwnerAccount`` DiscoverInstances is given for ``namespace``, or None: the namespace's
+        owner (:attr:`Namespace.owner`) when it is shared with the caller, that is, when the owner
+        differs from ``account_id``. With ``account_id`` unknown, a namespace counts as shared only
+        when it is known by its ARN (``id`` is an ARN: how a shared namespace must be named, and how
+        the CDK library hands one to its readers in ``NAMESPACE_ID``); no request (such as STS
+        GetCallerIdentity) is made to learn the caller's account, and the caller's own namespaces
+        are read with the same requests as before sharing existed."""
+        owner = namespace.owner
+        if owner is None:
+            return None
+        if self.account_id is not None:
+            return None if owner == self.account_id else owner
+        return owner if namespace.id.startswith("arn:") else None
 
     # -- pages ---------------------------------------------------------------------
 
@@ -115,7 +144,11 @@ class CloudMapReader:
 
     def list_services(self, namespace: Namespace) -> list[Service]:
         """The services of ``namespace``, as ListServices filtered by NAMESPACE_ID answers them."""
-        filters = [{"Name": "NAMESPACE_ID", "Values": [namespace.id], "Condition": "EQ"}]
+        # A shared namespace by its ARN ("Specify the namespace ARN for namespaces that are shared with
+        # your Amazon Web Services account", ServiceFilter.Values); an ID would match none of its services.
+        shared = self.owner_account(namespace) is not None
+        namespace_ref = (namespace.arn or namespace.id) if shared else namespace.id
+        filters = [{"Name": "NAMESPACE_ID", "Values": [namespace_ref], "Condition": "EQ"}]
         services = [
             service_of(item)
             for page in self._pages("ListServices", self.client.list_services, Filters=filters, MaxResults=PAGE_SIZE)
@@ -151,24 +184,24 @@ class CloudMapReader:
                 if error.code == "ServiceNotFound":
                     # ListServices (the control plane) just named it; the data plane may not know it yet
                     # (a service created a moment ago). Ask the control plane, this time only.
-                    return self._list(service)
+                    return self._list(namespace, service)
                 if error.kind != "access_denied":
                     raise
                 # A role granted the listing actions only: use them from now on.
                 self.instances_api = "list"
-        return self._list(service)
+        return self._list(namespace, service)
 
     def _discover(self, namespace: Namespace, service: Service) -> InstanceListing:
-        answer = mapping_of(
-            call_api(
-                "DiscoverInstances",
-                self.client.discover_instances,
-                NamespaceName=namespace.discovery_name,
-                ServiceName=service.name,
-                HealthStatus="ALL",
-                MaxResults=DISCOVER_MAX_RESULTS,
-            )
-        )
+        request: dict[str, Any] = {
+            "NamespaceName": namespace.discovery_name,
+            "ServiceName": service.name,
+            "HealthStatus": "ALL",
+            "MaxResults": DISCOVER_MAX_RESULTS,
+        }
+        owner = self.owner_account(namespace)
+        if owner is not None:
+            request["OwnerAccount"] = owner
+        answer = mapping_of(call_api("DiscoverInstances", self.client.discover_instances, **request))
         items = items_of(answer.get("Instances"))
         instances = [
             Instance(
@@ -182,15 +215,18 @@ class CloudMapReader:
             sorted_instances(instances), "DiscoverInstances", truncated=len(items) >= DISCOVER_MAX_RESULTS
         )
 
-    def _list(self, service: Service) -> InstanceListing:
-        pages = self._pages("ListInstances", self.client.list_instances, ServiceId=service.id, MaxResults=PAGE_SIZE)
+    def _list(self, namespace: Namespace, service: Service) -> InstanceListing:
+        # A service in a shared namespace by its ARN ("For services created in a shared namespace,
+        # specify the service ARN", ListInstances and GetInstancesHealthStatus).
+        service_id = service.arn if self.owner_account(namespace) is not None and service.arn else service.id
+        pages = self._pages("ListInstances", self.client.list_instances, ServiceId=service_id, MaxResults=PAGE_SIZE)
         items = [item for page in pages for item in items_of(page.get("Instances"))]
         health: dict[str, object] = {}
         if items and service.health_check != "none":
             for page in self._pages(
                 "GetInstancesHealthStatus",
                 self.client.get_instances_health_status,
-                ServiceId=service.id,
+                ServiceId=service_id,
                 MaxResults=PAGE_SIZE,
             ):
                 health.update(mapping_of(page.get("Status")))
