@@ -8,12 +8,14 @@ newline is never part of a valid name.
 
 from __future__ import annotations
 
+import functools
 import re
 import reprlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_cdk import Duration, Token
+from constructs import Construct
 
 from ecs_service_discovery.errors import ValidationError
 
@@ -121,8 +123,41 @@ def short(value: Any) -> str:
 
 
 def invalid(parameter: str, value: Any, allowed: str) -> ValidationError:
-    """The error for ``parameter=value``, to raise: ``raise invalid("port", port, "expected ...")``."""
+    """The error for ``parameter=value``, to raise: ``raise invalid("port", port, "expected ...")``.
+
+    Every message of the library reads ``<parameter>=<short value> is not valid: <what is allowed>``;
+    the construct it belongs to is added by :func:`names_construct` (``construct_path``)."""
     return ValidationError(f"{parameter}={short(value)} is not valid: {allowed}")
+
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+def names_construct(function: _Call) -> _Call:
+    """Decorate a construct's ``__init__`` (or a factory taking ``scope, construct_id``) or one of its
+    methods: a :class:`ValidationError` raised inside gets the path of the construct being made
+    (``<scope path>/<construct_id>``) or called. Worked out only when an error is raised, so a
+    valid call asks Node.js nothing more."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ValidationError as error:
+            error.at(_path_of(function.__name__, args))
+            raise
+
+    return cast("_Call", wrapper)
+
+
+def _path_of(name: str, args: tuple[Any, ...]) -> str:
+    if name in ("__init__", "from_attributes") and len(args) >= 3:
+        scope, construct_id = args[1], args[2]
+        if isinstance(scope, Construct):
+            return f"{scope.node.path}/{construct_id}".lstrip("/")
+        return str(construct_id)
+    construct = args[0] if args else None
+    return construct.node.path if isinstance(construct, Construct) else ""
 
 
 def is_token(value: Any) -> bool:

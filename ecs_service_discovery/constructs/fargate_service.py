@@ -54,7 +54,6 @@ from ecs_service_discovery.constructs.service_connect import (
     service_connect_port_mapping,
 )
 from ecs_service_discovery.constructs.sharing import fit_cloud_map_service, named_callee
-from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     APP_BIND_VARIABLES,
     APP_FINISH_SECONDS,
@@ -65,6 +64,7 @@ from ecs_service_discovery.validation import (
     RESERVED_VARIABLES,
     env_prefix,
     invalid,
+    names_construct,
     peer_variables,
     require_type,
     short,
@@ -117,6 +117,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
     #: Variables given to the container at creation for the connect_to calls to come (ServiceTopology).
     _preset_variables: dict[str, str] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
+    @names_construct
     def __init__(
         self,
         scope: Construct,
@@ -499,6 +500,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
 
     # --- Calls between services -----------------------------------------------------------------
 
+    @names_construct
     def connect_to(self, other: DiscoverableFargateService) -> None:
         """Let this service call ``other``.
 
@@ -648,9 +650,11 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             if theirs.name == mine.name
             else f"namespace {short(theirs.name)}"
         )
-        raise ValidationError(
-            f"{parameter}={short(value)} is not valid: it is registered in {where} but {short(self.name)} is in "
-            f"{short(mine.name)}; expected a service of the same namespace (one namespace, not one of the same name)"
+        raise invalid(
+            parameter,
+            value,
+            f"it is registered in {where} but {short(self.name)} is in {short(mine.name)}; "
+            "expected a service of the same namespace (one namespace, not one of the same name)",
         )
 
     @property
@@ -705,6 +709,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
 
     # --- Grants ---------------------------------------------------------------------------------
 
+    @names_construct
     def grant_discover_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read this service's instances and their health through the Cloud Map API.
 
@@ -746,6 +751,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
         )
         return grant
 
+    @names_construct
     def grant_discovery_read(self, services: Sequence[DiscoverableFargateService] | None = None) -> None:
         """Deprecated: use ``namespace.grant_discover_read(service)`` (or ``other.grant_discover_read(service)``
         for single services), which read as aws-cdk-lib's grants do: the receiver is what is read.

@@ -14,7 +14,7 @@ import re
 import shlex
 from typing import Any
 
-from ecs_service_discovery.errors import ValidationError
+from ecs_service_discovery.validation import invalid
 
 __all__ = ["MAX_HEALTH_CHECK_PATH_LENGTH", "check_health_check_path", "default_health_check_command"]
 
@@ -42,11 +42,6 @@ _PROBE = (
 )
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:50] + "...(" + str(len(text)) + " chars)"
-
-
 def check_health_check_path(parameter: str, value: Any) -> None:
     """``value`` must be a URL path (RFC 3986, ASCII, percent-encoded otherwise) starting with
     ``/``, with an optional ``?query``, at most :data:`MAX_HEALTH_CHECK_PATH_LENGTH` characters."""
@@ -55,7 +50,7 @@ def check_health_check_path(parameter: str, value: Any) -> None:
         f"an optional ?query; at most {MAX_HEALTH_CHECK_PATH_LENGTH} characters)"
     )
     if not isinstance(value, str) or len(value) > MAX_HEALTH_CHECK_PATH_LENGTH or not _PATH.fullmatch(value):
-        raise ValidationError(f"{parameter}={_short(value)} is not valid: {allowed}")
+        raise invalid(parameter, value, allowed)
 
 
 def default_health_check_command(port: int, path: str) -> list[str]:
@@ -67,7 +62,7 @@ def default_health_check_command(port: int, path: str) -> list[str]:
     ``127.0.0.1:<port>`` stays literal, so that the local run can point the same command elsewhere.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValidationError(f"container_port={_short(port)} is not valid: expected a whole number from 1 to 65535")
+        raise invalid("container_port", port, "expected a whole number from 1 to 65535")
     check_health_check_path("health_check_path", path)
     url = shlex.quote(f"http://127.0.0.1:{port}{path}")
     # Always one quoted word, even where shlex leaves a plain URL bare: the URL reads the same way

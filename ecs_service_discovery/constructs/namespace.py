@@ -31,6 +31,7 @@ from ecs_service_discovery.validation import (
     implements,
     invalid,
     is_token,
+    names_construct,
     require_type,
     short,
 )
@@ -90,6 +91,7 @@ class DiscoveryNamespaceBase(Construct):
         """The namespace's ARN (a token for a namespace created in this app)."""
         return self.namespace.namespace_arn
 
+    @names_construct
     def grant_discover_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` list this namespace's services and read their instances through the Cloud Map API.
 
@@ -142,6 +144,7 @@ class DiscoveryNamespace(DiscoveryNamespaceBase):
     Attributes: those of :class:`DiscoveryNamespaceBase`; ``vpc`` is the given VPC.
     """
 
+    @names_construct
     def __init__(
         self,
         scope: Construct,
@@ -207,6 +210,7 @@ class DiscoveryNamespace(DiscoveryNamespaceBase):
         )
 
     @classmethod
+    @names_construct
     def from_attributes(
         cls,
         scope: Construct,

@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
-from ecs_service_discovery.validation import invalid
+from ecs_service_discovery.validation import invalid, names_construct
 
 # The Lambda function type aws-cdk-lib's CustomResourceProvider renders as a plain CfnResource.
 _LAMBDA_FUNCTION = "AWS::Lambda::Function"
@@ -60,6 +60,7 @@ class LogEncryptionKey(kms.Key):
         Default: ``"Encrypts the CloudWatch Logs log groups of <construct path>"``.
     """
 
+    @names_construct
     def __init__(self, scope: Construct, construct_id: str, *, description: str | None = None) -> None:
         if description is not None and (not isinstance(description, str) or len(description) > 8192):
             raise invalid("description", description, "expected a string of at most 8192 characters, or None")

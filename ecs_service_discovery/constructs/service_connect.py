@@ -35,7 +35,6 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import IConstruct
 
 from ecs_service_discovery.constructs.namespace import NamespaceNames, NamespaceRef, construct_path, namespace_ref
-from ecs_service_discovery.errors import ValidationError
 from ecs_service_discovery.validation import (
     MAX_INT32,
     check_bool,
@@ -551,14 +550,18 @@ def caller_endpoint(
     if found is not None:
         return found
     if callee_endpoint is None:
-        raise ValidationError(
-            f"other={callee!r} is not valid: it is Service Connect only and client-only, so nothing can call it; "
-            "expected a service with DNS records or a published Service Connect endpoint"
+        raise invalid(
+            "other",
+            callee,
+            "it is Service Connect only and client-only, so nothing can call it; "
+            "expected a service with DNS records or a published Service Connect endpoint",
         )
-    raise ValidationError(
-        f"other={callee!r} is not valid: it is found through Service Connect only, and {caller!r} has no Service "
+    raise invalid(
+        "other",
+        callee,
+        f"it is found through Service Connect only, and {caller!r} has no Service "
         "Connect proxy to reach it; expected a caller with discovery SERVICE_CONNECT or BOTH "
-        f"(ServiceConnectOptions(client_only=True) for a caller nothing calls), or {callee!r} with discovery BOTH"
+        f"(ServiceConnectOptions(client_only=True) for a caller nothing calls), or {callee!r} with discovery BOTH",
     )
 
 

@@ -25,7 +25,14 @@ from ecs_service_discovery.constructs.namespace import (
 )
 from ecs_service_discovery.constructs.service_connect import ServiceConnectOptions, reachable_endpoint, resolve_endpoint
 from ecs_service_discovery.constructs.topology_spec import ServiceSpec, TopologySpec, load_topology
-from ecs_service_discovery.validation import check_int_range, env_prefix, invalid, peer_variables, require_type
+from ecs_service_discovery.validation import (
+    check_int_range,
+    env_prefix,
+    invalid,
+    names_construct,
+    peer_variables,
+    require_type,
+)
 
 #: Services per CloudFormation template. A service is about 10 resources (task definition, two
 #: roles, execution policy, log group, security group, ECS service, Cloud Map service, scalable
@@ -83,6 +90,7 @@ class ServiceTopology(Construct):
     small topology), ``cluster``, ``namespace``.
     """
 
+    @names_construct
     def __init__(
         self,
         scope: Construct,
