@@ -16,7 +16,11 @@ huge values) shows its error in its row and the page still answers 200. The JSON
 (``allow_nan=False`` after non-finite numbers became ``null``); the HTML escapes every value.
 
 Needs ``NAMESPACE_ID`` and ``AWS_REGION`` (set by ``namespace.grant_discover_read(service)``, which also grants
-the read actions) and ``NAMESPACE``. ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` points it at another
+the read actions) and ``NAMESPACE``. A namespace shared from another account (AWS RAM) is given by its
+ARN in ``NAMESPACE_ID`` (``SharedNamespace.grant_discover_read``): the reader then asks for it as the API
+wants a shared one (ListServices by that ARN, DiscoverInstances with ``OwnerAccount``), and each row
+shows the namespace's owner and the account that created the service (``ResourceOwner``,
+``CreatedByAccount``). ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` points it at another
 Cloud Map endpoint (the local run). ``DISCOVERY_REGISTRY_TTL`` (seconds, default 5) bounds how
 often one process calls the Cloud Map API, whose request rate is limited.
 """
@@ -108,6 +112,9 @@ class RegisteredService:
     zones: tuple[str, ...] = ()
     task_definitions: tuple[str, ...] = ()
     source: str | None = None  # the API the instances came from
+    # Shared namespaces (AWS RAM): the account owning the namespace, and the one that created the service.
+    resource_owner: str | None = None
+    created_by_account: str | None = None
 
 
 def call_port(service: RegisteredService) -> int | None:
@@ -151,6 +158,8 @@ def _registered(namespace: Namespace, service: Service, listing: InstanceListing
         zones=tuple(zones[:_MAX_ITEMS]),
         task_definitions=tuple(families[:_MAX_ITEMS]),
         source=listing.source + (" (first 1000)" if listing.truncated else ""),
+        resource_owner=service.resource_owner,
+        created_by_account=service.created_by_account,
     )
 
 
@@ -166,7 +175,14 @@ def _dns_name(namespace: Namespace, service: Service) -> tuple[str | None, str |
 def _failed(service: Service, namespace: Namespace, detail: str) -> RegisteredService:
     dns_name, not_in_dns = _dns_name(namespace, service)
     return RegisteredService(
-        service.id, service.name, service.has_srv, error=detail, dns_name=dns_name, not_in_dns=not_in_dns
+        service.id,
+        service.name,
+        service.has_srv,
+        error=detail,
+        dns_name=dns_name,
+        not_in_dns=not_in_dns,
+        resource_owner=service.resource_owner,
+        created_by_account=service.created_by_account,
     )
 
 
@@ -278,6 +294,8 @@ class ServiceRow:
     zones: tuple[str, ...] = ()
     task_definitions: tuple[str, ...] = ()
     source: str | None = None
+    resource_owner: str | None = None
+    created_by_account: str | None = None
     hosts: int | None = None  # addresses DNS offered
     address: str | None = None
     port: int | None = None
@@ -301,6 +319,8 @@ class ServiceRow:
             service.zones,
             service.task_definitions,
             service.source,
+            service.resource_owner,
+            service.created_by_account,
         )
         if service.dns_name is None:
             row.error = {"failure": "not_in_dns", "detail": service.not_in_dns or "not in DNS"}
@@ -311,11 +331,14 @@ class ServiceRow:
             "name": self.name,
             "dns_name": self.dns_name,
             "instances": {"healthy": self.healthy, "total": self.total, "error": self.registry_error},
-            # What the attributes ECS registers say about the instances, and the API they came from.
+            # What the attributes ECS registers say about the instances, the API they came from, and
+            # (namespaces shared through AWS RAM) who owns the namespace and who created the service.
             "registry": {
                 "zones": list(self.zones),
                 "task_definitions": list(self.task_definitions),
                 "source": self.source,
+                "resource_owner": self.resource_owner,
+                "created_by_account": self.created_by_account,
             },
             "dns": {"hosts": self.hosts, "address": self.address, "port": self.port},
             "call": {"status": self.status, "attempts": self.attempts, "elapsed_ms": self.elapsed_ms},
@@ -608,11 +631,12 @@ _PAGE = """<!doctype html>
 {% if doc.more_services %}<div class="banner" id="more-services">{{ doc.more_services }} more services
 are not shown.</div>{% endif %}
 <table id="services">
-<thead><tr><th>Service</th><th>Instances</th><th>DNS answer</th><th>Answer</th></tr></thead>
+<thead><tr><th>Service</th><th>Instances</th><th>Owner</th><th>Created by</th><th>DNS answer</th><th>Answer</th></tr>
+</thead>
 <tbody>
 {% for row in rows %}{{ row }}
 {% else %}
-<tr><td colspan="4">No other service in this namespace.</td></tr>
+<tr><td colspan="6">No other service in this namespace.</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -630,6 +654,8 @@ row.registry.task_definitions | join(", ") }}</div>{% endif %}</td>
 {% elif row.instances.total is not none %}<span class="{{ 'ok' if row.instances.healthy else 'bad' }}">{{
 row.instances.healthy }}</span> healthy of {{ row.instances.total }}
 {% else %}-{% endif %}</td>
+<td class="num owner">{{ row.registry.resource_owner or "-" }}</td>
+<td class="num created-by">{{ row.registry.created_by_account or "-" }}</td>
 <td class="num dns">
 {% if row.dns.address %}<code class="address">{{ row.dns.address }}:{{ row.dns.port }}</code><br>
 chosen from <span class="hosts">{{ row.dns.hosts }}</span> host{{ "" if row.dns.hosts == 1 else "s" }}
@@ -649,7 +675,8 @@ chosen from <span class="hosts">{{ row.dns.hosts }}</span> host{{ "" if row.dns.
 </tr>"""
 
 _FAILED_ROW = """<tr class="service failed" data-service="{{ name }}">
-<td><code class="dns-name">{{ name }}</code></td><td class="num instances">-</td><td class="num dns">-</td>
+<td><code class="dns-name">{{ name }}</code></td><td class="num instances">-</td><td class="num owner">-</td>
+<td class="num created-by">-</td><td class="num dns">-</td>
 <td class="answer"><span class="bad error">row_error: {{ detail }}</span></td></tr>"""
 
 _SECURITY_HEADERS = {

@@ -18,6 +18,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
+from botocore.validate import ParamValidator
 
 from ecs_discovery_client.cloudmap import CloudMapReader
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
@@ -33,6 +34,7 @@ from tests.apps.harness import (
 )
 from tests.cloudmap_registry import RECORDS, REGION, ecs_attributes
 from tests.cloudmap_registry import moto_server as running_moto_server
+from tests.fakes import LoopbackHttpServer, Request, Response
 
 A_ONLY = {"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 10}]}
 
@@ -175,6 +177,9 @@ def test_every_row_is_listed_and_the_good_one_answers(page):
         "zones": ["eu-west-1a"],
         "task_definitions": ["corp-task"],
         "source": "DiscoverInstances",
+        # moto returns no ResourceOwner / CreatedByAccount: unknown, not guessed
+        "resource_owner": None,
+        "created_by_account": None,
     }
     assert worker["answered_by"]
 
@@ -317,3 +322,114 @@ def test_a_huge_service_name_is_cut_in_its_row(page):
 
     assert len(row["name"]) < 600 and row["error"]["failure"] == "not_in_dns"
     assert len(json.dumps(document)) < 1_000_000
+
+
+# -- a namespace shared from another account through AWS RAM (issue 23) ------------------------------
+
+OWNER = "444455556666"  # created the namespace and shared it
+READER = "123456789012"  # the backend's account
+SHARED_ARN = f"arn:aws:servicediscovery:{REGION}:{OWNER}:namespace/ns-partner00000001"
+_TARGET_PREFIX = "Route53AutoNaming_v20170314."
+
+
+class FakeCloudMap(LoopbackHttpServer):
+    """The Cloud Map API (awsJson1_1) on loopback, answering from fixtures that botocore's model
+    validates before they are served; it records each operation and its request."""
+
+    def __init__(self, answers: dict[str, dict[str, Any]]) -> None:
+        model = botocore.session.get_session().get_service_model("servicediscovery")
+        for operation, answer in answers.items():
+            report = ParamValidator().validate(answer, model.operation_model(operation).output_shape)
+            assert not report.has_errors(), f"{operation}: {report.generate_report()}"
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+        def respond(request: Request) -> Response:
+            target = {key.lower(): value for key, value in request.headers.items()}.get("x-amz-target", "")
+            operation = target.removeprefix(_TARGET_PREFIX)
+            self.calls.append((operation, json.loads(request.body or b"{}")))
+            if operation not in answers:
+                error = {"__type": "InvalidInput", "message": f"{operation} is not served here"}
+                return Response(400, json.dumps(error).encode(), "application/x-amz-json-1.1")
+            return Response(200, json.dumps(answers[operation]).encode(), "application/x-amz-json-1.1")
+
+        super().__init__(respond, host="127.0.0.1")
+
+
+@pytest.fixture
+def shared_namespace_page(launcher: AppLauncher, dns_server: LoopbackDnsServer, workers, worker_port: int):
+    service_arn = f"arn:aws:servicediscovery:{REGION}:{OWNER}:service/"
+    cloud_map = FakeCloudMap(
+        {
+            "ListServices": {
+                "Services": [
+                    {"Id": "srv-worker0000000001", "Arn": service_arn + "srv-worker0000000001", "Name": "worker",
+                     "Type": "DNS_HTTP", "DnsConfig": A_ONLY, "ResourceOwner": OWNER, "CreatedByAccount": OWNER},
+                    {"Id": "srv-report0000000001", "Arn": service_arn + "srv-report0000000001", "Name": "report",
+                     "Type": "HTTP", "ResourceOwner": OWNER, "CreatedByAccount": READER},
+                ]
+            },
+            "DiscoverInstances": {
+                "Instances": [{"InstanceId": "task-1", "HealthStatus": "HEALTHY",
+                               "Attributes": ecs_attributes(WORKER_HOSTS[2], worker_port, "eu-west-1b", "w", "w")}]
+            },
+        }
+    ).start()  # fmt: skip
+    dns_server.set_records("worker.partner", a=[WORKER_HOSTS[2]])
+    backend = launcher.backend(
+        dns_server.port,
+        NAMESPACE="partner",
+        NAMESPACE_ID=SHARED_ARN,  # what SharedNamespace.grant_discover_read gives its reader
+        NAMESPACE_OWNER_ACCOUNT=OWNER,
+        WORKER_HOST="worker.partner",
+        WORKER_PORT=str(worker_port),
+        SERVICE_NAME="backend",
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL_SERVICEDISCOVERY=cloud_map.url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/nonexistent/aws-config",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        DISCOVERY_REGISTRY_TTL="0",
+    )
+    try:
+        yield backend, cloud_map
+    finally:
+        cloud_map.close()
+
+
+def test_a_shared_namespace_is_listed_with_its_owner_and_each_services_creator(shared_namespace_page):
+    backend, cloud_map = shared_namespace_page
+
+    response = backend.get("/api/services")
+
+    # THEN the rows say who owns the namespace and who created each service
+    assert response.status_code == 200
+    document = response.json()
+    assert document["error"] is None
+    rows = rows_by_name(document)
+    worker, report = rows["worker"], rows["report"]
+    assert (worker["registry"]["resource_owner"], worker["registry"]["created_by_account"]) == (OWNER, OWNER)
+    assert (report["registry"]["resource_owner"], report["registry"]["created_by_account"]) == (OWNER, READER)
+    assert worker["instances"]["healthy"] == 1 and worker["call"]["status"] == 200
+    # AND the API was asked as it wants a shared namespace: by its ARN, with the owner's account
+    operations = dict(cloud_map.calls)
+    assert operations["ListServices"]["Filters"] == [
+        {"Name": "NAMESPACE_ID", "Values": [SHARED_ARN], "Condition": "EQ"}
+    ]
+    discovered = [request for operation, request in cloud_map.calls if operation == "DiscoverInstances"]
+    assert discovered and all(request["OwnerAccount"] == OWNER for request in discovered)
+    assert {request["ServiceName"] for request in discovered} == {"worker", "report"}
+
+
+def test_the_html_page_shows_the_owner_and_creator_columns(shared_namespace_page):
+    backend, _ = shared_namespace_page
+
+    html = backend.get("/services").text
+
+    assert "<th>Owner</th><th>Created by</th>" in html
+    assert html.count(f'<td class="num owner">{OWNER}</td>') == 2
+    assert html.count(f'<td class="num created-by">{OWNER}</td>') == 1
+    assert html.count(f'<td class="num created-by">{READER}</td>') == 1
