@@ -12,6 +12,7 @@ stack defines, not a second description of them. Images must be built from a fol
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -21,13 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecs_discovery_client import TEST_TRAFFIC_HEADER, is_test_traffic_value
+from ecs_discovery_client._config import is_test_traffic_header
+
 __all__ = [
+    "SHIFTING_STRATEGIES",
     "AssemblyError",
     "ClientAlias",
+    "DeploymentSpec",
     "HealthCheckSpec",
     "ServiceConnectEntry",
     "ServiceSpec",
     "StackSpec",
+    "read_deployment",
     "read_stack",
     "resolve_value",
     "stack_names",
@@ -43,6 +50,18 @@ _HEALTH_DEFAULTS = {"Interval": 30, "Timeout": 5, "Retries": 3, "StartPeriod": 0
 _FARGATE_STOP_TIMEOUT_S = 30
 _DEFAULT_MINIMUM_HEALTHY_PERCENT = 100
 _DEFAULT_MAXIMUM_PERCENT = 200
+# ECS API reference, DeploymentConfiguration: the strategies; those that run two revisions and
+# shift Service Connect traffic between them; bake times 0-1440 minutes; LinearConfiguration
+# (StepPercent 3.0-100.0, default 10.0 every 6 minutes) and CanaryConfiguration (CanaryPercent
+# 0.1-100.0, default 5.0, the rest after 10 minutes).
+_STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+SHIFTING_STRATEGIES = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
+_MAX_BAKE_MINUTES = 1440
+_STEPS = {
+    # strategy: (configuration key, percent key, minutes key, percent range, default percent, default minutes)
+    "LINEAR": ("LinearConfiguration", "StepPercent", "StepBakeTimeInMinutes", (3.0, 100.0), 10.0, 6.0),
+    "CANARY": ("CanaryConfiguration", "CanaryPercent", "CanaryBakeTimeInMinutes", (0.1, 100.0), 5.0, 10.0),
+}
 
 
 class AssemblyError(Exception):
@@ -62,10 +81,31 @@ class HealthCheckSpec:
 
 @dataclass(frozen=True)
 class ClientAlias:
-    """A Service Connect client alias: the name and port callers use."""
+    """A Service Connect client alias: the name and port callers use, and its test traffic rule."""
 
     dns_name: str
     port: int
+    # TestTrafficRules.Header: the (lower-case) name a request must carry to reach the green
+    # revision during a traffic shift, and the exact value (None: any value).
+    test_header: str = TEST_TRAFFIC_HEADER
+    test_header_value: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """A service's DeploymentConfiguration as ECS reads it: the strategy, bake time and steps (minutes)."""
+
+    strategy: str = "ROLLING"
+    bake_time_minutes: float = 0.0
+    # LINEAR: the share each step shifts; CANARY: the canary share. None for the other strategies.
+    step_percent: float | None = None
+    # The wait after each linear step, or after the canary share.
+    step_bake_time_minutes: float | None = None
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """Whether a deployment runs two revisions and shifts traffic between them (all but ROLLING)."""
+        return self.strategy in SHIFTING_STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -100,6 +140,10 @@ class ServiceSpec:
     maximum_percent: int
     health_check_grace_period: float
     service_connect: tuple[ServiceConnectEntry, ...] = ()
+    deployment: DeploymentSpec = DeploymentSpec()
+    # ServiceConnectConfiguration.Enabled: the tasks are Service Connect clients (ECS maps each
+    # client alias of the namespace to the task's proxy in its /etc/hosts), endpoint or not.
+    service_connect_client: bool = False
 
     @property
     def has_srv(self) -> bool:
@@ -289,7 +333,7 @@ def _service_connect(
         if port_name not in named_ports:
             raise AssemblyError(f"ECS service {ecs_id}: Service Connect port name {port_name!r} names no port mapping")
         aliases = tuple(
-            ClientAlias(str(alias["DnsName"]), int(alias["Port"]))
+            ClientAlias(str(alias["DnsName"]), int(alias["Port"]), *_test_traffic_rule(alias, ecs_id))
             for alias in service.get("ClientAliases") or []
             if isinstance(alias.get("DnsName"), str)
         )
@@ -302,6 +346,99 @@ def _service_connect(
             )
         )
     return tuple(entries)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == {"Ref": "AWS::NoValue"}
+
+
+def _literal(value: Any, where: str) -> Any:
+    """``value`` when it is a literal; an intrinsic function (a condition, a parameter) is refused:
+    the local run deploys what the template states, it does not evaluate CloudFormation."""
+    if isinstance(value, dict) and len(value) == 1 and any(key == "Ref" or key.startswith("Fn::") for key in value):
+        raise AssemblyError(
+            f"{where} is {json.dumps(value)[:120]}, an intrinsic function; the local run reads literal values only"
+        )
+    return value
+
+
+def _bounded(value: Any, where: str, low: float, high: float, default: float) -> float:
+    """A literal number (or its string, as CloudFormation accepts "10") within ``low``-``high``."""
+    if _absent(value):
+        return default
+    value = _literal(value, where)
+    allowed = f"expected a number from {low:g} to {high:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise AssemblyError(f"{where} is {json.dumps(value)[:80]}; {allowed}")
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", value):
+        raise AssemblyError(f"{where} is {value[:40]!r}; {allowed}")
+    # Compared before float(): an int of 5,000 digits does not fit in one.
+    if isinstance(value, int) and not low <= value <= high:
+        raise AssemblyError(f"{where} is {str(value)[:40]}; {allowed}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise AssemblyError(f"{where} is {str(value)[:40]}; {allowed}")
+    return number
+
+
+def _test_traffic_rule(alias: Mapping[str, Any], ecs_id: str) -> tuple[str, str | None]:
+    """The header name (lower case) and exact value (None: any) of a client alias's TestTrafficRules;
+    ECS's default header when the alias has none."""
+    where = f"ECS service {ecs_id}: ClientAliases[].TestTrafficRules"
+    rules = alias.get("TestTrafficRules")
+    if _absent(rules):
+        return TEST_TRAFFIC_HEADER, None
+    header = _literal(_literal(rules, where).get("Header") if isinstance(rules, dict) else rules, f"{where}.Header")
+    if not isinstance(header, dict):
+        raise AssemblyError(f"{where}.Header is {json.dumps(header)[:80]}; expected {{Name, Value}}")
+    name = _literal(header.get("Name"), f"{where}.Header.Name")
+    if not isinstance(name, str) or not is_test_traffic_header(name.lower()):
+        raise AssemblyError(f"{where}.Header.Name is {json.dumps(name)[:80]}; expected an HTTP header name")
+    value = header.get("Value")
+    exact = None
+    if not _absent(value):
+        exact = _literal(_literal(value, f"{where}.Header.Value").get("Exact") if isinstance(value, dict) else value,
+                         f"{where}.Header.Value.Exact")  # fmt: skip
+        if not isinstance(exact, str) or not is_test_traffic_value(exact):
+            raise AssemblyError(
+                f"{where}.Header.Value.Exact is {json.dumps(exact)[:80]}; expected 1-256 visible ASCII characters"
+            )
+    return name.lower(), exact
+
+
+def read_deployment(properties: Mapping[str, Any], ecs_id: str) -> DeploymentSpec:
+    """An ``AWS::ECS::Service``'s ``DeploymentConfiguration`` as ECS reads it: ``Strategy`` (absent:
+    ROLLING), ``BakeTimeInMinutes`` and the strategy's step configuration, ECS's defaults filled in."""
+    where = f"ECS service {ecs_id}: DeploymentConfiguration"
+    config = properties.get("DeploymentConfiguration")
+    if _absent(config):
+        return DeploymentSpec()
+    config = _literal(config, where)
+    if not isinstance(config, dict):
+        raise AssemblyError(f"{where} is {json.dumps(config)[:80]}; expected an object")
+    strategy = config.get("Strategy")
+    strategy = "ROLLING" if _absent(strategy) else _literal(strategy, f"{where}.Strategy")
+    if strategy not in _STRATEGIES:
+        raise AssemblyError(
+            f"{where}.Strategy is {json.dumps(strategy)[:80]}; expected one of {', '.join(_STRATEGIES)}"
+        )
+    if strategy not in SHIFTING_STRATEGIES:
+        return DeploymentSpec()
+    bake = _bounded(config.get("BakeTimeInMinutes"), f"{where}.BakeTimeInMinutes", 0, _MAX_BAKE_MINUTES, 0.0)
+    steps = _STEPS.get(strategy)
+    if steps is None:
+        return DeploymentSpec(strategy, bake)
+    key, percent_key, minutes_key, (low, high), percent, minutes = steps
+    block = config.get(key)
+    block = {} if _absent(block) else _literal(block, f"{where}.{key}")
+    if not isinstance(block, dict):
+        raise AssemblyError(f"{where}.{key} is {json.dumps(block)[:80]}; expected an object")
+    return DeploymentSpec(
+        strategy,
+        bake,
+        _bounded(block.get(percent_key), f"{where}.{key}.{percent_key}", low, high, percent),
+        _bounded(block.get(minutes_key), f"{where}.{key}.{minutes_key}", 0, _MAX_BAKE_MINUTES, minutes),
+    )
 
 
 def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
@@ -362,6 +499,12 @@ def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
         if not port:
             raise AssemblyError(f"container {container_name} of {ecs_id} exposes no port")
         deployment = properties.get("DeploymentConfiguration") or {}
+        strategy = read_deployment(properties, ecs_id)
+        if strategy.shifts_traffic and not service_connect:
+            raise AssemblyError(
+                f"ECS service {ecs_id}: strategy {strategy.strategy} shifts traffic through Service Connect, and the "
+                "service publishes no Service Connect endpoint; the local run shifts Service Connect traffic only"
+            )
         where = f"container {container_name} of {ecs_id}"
         services.append(
             ServiceSpec(
@@ -385,6 +528,8 @@ def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
                 maximum_percent=int(_number(deployment.get("MaximumPercent"), _DEFAULT_MAXIMUM_PERCENT, ecs_id)),
                 health_check_grace_period=_number(properties.get("HealthCheckGracePeriodSeconds"), 0, ecs_id),
                 service_connect=service_connect,
+                deployment=strategy,
+                service_connect_client=bool((properties.get("ServiceConnectConfiguration") or {}).get("Enabled")),
             )
         )
     if not services:

@@ -5,6 +5,7 @@
     ecs-discovery local deploy worker [--env MESSAGE=v2] [--reread]
     ecs-discovery local scale worker=5 [backend=1]
     ecs-discovery local stop-task TASK_ID
+    ecs-discovery local rollback worker             # a blue/green, linear or canary deployment
 
 The local run serves HTTP on 127.0.0.1 (:mod:`.control_server`) and writes its address and a
 random token to a control file (mode 0600, in a directory only the user can enter:
@@ -95,7 +96,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
     local = commands.add_parser(
         "local",
         parents=parents or [],
-        help="change a running local run (make demo): deploy, scale, stop a task, events, status",
+        help="change a running local run (make demo): deploy, roll back, scale, stop a task, events, status",
         description="Talk to the local run started by `make demo` on this machine (docs/local-run.md).",
     )
     local.add_argument("--control-file", type=Path, help=f"default: {default_control_file()}")
@@ -123,6 +124,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser] | None = No
         "stop-task", parents=[output], help="stop one task, as ECS StopTask (the service replaces it)"
     )
     stop.add_argument("task_id")
+    rollback = actions.add_parser(
+        "rollback",
+        parents=[output],
+        help="roll back a blue/green, linear or canary deployment in progress: all traffic to blue, green stops",
+    )
+    rollback.add_argument("service")
     return local
 
 
@@ -155,6 +162,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> None:
         if not TASK_ID.fullmatch(args.task_id):
             raise ValueError(f"task ID {short(args.task_id)} is not 32 hex digits (see ecs-discovery local status)")
         body = {"task_id": args.task_id}
+    elif action == "rollback":
+        body = {"service": check_service(args.service)}
     client = ControlClient(args.control_file)
     if action == "status":
         _print_status(client.request("GET", "/status"), out, json_output)
@@ -170,6 +179,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> None:
     elif action == "stop-task":
         answer = client.request("POST", "/stop-task", body)
         _emit(answer, out, json_output, f"stopping task {answer['task_id']}")
+    elif action == "rollback":
+        answer = client.request("POST", "/rollback", body)
+        _emit(answer, out, json_output, f"{answer['service']} rolled back to {answer['rolled_back_to']}")
 
 
 def _emit(document: Any, out: TextIO, json_output: bool, text: str) -> None:
@@ -198,6 +210,16 @@ def _print_status(state: dict[str, Any], out: TextIO, json_output: bool) -> None
             ),
             file=out,
         )
+        shift = service.get("deployment")
+        if shift:
+            print(
+                _printable(
+                    f"  deployment {shift['green']} ({shift['strategy']}) {shift['phase']}: production traffic "
+                    f"{shift['blue']} {shift['blue_percent']:g}% / {shift['green']} {shift['green_percent']:g}%, "
+                    f"test traffic -> {shift['green'] if shift['test_traffic_to_green'] else shift['blue']}"
+                ),
+                file=out,
+            )
         for task in state["services"][name]:
             print(
                 _printable(

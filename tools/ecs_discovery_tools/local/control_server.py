@@ -70,12 +70,20 @@ _LINGER_S = 1.0
 _LINGER_BYTES = 64 * 1024
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9_-]{1,200})")
 _DIGITS = re.compile(r"[0-9]+")
-_ENDPOINTS = {"/status": "GET", "/events": "GET", "/deploy": "POST", "/scale": "POST", "/stop-task": "POST"}
+_ENDPOINTS = {
+    "/status": "GET",
+    "/events": "GET",
+    "/deploy": "POST",
+    "/scale": "POST",
+    "/stop-task": "POST",
+    "/rollback": "POST",
+}
 _EVENTS_QUERY = ("since", "wait", "service")
 _BODY_FIELDS = {
     "/deploy": {"service", "environment", "reread"},
     "/scale": {"counts"},
     "/stop-task": {"task_id"},
+    "/rollback": {"service"},
 }
 _STARTING = "starting: the local run is not up yet"
 
@@ -93,6 +101,7 @@ class Controlled(Protocol):
     def deploy(self, name: str, environment: Mapping[str, str] | None = None, *, reread: bool = False) -> str: ...
     def scale(self, counts: Mapping[str, int]) -> None: ...
     def stop_task(self, task_id: str) -> bool: ...
+    def rollback(self, name: str) -> str: ...
 
 
 class _Answer(Exception):
@@ -354,6 +363,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return 202, {"counts": counts}
 
             return scale, True
+        if path == "/rollback":
+            service = check_service(document.get("service"))
+
+            def rollback() -> tuple[int, Any]:
+                revision = deployment.rollback(service)
+                return 202, {"service": service, "rolled_back_to": revision}
+
+            return rollback, True
         task_id = check_task_id(document.get("task_id"))
 
         def stop_task() -> tuple[int, Any]:

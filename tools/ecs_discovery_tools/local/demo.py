@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ecs_discovery_tools.local.demo",
         description="Run a CDK stack's discoverable services on this machine, as ECS would: no AWS account, no Docker.",
         epilog=f"While it runs, from another shell: {shlex.join(cli_command())} local "
-        "status|events|deploy|scale|stop-task (docs/local-run.md).",
+        "status|events|deploy|rollback|scale|stop-task (docs/local-run.md).",
     )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with cdk.json (default: .)")
     parser.add_argument("--app", help='CDK app command (default: cdk.json\'s "app")')
@@ -214,6 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_argument(
         "--restart-backoff-max", type=_positive_seconds, metavar="S", help="longest restart backoff (default: 60)"
     )
+    knobs.add_argument(
+        "--minute-seconds",
+        type=_seconds,
+        metavar="S",
+        help="how long a minute of the template's bake and step times lasts (default: 60)",
+    )
+    parser.add_argument(
+        "--test-traffic-seconds",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="blue/green, linear, canary: how long green gets test traffic only before production traffic "
+        "moves (ECS: until the lifecycle hooks agree; default: 0, as ECS without hooks)",
+    )
     return parser
 
 
@@ -228,6 +242,8 @@ def _timings(args: argparse.Namespace) -> Timings:
         stop_timeout=args.stop_timeout,
         drain_seconds=None if args.ecs_stop_order else args.drain,
         restart_backoff_max=args.restart_backoff_max or 60.0,
+        minute_seconds=60.0 if args.minute_seconds is None else args.minute_seconds,
+        test_traffic_seconds=args.test_traffic_seconds,
     )
 
 

@@ -106,6 +106,10 @@ class LocalDeployment:
         self._started = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._synth_count = 0
+        # Service Connect's proxies (services that deploy by a traffic shift) and the hosts file
+        # that maps their client aliases to them, as ECS writes each task's /etc/hosts.
+        self.proxies: list[Any] = []
+        self.hosts_file: Path | None = None
 
     @property
     def ready(self) -> bool:
@@ -155,6 +159,16 @@ class LocalDeployment:
             if service.dns_config is not None
         }
         aliases = {name: target for name, target in aliases.items() if name not in dns_names}
+        # A service that shifts traffic is reached through its proxy (the hosts file), as on ECS
+        # where Service Connect names are not in DNS; the others keep their alias in DNS.
+        proxied = {
+            alias.dns_name.lower().rstrip(".")
+            for service in self.stack.services
+            if service.deployment.shifts_traffic
+            for entry in service.service_connect
+            for alias in entry.client_aliases
+        }
+        aliases = {name: target for name, target in aliases.items() if name not in proxied}
         self.dns_server.start()
         self.publisher = RegistryDnsPublisher(
             self.cloud_map,
@@ -173,6 +187,7 @@ class LocalDeployment:
                 log_dir=self.log_dir,
                 on_change=self._changed.set,
             )
+        self._start_proxies()
         # Tasks are started by this thread only: they die with it (PR_SET_PDEATHSIG).
         self._loop_thread = threading.Thread(target=self._loop, name="ecs-scheduler", daemon=True)
         self._loop_thread.start()
@@ -181,6 +196,34 @@ class LocalDeployment:
         self.write_state()
         self._started.set()
         return self
+
+    def _start_proxies(self) -> None:
+        from ecs_discovery_tools.local.control_server import write_private
+        from ecs_discovery_tools.local.proxy import ServiceConnectProxy
+
+        lines = []
+        for service in self.stack.services:
+            if not service.deployment.shifts_traffic:
+                continue
+            scheduler = self.schedulers[service.name]
+            for entry in service.service_connect:
+                for alias in entry.client_aliases:
+                    host = self.allocate_address(alias.port)
+                    proxy = ServiceConnectProxy(
+                        alias.dns_name.lower().rstrip("."),
+                        host,
+                        alias.port,
+                        lambda scheduler=scheduler, port=entry.container_port: scheduler.routes(port),
+                        test_header=alias.test_header,
+                        test_header_value=alias.test_header_value,
+                    )
+                    self.proxies.append(proxy.start())
+                    lines.append(f"{host}\t{proxy.name}\n")
+        if lines:
+            self.hosts_file = self.log_dir / "service-connect-hosts"
+            write_private(
+                self.hosts_file, "# Service Connect client aliases -> the local run's proxies\n" + "".join(lines)
+            )
 
     def _registry_problem(self, message: str) -> None:
         self.events.add("registry_problem", "-", message)
@@ -280,6 +323,9 @@ class LocalDeployment:
         environment["GUNICORN_WORKERS"] = str(self.gunicorn_workers)
         environment.update(self.extra_environment)
         environment.update(revision.environment_overrides)
+        if self.hosts_file is not None and (service.service_connect_client or service.service_connect):
+            # ECS writes the client aliases into a Service Connect task's /etc/hosts.
+            environment["DNS_HOSTS_FILE"] = str(self.hosts_file)
         # What the local run adds, standing in for the VPC resolver, the AWS endpoint and the task role.
         environment.update(
             {
@@ -365,6 +411,10 @@ class LocalDeployment:
             raise Refused(f"service {name!r} changed its port or DNS records: restart the local run to apply that")
         return spec
 
+    def rollback(self, name: str) -> str:
+        """Roll back ``name``'s blue/green, linear or canary deployment: the revision rolled back to."""
+        return self.scheduler(name).rollback()
+
     def stop_task(self, task_id: str) -> bool:
         return any(scheduler.stop_task(task_id) for scheduler in self.schedulers.values())
 
@@ -399,6 +449,7 @@ class LocalDeployment:
                 name: {key: value for key, value in state.items() if key != "tasks"}
                 for name, state in schedulers.items()
             },
+            "proxies": [proxy.describe() for proxy in self.proxies],
         }
 
     def write_state(self) -> None:
@@ -419,6 +470,8 @@ class LocalDeployment:
             urls = "  ".join(task.url for task in list(scheduler.tasks))
             dns_name = f"{name}.{self.namespace.name}"
             lines.append(f"  {dns_name:<21} {scheduler.desired_count} task(s)  {urls}")
+        for proxy in self.proxies:
+            lines.append(f"  {proxy.name:<21} Service Connect proxy  http://{proxy.address}")
         lines.append(f"  logs                  {self.log_dir}")
         lines.append(f"  events (JSON Lines)   {self.events.path}")
         for url in self.page_urls()[:1]:
@@ -437,6 +490,8 @@ class LocalDeployment:
             for scheduler in self.schedulers.values():
                 scheduler.shutdown(_STOP_GRACE_S)
         finally:
+            for proxy in self.proxies:
+                proxy.stop()
             if self.publisher is not None:
                 self.publisher.stop()
             self.dns_server.stop()

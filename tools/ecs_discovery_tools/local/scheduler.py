@@ -14,6 +14,11 @@ tasks of its primary task definition revision running, as the ECS service schedu
   that never became healthy back off exponentially, bounded (ECS's service throttle logic).
 * A deployment (``deploy``) registers a new revision and replaces the tasks within the
   service's ``minimumHealthyPercent``/``maximumPercent``; ``scale`` changes the desired count.
+* A service whose ``DeploymentConfiguration`` says BLUE_GREEN, LINEAR or CANARY deploys by a
+  traffic shift instead (:mod:`.traffic`): the green revision starts at full count beside blue,
+  test traffic and then production traffic move to it (:meth:`ServiceScheduler.routes` tells the
+  Service Connect proxy where requests go), blue stops after the bake time; ``rollback`` or a
+  failing green task moves everything back to blue and stops green.
 * Every stop runs in this order: deregister from Cloud Map, wait the DNS TTL plus a drain
   interval (so callers' cached answers expire), SIGTERM, SIGKILL after the container's
   ``stopTimeout``. Real ECS does not wait between deregistering and SIGTERM (see
@@ -38,6 +43,7 @@ from typing import Any
 
 from ecs_discovery_tools.local.app_process import GunicornProcess
 from ecs_discovery_tools.local.assembly import ServiceSpec
+from ecs_discovery_tools.local.control_api import Refused
 from ecs_discovery_tools.local.events import EventLog
 from ecs_discovery_tools.local.health import (
     HEALTHY,
@@ -47,6 +53,7 @@ from ecs_discovery_tools.local.health import (
     probe_environment,
 )
 from ecs_discovery_tools.local.limits import MAX_TASKS_PER_SERVICE
+from ecs_discovery_tools.local.proxy import Routes
 from ecs_discovery_tools.local.tasks import (
     DEACTIVATING,
     PENDING,
@@ -58,6 +65,7 @@ from ecs_discovery_tools.local.tasks import (
     Revision,
     Timings,
 )
+from ecs_discovery_tools.local.traffic import COMPLETED, SCALE_UP, TrafficShift, strategy_words
 
 # LocalTask, Revision and Timings are re-exported: a scheduler's callers name them with it.
 __all__ = ["LocalTask", "Registry", "Revision", "ServiceScheduler", "Timings"]
@@ -76,8 +84,10 @@ class ServiceScheduler:
         timings: Timings,
         log_dir: Path,
         on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = spec.name
+        self.clock = clock  # the traffic shift's clock (bake and step times)
         self.registry = registry
         self.events = events
         self.timings = timings
@@ -94,6 +104,10 @@ class ServiceScheduler:
         self._next_start_at = 0.0
         self._steady = False
         self._deploying: Revision | None = None
+        # The last traffic-shifting deployment, with its blue and green revisions.
+        self._shift: TrafficShift | None = None
+        self._blue: Revision | None = None
+        self._green: Revision | None = None
 
     # -- what the control channel asks ---------------------------------------------
 
@@ -113,22 +127,89 @@ class ServiceScheduler:
     def deploy(self, spec: ServiceSpec | None = None, environment: Mapping[str, str] | None = None) -> Revision:
         """Register a new revision (the template's ``spec`` if given, plus ``environment``) and roll it out."""
         with self._lock:
+            if self._shift is not None and self._shift.active:
+                raise Refused(
+                    f"a {self._shift.strategy_words} deployment of {self.name} is in progress "
+                    f"({self._shift.green}, {self._shift.phase}): wait for it to end, or roll it back"
+                )
             base = self.primary
             overrides = {**base.environment_overrides, **(environment or {})}
-            revision = Revision(base.number + 1, spec or base.spec, overrides)
+            # Numbers are never reused: a rolled-back revision keeps its number.
+            number = max(item.number for item in self.revisions) + 1
+            revision = Revision(number, spec or base.spec, overrides)
             self.revisions.append(revision)
             # ECS: a new task definition returns a throttled service to normal at once.
             self._failed_starts, self._next_start_at, self._steady = 0, 0.0, False
             self._deploying = revision
-        self.events.add(
-            "deployment_started",
-            self.name,
-            f"deployment started: task definition {revision.label()} replaces "
-            f"{base.label()} (minimumHealthyPercent {revision.spec.minimum_healthy_percent}, "
-            f"maximumPercent {revision.spec.maximum_percent}).",
-            revision=revision.label(),
-        )
+            strategy = revision.spec.deployment
+            if strategy.shifts_traffic:
+                aliases = [alias for entry in revision.spec.service_connect for alias in entry.client_aliases]
+                self._shift = TrafficShift(
+                    strategy,
+                    base.label(),
+                    revision.label(),
+                    self.clock(),
+                    minute_seconds=self.timings.minute_seconds,
+                    test_traffic_seconds=self.timings.test_traffic_seconds,
+                    test_header=aliases[0].test_header if aliases else "",
+                )
+                self._blue, self._green = base, revision
+        if strategy.shifts_traffic:
+            message = (
+                f"deployment started ({strategy_words(strategy.strategy)}): task definition {revision.label()} "
+                f"starts {self.desired_count} task(s) beside {base.label()}; production traffic stays on "
+                f"{base.label()} until the shift."
+            )
+        else:
+            message = (
+                f"deployment started: task definition {revision.label()} replaces "
+                f"{base.label()} (minimumHealthyPercent {revision.spec.minimum_healthy_percent}, "
+                f"maximumPercent {revision.spec.maximum_percent})."
+            )
+        self.events.add("deployment_started", self.name, message, revision=revision.label(), strategy=strategy.strategy)
         return revision
+
+    def rollback(self, reason: str = "rollback requested (local run control)") -> str:
+        """Move all traffic back to blue and stop green: the label of the revision rolled back to.
+        Refused unless a blue/green, linear or canary deployment is in progress."""
+        with self._lock:
+            shift = self._shift
+            if not self.primary.spec.deployment.shifts_traffic and (shift is None or not shift.active):
+                raise Refused(
+                    f"service {self.name} deploys with strategy {self.primary.spec.deployment.strategy}: only a "
+                    "blue/green, linear or canary deployment can be rolled back"
+                )
+            if shift is None or not shift.active:
+                raise Refused(f"service {self.name} has no deployment in progress to roll back")
+            self._roll_back(reason)
+            assert self._blue is not None
+            return self._blue.label()
+
+    def _roll_back(self, reason: str) -> None:
+        shift, blue, green = self._shift, self._blue, self._green
+        assert shift is not None and blue is not None and green is not None
+        event = shift.roll_back(reason)
+        self.events.add(event.event, self.name, event.message, **event.fields)
+        self.revisions.append(blue)  # blue is the primary revision again
+        self._deploying, self._steady = None, False
+        for task in [task for task in self.tasks if task.revision is green]:
+            self._begin_stop(task, f"Deployment {green.label()} rolled back: {reason}")
+        self.on_change()
+
+    def routes(self, port: int) -> Routes:
+        """Where the service's Service Connect requests go now (its healthy tasks on ``port``):
+        during a traffic shift blue's and green's, with green's share and whether test traffic
+        reaches it; otherwise every healthy task."""
+        with self._lock:
+            shift = self._shift
+            if shift is None or not shift.active:
+                return Routes(blue=tuple((task.host, port) for task in self.tasks if task.serving))
+            return Routes(
+                blue=tuple((task.host, port) for task in self.tasks if task.serving and task.revision is self._blue),
+                green=tuple((task.host, port) for task in self.tasks if task.serving and task.revision is self._green),
+                green_percent=shift.green_percent,
+                test_to_green=shift.test_to_green,
+            )
 
     def stop_task(self, task_id: str, reason: str = "Task stopped by user (local run control)") -> bool:
         with self._lock:
@@ -146,6 +227,8 @@ class ServiceScheduler:
                 "running_count": sum(task.last_status == RUNNING for task in running),
                 "healthy_count": sum(task.serving for task in running),
                 "primary_revision": self.primary.label(),
+                "strategy": self.primary.spec.deployment.strategy,
+                "deployment": None if self._shift is None else self._shift.describe(self.clock()),
                 "steady": self._steady,
                 "tasks": [task.describe() for task in self.tasks],
             }
@@ -158,9 +241,59 @@ class ServiceScheduler:
             return
         now = time.monotonic()
         with self._lock:
+            self._watch_green()
             for task in [task for task in self.tasks if task.desired_status == RUNNING]:
                 self._follow(task, now)
-            self._balance(now)
+            if self._shift is not None and self._shift.active:
+                self._balance_shift(now)
+            else:
+                self._balance(now)
+
+    def _watch_green(self) -> None:
+        # A green task that exits or fails its health checks during the shift rolls it back, as
+        # ECS's deployment circuit breaker and alarms do: blue still runs at full count.
+        shift, green = self._shift, self._green
+        if shift is None or not shift.active:
+            return
+        for task in self.tasks:
+            if task.revision is not green or task.desired_status != RUNNING:
+                continue
+            if not task.process.is_running():
+                self._roll_back(f"(task {task.task_id}) of {task.revision.label()} exited")
+                return
+            if task.health == UNHEALTHY:
+                self._roll_back(f"(task {task.task_id}) of {task.revision.label()} failed its health checks")
+                return
+
+    def _balance_shift(self, now: float) -> None:
+        """One pass during a traffic shift: blue and green each at the desired count (green started
+        only while scaling up), other revisions stopped, then the shift moves on."""
+        shift, blue_revision, green_revision = self._shift, self._blue, self._green
+        assert shift is not None and blue_revision is not None and green_revision is not None
+        running = [task for task in self.tasks if task.desired_status == RUNNING]
+        blue = [task for task in running if task.revision is blue_revision]
+        green = [task for task in running if task.revision is green_revision]
+        desired = self.desired_count
+        blue_serving = sum(task.serving for task in blue)
+        for task in sorted(running, key=_stop_order):
+            other = task.revision is not blue_revision and task.revision is not green_revision
+            if other and (not task.serving or blue_serving >= desired):
+                self._begin_stop(task, f"Task replaced by deployment of {blue_revision.label()}")
+        for tasks in (blue, green):
+            for task in sorted(tasks, key=_stop_order)[: max(len(tasks) - desired, 0)]:
+                self._begin_stop(task, "Scaling activity initiated by (local run control) to scale in")
+        if now >= self._next_start_at:
+            for _ in range(desired - len(blue)):
+                self._start_task(blue_revision)
+            if shift.phase == SCALE_UP:
+                for _ in range(desired - len(green)):
+                    self._start_task(green_revision)
+        green_ready = len(green) >= desired and all(task.serving for task in green[:desired])
+        for event in shift.advance(self.clock(), green_ready=green_ready):
+            self.events.add(event.event, self.name, event.message, **event.fields)
+            self.on_change()
+        if shift.phase == COMPLETED:
+            self._steady = False  # the rolling pass stops blue's tasks, each with its drain
 
     def _follow(self, task: LocalTask, now: float) -> None:
         if not task.process.is_running():

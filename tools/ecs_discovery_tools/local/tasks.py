@@ -39,6 +39,11 @@ class Timings:
     # Bounded exponential backoff of replacements of tasks that never became healthy.
     restart_backoff_base: float = 1.0
     restart_backoff_max: float = 60.0
+    # How long one minute of the template's bake times lasts (blue/green, linear, canary).
+    minute_seconds: float = 60.0
+    # How long green gets test traffic only before production traffic moves (ECS: until the
+    # lifecycle hooks of that stage agree; at once without hooks).
+    test_traffic_seconds: float = 0.0
 
     def health_check(self, health: HealthCheckSpec | None) -> HealthCheckSpec | None:
         if health is None:
