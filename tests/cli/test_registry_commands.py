@@ -16,7 +16,7 @@ def test_namespaces_table_lists_every_namespace(registry):
 
     assert result.code == ExitCode.OK, result.err
     header, *rows = result.out.splitlines()
-    assert header.split() == ["NAME", "ID", "TYPE", "SERVICES"]
+    assert header.split() == ["NAME", "ID", "TYPE", "OWNER", "SERVICES"]
     assert [row.split()[:3] for row in rows] == [
         ["apps", registry.apps_id, "HTTP"],
         ["corp", registry.corp_id, "DNS_PRIVATE"],
@@ -30,7 +30,7 @@ def test_namespaces_json_shape(registry):
     assert result.code == ExitCode.OK
     namespaces = result.json()["namespaces"]
     assert [namespace["name"] for namespace in namespaces] == ["apps", "corp", "other"]
-    assert set(namespaces[1]) == {"id", "name", "type", "arn", "http_name", "service_count"}
+    assert set(namespaces[1]) == {"id", "name", "type", "arn", "http_name", "service_count", "resource_owner", "owner"}
     assert (namespaces[1]["id"], namespaces[1]["type"]) == (registry.corp_id, "DNS_PRIVATE")
 
 
@@ -66,7 +66,13 @@ def test_services_json_shape_and_namespace_by_id(registry):
 
     assert result.code == ExitCode.OK
     document = result.json()
-    assert document["namespace"] == {"id": registry.corp_id, "name": "corp", "type": "DNS_PRIVATE"}
+    assert document["namespace"] == {
+        "id": registry.corp_id,
+        "name": "corp",
+        "type": "DNS_PRIVATE",
+        "arn": f"arn:aws:servicediscovery:{REGION}:123456789012:namespace/{registry.corp_id}",
+        "owner": "123456789012",  # moto returns no ResourceOwner: the ARN's account
+    }
     worker = {service["name"]: service for service in document["services"]}["worker"]
     assert worker["id"] == registry.service_ids["worker"]
     assert worker["dns_name"] == "worker.corp"
@@ -83,6 +89,8 @@ def test_services_json_shape_and_namespace_by_id(registry):
         "dns_records",
         "routing_policy",
         "health_check",
+        "resource_owner",
+        "created_by_account",
     }
 
 
@@ -91,11 +99,12 @@ def test_instances_table_shows_address_port_health_zone_and_task_definition(regi
 
     assert result.code == ExitCode.OK, result.err
     header, *rows = result.out.splitlines()
-    assert header.split() == ["ID", "ADDRESS", "PORT", "HEALTH", "ZONE", "TASK", "DEFINITION"]
+    assert header.split() == ["ID", "ADDRESS", "PORT", "HEALTH", "ZONE", "TASK", "DEFINITION", "CREATED", "BY"]
+    # CREATED BY: DiscoverInstances' answers carry no CreatedByAccount.
     assert [row.split() for row in rows] == [
-        [TASK_IDS[0], "10.0.1.10", "8080", "HEALTHY", "eu-west-1a", "corp-worker"],
-        [TASK_IDS[2], "10.0.1.30", "8080", "UNHEALTHY", "eu-west-1a", "corp-worker"],
-        [TASK_IDS[1], "10.0.2.20", "8080", "HEALTHY", "eu-west-1b", "corp-worker"],
+        [TASK_IDS[0], "10.0.1.10", "8080", "HEALTHY", "eu-west-1a", "corp-worker", "-"],
+        [TASK_IDS[2], "10.0.1.30", "8080", "UNHEALTHY", "eu-west-1a", "corp-worker", "-"],
+        [TASK_IDS[1], "10.0.2.20", "8080", "HEALTHY", "eu-west-1b", "corp-worker", "-"],
     ]
 
 
@@ -104,7 +113,13 @@ def test_instances_healthy_only_as_json_by_dns_name(registry):
 
     assert result.code == ExitCode.OK
     document = result.json()
-    assert document["service"] == {"id": registry.service_ids["worker"], "name": "worker", "dns_name": "worker.corp"}
+    assert document["service"] == {
+        "id": registry.service_ids["worker"],
+        "name": "worker",
+        "dns_name": "worker.corp",
+        "resource_owner": "123456789012",
+        "created_by_account": None,
+    }
     assert document["source"] == "DiscoverInstances" and document["truncated"] is False
     assert [instance["id"] for instance in document["instances"]] == [TASK_IDS[0], TASK_IDS[1]]
     first = document["instances"][0]

@@ -1,8 +1,8 @@
 """``ecs-discovery``: list what Cloud Map knows and what DNS answers.
 
-    ecs-discovery namespaces
-    ecs-discovery services --namespace corp
-    ecs-discovery instances worker --namespace corp [--healthy]
+    ecs-discovery namespaces [--owner-account 111122223333]
+    ecs-discovery services --namespace corp [--owner-account 111122223333]
+    ecs-discovery instances worker --namespace corp [--healthy] [--owner-account 111122223333]
     ecs-discovery resolve worker.corp [--nameserver 127.0.0.1:5353]
 
 Tables for people, ``--json`` for programs. Exit codes (see :class:`ExitCode`): 0 ok,
@@ -33,6 +33,9 @@ credentials chain, AWS_ENDPOINT_URL_SERVICEDISCOVERY, AWS_MAX_ATTEMPTS (1-10, re
 Instances come from DiscoverInstances (servicediscovery:DiscoverInstances), or from ListInstances
 and GetInstancesHealthStatus when that is denied. Registry text is printed with control and escape
 characters escaped.
+Shared namespaces (AWS RAM): OWNER is the namespace's ResourceOwner, CREATED BY a service's or an
+instance's CreatedByAccount. For a namespace another account owns, DiscoverInstances gets that
+account as OwnerAccount; the caller's account comes from STS GetCallerIdentity.
 """
 
 
@@ -46,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    owner = argparse.ArgumentParser(add_help=False)
+    owner.add_argument(
+        "--owner-account",
+        type=_account,
+        metavar="ACCOUNT",
+        help="the namespace's owner (12 digits): picks the namespace that account owns, shared with yours "
+        "through AWS RAM or your own, and is DiscoverInstances' OwnerAccount (default: the namespace's ResourceOwner)",
+    )
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -56,13 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("namespaces", parents=[aws, output], help="list the namespaces of the account and region")
+    commands.add_parser(
+        "namespaces",
+        parents=[aws, output, owner],
+        help="list the namespaces of the account and region, shared ones too",
+    )
 
-    services = commands.add_parser("services", parents=[aws, output], help="list the services of a namespace")
+    services = commands.add_parser("services", parents=[aws, output, owner], help="list the services of a namespace")
     services.add_argument("--namespace", "-n", required=True, help="namespace name (corp) or ID (ns-...)")
 
     instances = commands.add_parser(
-        "instances", parents=[aws, output], help="list the registered instances (tasks) of a service"
+        "instances", parents=[aws, output, owner], help="list the registered instances (tasks) of a service"
     )
     instances.add_argument("service", help="service name (worker), DNS name (worker.corp) or ID (srv-...)")
     instances.add_argument("--namespace", "-n", required=True, help="namespace name (corp) or ID (ns-...)")
@@ -79,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     control.add_parser(commands)
     return parser
+
+
+def _account(text: str) -> str:
+    from ecs_discovery_tools.cli.cloudmap import ACCOUNT_PATTERN, printable
+
+    if not ACCOUNT_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected an AWS account ID of 12 digits, got {printable(text, 40)!r}")
+    return text
 
 
 def _positive_float(text: str) -> float:
@@ -106,32 +129,56 @@ def _version() -> str:
 def _reader(args: argparse.Namespace) -> Any:
     from ecs_discovery_tools.cli import cloudmap
 
-    return cloudmap.open_reader(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    reader = cloudmap.open_reader(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    args.owners = cloudmap.Owners(reader.client)
+    return reader
+
+
+def _namespace(reader: Any, args: argparse.Namespace) -> Any:
+    """``--namespace`` (of ``--owner-account``); when another account owns it (the caller's account
+    from STS), later requests read it as a namespace shared with the caller."""
+    from ecs_discovery_tools.cli import cloudmap
+
+    namespace = cloudmap.find_namespace(reader, args.namespace, args.owner_account)
+    owner = cloudmap.namespace_owner(namespace)
+    if owner is not None and owner != cloudmap.caller_account(reader, profile=args.profile):
+        args.owners.shared_with(namespace, owner)
+    return namespace
 
 
 def cmd_namespaces(args: argparse.Namespace, out: TextIO) -> None:
-    from ecs_discovery_tools.cli.cloudmap import call
+    from ecs_discovery_tools.cli.cloudmap import call, namespace_owner
 
     reader = _reader(args)
     namespaces = call(reader.list_namespaces)
+    if args.owner_account is not None:
+        namespaces = [n for n in namespaces if namespace_owner(n) == args.owner_account]
     if args.json:
-        _print_json({"namespaces": [namespace.as_dict() for namespace in namespaces]}, out)
+        _print_json({"namespaces": [_namespace_dict(namespace) for namespace in namespaces]}, out)
         return
-    rows = [[n.name, n.id, n.type, _text(n.service_count)] for n in namespaces]
-    _print_table(["NAME", "ID", "TYPE", "SERVICES"], rows, out, empty="no namespaces")
+    # A namespace has no CreatedByAccount (NamespaceSummary): its owner is the account that created it.
+    rows = [[n.name, n.id, n.type, _text(namespace_owner(n)), _text(n.service_count)] for n in namespaces]
+    _print_table(["NAME", "ID", "TYPE", "OWNER", "SERVICES"], rows, out, empty="no namespaces")
+
+
+def _namespace_dict(namespace: Any) -> dict[str, Any]:
+    from ecs_discovery_tools.cli.cloudmap import namespace_owner
+
+    # resource_owner as the API answered (None when it did not); owner also from the ARN.
+    return {**namespace.as_dict(), "resource_owner": namespace.resource_owner, "owner": namespace_owner(namespace)}
 
 
 def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
     from ecs_discovery_tools.cli.cloudmap import call, printable
 
     reader = _reader(args)
-    namespace = call(lambda: reader.find_namespace(args.namespace))
+    namespace = _namespace(reader, args)
     services = call(lambda: reader.list_services(namespace))
     if args.json:
         _print_json(
             {
-                "namespace": {"id": namespace.id, "name": namespace.name, "type": namespace.type},
-                "services": [service.as_dict(namespace) for service in services],
+                "namespace": _namespace_summary(namespace, type=namespace.type),
+                "services": [_service_dict(args, service, namespace) for service in services],
             },
             out,
         )
@@ -143,12 +190,14 @@ def cmd_services(args: argparse.Namespace, out: TextIO) -> None:
             _text(s.instance_count),
             ", ".join(f"{record.type} {_text(record.ttl)}s" for record in s.dns_records) or "-",
             s.health_check,
+            _text(_owner(args, s, namespace)),
+            _text(_created_by(args, s)),
             s.id,
         ]
         for s in services
     ]
     _print_table(
-        ["NAME", "DNS NAME", "INSTANCES", "RECORDS", "HEALTH CHECK", "ID"],
+        ["NAME", "DNS NAME", "INSTANCES", "RECORDS", "HEALTH CHECK", "OWNER", "CREATED BY", "ID"],
         rows,
         out,
         empty=f"no services in namespace {printable(namespace.name)}",
@@ -159,7 +208,7 @@ def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
     from ecs_discovery_tools.cli.cloudmap import call, printable
 
     reader = _reader(args)
-    namespace = call(lambda: reader.find_namespace(args.namespace))
+    namespace = _namespace(reader, args)
     service = call(lambda: reader.find_service(namespace, args.service))
     listing = call(lambda: reader.list_instances(namespace, service))
     instances = list(listing.instances)
@@ -169,11 +218,21 @@ def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         _print_json(
             {
-                "namespace": {"id": namespace.id, "name": namespace.name},
-                "service": {"id": service.id, "name": service.name, "dns_name": dns_name},
+                "namespace": _namespace_summary(namespace),
+                "service": {
+                    "id": service.id,
+                    "name": service.name,
+                    "dns_name": dns_name,
+                    "resource_owner": _owner(args, service, namespace),
+                    "created_by_account": _created_by(args, service),
+                },
+                "owner_account": args.owners.owner_account,
                 "source": listing.source,
                 "truncated": listing.truncated,
-                "instances": [instance.as_dict() for instance in instances],
+                "instances": [
+                    {**instance.as_dict(), "created_by_account": args.owners.instance(instance.id)}
+                    for instance in instances
+                ],
             },
             out,
         )
@@ -186,13 +245,14 @@ def cmd_instances(args: argparse.Namespace, out: TextIO) -> None:
             i.health,
             i.availability_zone or "-",
             i.task_definition_family or "-",
+            _text(args.owners.instance(i.id)),
         ]
         for i in instances
     ]
     which = "healthy instances" if args.healthy else "instances"
     shown_name = dns_name or f"{service.name}.{namespace.name}"
     _print_table(
-        ["ID", "ADDRESS", "PORT", "HEALTH", "ZONE", "TASK DEFINITION"],
+        ["ID", "ADDRESS", "PORT", "HEALTH", "ZONE", "TASK DEFINITION", "CREATED BY"],
         rows,
         out,
         empty=f"no {which} of {printable(shown_name)}",
@@ -230,6 +290,42 @@ def _local_command(args: argparse.Namespace, out: TextIO) -> None:
     from ecs_discovery_tools.local.control import cmd_local
 
     cmd_local(args, out)
+
+
+# -- owners ----------------------------------------------------------------------
+
+
+def _namespace_summary(namespace: Any, **extra: Any) -> dict[str, Any]:
+    from ecs_discovery_tools.cli.cloudmap import namespace_owner
+
+    return {
+        "id": namespace.id,
+        "name": namespace.name,
+        **extra,
+        "arn": namespace.arn,
+        "owner": namespace_owner(namespace),
+    }
+
+
+def _owner(args: argparse.Namespace, service: Any, namespace: Any) -> str | None:
+    # ServiceSummary.ResourceOwner is the namespace's owner; a stand-in that leaves it out still has one.
+    from ecs_discovery_tools.cli.cloudmap import namespace_owner
+
+    return args.owners.service(service.id)[0] or namespace_owner(namespace)
+
+
+def _created_by(args: argparse.Namespace, service: Any) -> str | None:
+    # ServiceSummary.CreatedByAccount; None when the API did not say (moto). An instance's comes from
+    # ListInstances only: DiscoverInstances' HttpInstanceSummary has none.
+    return args.owners.service(service.id)[1]
+
+
+def _service_dict(args: argparse.Namespace, service: Any, namespace: Any) -> dict[str, Any]:
+    return {
+        **service.as_dict(namespace),
+        "resource_owner": _owner(args, service, namespace),
+        "created_by_account": _created_by(args, service),
+    }
 
 
 # -- output ----------------------------------------------------------------------

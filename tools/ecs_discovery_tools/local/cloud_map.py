@@ -10,11 +10,16 @@ Cloud Map publishes a DNS namespace: per service an A record per healthy task an
 record per healthy task (``<task-id>.<service>.<namespace>``), all tasks when none is
 healthy (Route 53 MULTIVALUE fails open), the service's TTL.
 
+Several accounts (a namespace shared through AWS RAM): the registry lives in one account, the
+namespace owner's (:attr:`LocalCloudMap.account`); each request is made by the account its access key
+names (:mod:`.accounts`), and the answers carry ``ResourceOwner`` and ``CreatedByAccount`` as AWS's do.
+
 Requires boto3, moto[server] and dnslib.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import logging
@@ -32,6 +37,7 @@ from moto.servicediscovery.models import servicediscovery_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ecs_discovery_client.cloudmap import parse_port, printable
+from ecs_discovery_tools.local.accounts import arn_parts, credentials_of, request_account
 from ecs_discovery_tools.local.dns_server import LoopbackDnsServer, SrvRecord, dns_label
 
 __all__ = ["DUMMY_CREDENTIALS", "AliasTarget", "LocalCloudMap", "RegisteredService", "RegistryDnsPublisher"]
@@ -54,22 +60,130 @@ class RegisteredService:
 # The operations whose answers carry counts AWS computes and moto 5.x leaves out (botocore's model:
 # ServiceSummary/Service.InstanceCount, NamespaceSummary/Namespace.ServiceCount).
 _COUNTED_OPERATIONS = frozenset({"ListServices", "GetService", "ListNamespaces", "GetNamespace"})
+# Cloud Map's JSON protocol target prefix (X-Amz-Target: Route53AutoNaming_v20170314.<Operation>).
+_TARGET_PREFIX = "Route53AutoNaming_v20170314."
+# Request members that name a namespace or a service by "ID or ARN" (botocore's model).
+_NAMESPACE_MEMBERS = {"CreateService": "NamespaceId", "GetNamespace": "Id", "DeleteNamespace": "Id"}
+_SERVICE_MEMBERS = ("ServiceId",)
+_SERVICE_ID_OPERATIONS = frozenset({"GetService", "DeleteService", "UpdateService"})
+_REQUEST_LIMIT = 1 << 20  # Cloud Map's requests are small; a larger body is not read into memory
 
 
-class _AwsCounts:
-    """WSGI middleware over moto's Cloud Map: its answers to ListServices and GetService carry each
-    service's ``InstanceCount``, those to ListNamespaces and GetNamespace each namespace's
-    ``ServiceCount``, counted as AWS counts them (registered instances; services of the namespace).
-    Without them ``ecs-discovery services`` showed ``-`` where AWS shows a number."""
+class _AwsAnswers:
+    """WSGI middleware over moto's Cloud Map: the answers AWS gives where moto 5.x differs.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], region: str) -> None:
+    * Counts: ListServices / GetService carry each service's ``InstanceCount``, ListNamespaces /
+      GetNamespace each namespace's ``ServiceCount``, counted as AWS counts them.
+    * Accounts: every Cloud Map resource lives in the stand-in's account (moto is told so per
+      request), the namespace owner's. Namespaces and services carry ``ResourceOwner``; services and
+      instances ``CreatedByAccount``, the account whose access key made the CreateService or
+      RegisterInstance request. Another account reaches the namespace as the API reference says an
+      account it is shared with does: by ARN (a namespace or service named by ID is not found, a
+      NAMESPACE_ID filter by ID matches nothing), and DiscoverInstances with ``OwnerAccount`` (without
+      it, NamespaceNotFound). ListServices honours its NAMESPACE_ID and RESOURCE_OWNER filters.
+    * STS GetCallerIdentity (moto serves it on the same port) answers the caller's account.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], region: str, account: str) -> None:
         self.app = app
         self.region = region
+        self.account = account
+        self._created_by: dict[str, str] = {}  # service ID -> account
+        self._registered_by: dict[tuple[str, str], str] = {}  # (service ID, instance ID) -> account
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).rpartition(".")[2]
-        if operation not in _COUNTED_OPERATIONS:
+        caller, service = request_account(environ.get("HTTP_AUTHORIZATION"), default=self.account)
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if service == "sts":
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller
             return self.app(environ, start_response)
+        if not target.startswith(_TARGET_PREFIX):
+            return self.app(environ, start_response)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account
+        operation = target.removeprefix(_TARGET_PREFIX)
+        request = self._request(environ)
+        if request is None:
+            return self._error(start_response, "InvalidInput", "the request body is not a JSON object")
+        refused = self._shared(operation, request, caller)
+        if refused is not None:
+            return self._error(start_response, *refused)
+        body = json.dumps(request).encode()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        status, headers, answer = self._call(environ)
+        if status.startswith("200 "):
+            answer = self._answered(operation, request, answer, caller)
+        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    # -- requests --------------------------------------------------------------------
+
+    @staticmethod
+    def _request(environ: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not 0 <= length <= _REQUEST_LIMIT:
+            return None
+        raw = environ["wsgi.input"].read(length) if length else b"{}"
+        try:
+            document = json.loads(raw or b"{}")
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def _own_id(self, text: object, kind: str) -> str | None:
+        """The ID in ``text`` when it is an ARN of a ``kind`` of this registry's account."""
+        parts = arn_parts(text, kind)
+        return parts[2] if parts is not None and parts[1] == self.account else None
+
+    def _shared(self, operation: str, request: dict[str, Any], caller: str) -> tuple[str, str] | None:
+        """Rewrites ARNs to the IDs moto knows; the error AWS gives another account that names the
+        namespace or a service by ID, or asks DiscoverInstances without OwnerAccount."""
+        other = caller != self.account
+        member = _NAMESPACE_MEMBERS.get(operation)
+        if member is not None and isinstance(request.get(member), str):
+            own = self._own_id(request[member], "namespace")
+            if own is not None:
+                request[member] = own
+            elif other:
+                return "NamespaceNotFound", f"namespace {printable(request[member], 80)} not found"
+        names = [*_SERVICE_MEMBERS, *(["Id"] if operation in _SERVICE_ID_OPERATIONS else [])]
+        for name in names:
+            if isinstance(request.get(name), str):
+                own = self._own_id(request[name], "service")
+                if own is not None:
+                    request[name] = own
+                elif other:
+                    return "ServiceNotFound", f"service {printable(request[name], 80)} not found"
+        if operation == "ListServices":
+            for item in request.get("Filters") or []:
+                if isinstance(item, dict) and item.get("Name") == "NAMESPACE_ID":
+                    values = item.get("Values") or []
+                    own_ids = [self._own_id(value, "namespace") for value in values]
+                    item["Values"] = [
+                        own or (value if not other else "") for own, value in zip(own_ids, values, strict=True)
+                    ]
+        if operation == "DiscoverInstances" and other and request.get("OwnerAccount") != self.account:
+            return "NamespaceNotFound", (
+                f"namespace {printable(request.get('NamespaceName'), 80)} not found in account {caller}: "
+                "a namespace shared with this account needs OwnerAccount"
+            )
+        return None
+
+    @staticmethod
+    def _error(start_response: Callable[..., Any], code: str, message: str) -> list[bytes]:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
         answered: list[Any] = []
 
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -84,48 +198,97 @@ class _AwsCounts:
             if close is not None:
                 close()
         status, headers = answered
-        if status.startswith("200 "):
-            body = self._counted(operation, body)
-        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
-        start_response(status, [*headers, ("Content-Length", str(len(body)))])
-        return [body]
+        return status, headers, body
 
-    def _counted(self, operation: str, body: bytes) -> bytes:
-        backend: Any = servicediscovery_backends[ACCOUNT_ID][self.region]
-        services: dict[str, Any] = backend.services
+    # -- answers ---------------------------------------------------------------------
+
+    def _answered(self, operation: str, request: dict[str, Any], body: bytes, caller: str) -> bytes:
+        if operation == "CreateService":
+            document = json.loads(body)
+            with self._lock:
+                self._created_by[str(document.get("Service", {}).get("Id"))] = caller
+            self._service(document.get("Service", {}))
+            return json.dumps(document).encode()
+        if operation == "RegisterInstance":
+            with self._lock:
+                self._registered_by[(str(request.get("ServiceId")), str(request.get("InstanceId")))] = caller
+            return body
+        if operation == "DeregisterInstance":
+            with self._lock:
+                self._registered_by.pop((str(request.get("ServiceId")), str(request.get("InstanceId"))), None)
+            return body
+        if operation not in (*_COUNTED_OPERATIONS, "ListInstances", "GetInstance"):
+            return body
         document = json.loads(body)
-
-        def instances(item: dict[str, Any]) -> None:
-            service = services.get(item.get("Id", ""))
-            if service is not None:
-                item["InstanceCount"] = len(service.instances)
-
-        def service_count(item: dict[str, Any]) -> None:
-            item["ServiceCount"] = sum(service.namespace_id == item.get("Id") for service in services.values())
-
         if operation == "ListServices":
-            for item in document.get("Services", []):
-                instances(item)
+            document["Services"] = [
+                self._service(item)
+                for item in document.get("Services", [])
+                if self._listed(item, request.get("Filters") or [], caller)
+            ]
         elif operation == "GetService":
-            instances(document.get("Service", {}))
+            self._service(document.get("Service", {}))
         elif operation == "ListNamespaces":
             for item in document.get("Namespaces", []):
-                service_count(item)
+                self._namespace(item)
+        elif operation == "GetNamespace":
+            self._namespace(document.get("Namespace", {}))
         else:
-            service_count(document.get("Namespace", {}))
+            service_id = str(request.get("ServiceId"))
+            items = document.get("Instances", []) if operation == "ListInstances" else [document.get("Instance", {})]
+            with self._lock:
+                for item in items:
+                    item["CreatedByAccount"] = self._registered_by.get((service_id, str(item.get("Id"))), self.account)
         return json.dumps(document).encode()
+
+    def _backend_services(self) -> dict[str, Any]:
+        backend: Any = servicediscovery_backends[self.account][self.region]
+        return backend.services
+
+    def _listed(self, item: dict[str, Any], filters: list[Any], caller: str) -> bool:
+        # moto 5.x ignores ListServices' filters; AWS applies them (ServiceFilter).
+        service = self._backend_services().get(str(item.get("Id")))
+        for entry in filters:
+            if not isinstance(entry, dict):
+                continue
+            values = entry.get("Values") or []
+            if entry.get("Name") == "NAMESPACE_ID" and (service is None or service.namespace_id not in values):
+                return False
+            if entry.get("Name") == "RESOURCE_OWNER":
+                wanted = "SELF" if caller == self.account else "OTHER_ACCOUNTS"
+                if wanted not in values:
+                    return False
+        return True
+
+    def _service(self, item: dict[str, Any]) -> dict[str, Any]:
+        service = self._backend_services().get(str(item.get("Id")))
+        if service is not None:
+            item["InstanceCount"] = len(service.instances)
+        item["ResourceOwner"] = self.account
+        with self._lock:
+            item["CreatedByAccount"] = self._created_by.get(str(item.get("Id")), self.account)
+        return item
+
+    def _namespace(self, item: dict[str, Any]) -> None:
+        services = self._backend_services()
+        item["ServiceCount"] = sum(service.namespace_id == item.get("Id") for service in services.values())
+        item["ResourceOwner"] = self.account
 
 
 class LocalCloudMap:
     """moto's Cloud Map API on ``host`` (an ephemeral port), with helpers for ECS's calls.
 
-    moto answers as AWS does, with one correction (:class:`_AwsCounts`): services carry their
-    ``InstanceCount`` and namespaces their ``ServiceCount``.
+    moto answers as AWS does, with the corrections of :class:`_AwsAnswers`: counts, owners, and
+    the rules of a namespace shared with other accounts. ``account``: the account whose registry
+    this is (the namespace owner's); ``credentials``: the ones its clients and the tasks of its app
+    sign with (that account's).
     """
 
-    def __init__(self, *, region: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, region: str, host: str = "127.0.0.1", account: str = ACCOUNT_ID) -> None:
         self.region = region
         self.host = host
+        self.account = account
+        self.credentials: Mapping[str, str] = DUMMY_CREDENTIALS if account == ACCOUNT_ID else credentials_of(account)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint_url = ""
@@ -135,7 +298,7 @@ class LocalCloudMap:
         # werkzeug logs a line per request; the DNS publisher polls every second.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # As moto's ThreadedMotoServer serves its app, with the counts added.
-        app = _AwsCounts(DomainDispatcherApplication(create_backend_app), self.region)
+        app = _AwsAnswers(DomainDispatcherApplication(create_backend_app), self.region, self.account)
         self._server = make_server(self.host, 0, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="cloud-map-api", daemon=True)
         self._thread.start()
@@ -157,8 +320,8 @@ class LocalCloudMap:
             "servicediscovery",
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
             # A local server: answers in milliseconds or is gone; never wait long on it.
             config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}),
         )
@@ -332,7 +495,7 @@ class RegistryDnsPublisher:
         client = self._client
         records: dict[str, tuple[list[str], list[SrvRecord], int]] = {}
         kept: set[str] = set()  # names whose last records stay: their service could not be read
-        # The server filters by namespace; ServiceSummary carries no NamespaceId to check again.
+        # The server filters by namespace (moto does not; the stand-in's layer does, as AWS does).
         services = _pages(
             client,
             "list_services",
@@ -341,8 +504,6 @@ class RegistryDnsPublisher:
         )
         healthy_by_name: dict[str, list[tuple[str, int | None]]] = {}
         for service in services:
-            if service.get("NamespaceId") not in (None, self.namespace.id):
-                continue  # moto ignores the filter; AWS would not have returned it
             service_name = f"{service['Name']}.{self.namespace.name}"
             try:
                 answering = self._answering_instances(client, service)
@@ -382,10 +543,11 @@ class RegistryDnsPublisher:
                 records[alias] = (addresses, [], target.ttl)
         return records, kept
 
-    @staticmethod
-    def _answering_instances(client: Any, service: Mapping[str, Any]) -> list[dict[str, Any]]:
-        instances = _pages(client, "list_instances", "Instances", ServiceId=service["Id"])
-        health = client.get_instances_health_status(ServiceId=service["Id"]).get("Status", {}) if instances else {}
+    def _answering_instances(self, client: Any, service: Mapping[str, Any]) -> list[dict[str, Any]]:
+        # A namespace known by its ARN is another account's, shared with this one: its services by ARN too.
+        service_id = service["Arn"] if self.namespace.id.startswith("arn:") else service["Id"]
+        instances = _pages(client, "list_instances", "Instances", ServiceId=service_id)
+        health = client.get_instances_health_status(ServiceId=service_id).get("Status", {}) if instances else {}
         healthy = [item for item in instances if health.get(item["Id"], "HEALTHY") == "HEALTHY"]
         # Route 53 answers with every record when none is healthy, rather than with nothing.
         return healthy or instances
