@@ -153,6 +153,7 @@ COMMANDS: dict[str, Check] = {
     "pip install -r requirements.txt": Verbatim(ALL_EXAMPLES),
     "npx cdk synth": Verbatim({k: v for k, v in ALL_EXAMPLES.items() if "service-connect" not in k}),
     "npx cdk synth -c step=2": Verbatim({"examples/service-connect-migration/README.md": EXAMPLES}),
+    "npx cdk synth --quiet -c zone_associated=true": Verbatim({"examples/cross-account/README.md": EXAMPLES}),
     "npx cdk deploy -c shared_namespace_id=ns-xxxxxxxxxxxxxxxx -c shared_namespace_name=corp": FlagsOnly(
         3, "deploys to AWS"
     ),

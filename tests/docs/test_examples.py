@@ -12,10 +12,10 @@ from tests.docs.markdown import REPO_ROOT, Block, commands, fenced_blocks
 from tests.docs.sandbox import JSII_NODE_WARNING, run_example
 
 EXAMPLES = REPO_ROOT / "examples"
-# Each example run here, with what runs after its README's block (nothing yet: cross-account's block
-# only installs, and its synth needs AWS credentials for the availability zones of its accounts).
+# Each example run here, with what runs after its README's block (nothing: each block ends in its synth;
+# cross-account's placeholder accounts have their zones in its cdk.json, so it needs no credentials).
 RUN_HERE = {"nag-any-app": "", "service-connect-migration": "", "cross-account": ""}
-SYNTHESIZES = ("nag-any-app", "service-connect-migration")
+SYNTHESIZES = ("nag-any-app", "service-connect-migration", "cross-account")
 RUN_ELSEWHERE = {"consumer-app": "tests/integration/test_consumer_app.py"}
 
 
