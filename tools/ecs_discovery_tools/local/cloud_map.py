@@ -131,7 +131,7 @@ class _AwsAnswers:
         raw = environ["wsgi.input"].read(length) if length else b"{}"
         try:
             document = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             return None
         return document if isinstance(document, dict) else None
 
