@@ -374,7 +374,9 @@ def _bounded(value: Any, where: str, low: float, high: float, default: float) ->
         raise AssemblyError(f"{where} is {value[:40]!r}; {allowed}")
     # Compared before float(): an int of 5,000 digits does not fit in one.
     if isinstance(value, int) and not low <= value <= high:
-        raise AssemblyError(f"{where} is {str(value)[:40]}; {allowed}")
+        # str() of an int over 4,300 digits raises: a huge value is named by its size.
+        shown = str(value) if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+        raise AssemblyError(f"{where} is {shown}; {allowed}")
     number = float(value)
     if not math.isfinite(number) or not low <= number <= high:
         raise AssemblyError(f"{where} is {str(value)[:40]}; {allowed}")

@@ -129,7 +129,8 @@ class _DeadlineSocket(socket.socket):
         return super().recv(bufsize, flags)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        self.settimeout(min(self._remaining(), self.write_timeout))
+        # Its own bound: an answer (a 504 included) is still sent once the deadline has passed.
+        self.settimeout(self.write_timeout)
         super().sendall(data, flags)
 
 
@@ -202,6 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server  # pyright: ignore[reportIncompatibleVariableOverride]
     connection: _DeadlineSocket  # pyright: ignore[reportIncompatibleVariableOverride]
     protocol_version = "HTTP/1.1"
+    # A request line too garbled to name its version is still answered with a status line.
+    default_request_version = "HTTP/1.0"
     server_version = "envoy-local"
     sys_version = ""
     timeout = None  # the deadline socket bounds each receive
