@@ -154,6 +154,10 @@ COMMANDS: dict[str, Check] = {
     "npx cdk synth": Verbatim({k: v for k, v in ALL_EXAMPLES.items() if "service-connect" not in k}),
     "npx cdk synth -c step=2": Verbatim({"examples/service-connect-migration/README.md": EXAMPLES}),
     "npx cdk synth --quiet -c zone_associated=true": Verbatim({"examples/cross-account/README.md": EXAMPLES}),
+    # docs/apps.md: a smoke test from a task in the namespace (backend.corp resolves only there).
+    "curl -sS -H 'x-amzn-ecs-blue-green-test: 1' http://backend.corp:8080/": FlagsOnly(
+        1, "runs in a task in the namespace"
+    ),
     "npx cdk deploy -c shared_namespace_id=ns-xxxxxxxxxxxxxxxx -c shared_namespace_name=corp": FlagsOnly(
         3, "deploys to AWS"
     ),
@@ -251,7 +255,13 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _flags(words: list[str]) -> list[str]:
-    return [word.split("=", 1)[0] for word in words if word.startswith("-") and word != "-"]
+    flags: list[str] = []
+    for word in words:
+        if re.fullmatch(r"-[A-Za-z]{2,}", word):  # bundled short options: -sS is -s -S
+            flags += [f"-{letter}" for letter in word[1:]]
+        elif word.startswith("-") and word != "-":
+            flags.append(word.split("=", 1)[0])
+    return flags
 
 
 def _lists_flag(help_text: str, flag: str) -> bool:
@@ -345,6 +355,8 @@ def _program(words: list[str]) -> list[str]:
         return [str(CDK_BIN), *words[2:]]
     if (VENV_BIN / words[0]).exists():
         return [str(VENV_BIN / words[0]), *words[1:]]
+    if words[0] == "curl" and shutil.which("curl"):  # Debian's curl, on every machine this project runs
+        return [str(shutil.which("curl")), *words[1:]]
     if "/" in words[0] and (REPO_ROOT / words[0]).exists():
         return [str(REPO_ROOT / words[0]), *words[1:]]
     raise AssertionError(f"no known program for {words}")
@@ -355,7 +367,8 @@ def test_needs_aws_but_its_flags_exist(command: str) -> None:
     check = COMMANDS[command]
     assert isinstance(check, FlagsOnly)
     words = shlex.split(command)
-    usage = _run([*_program(words[: check.words]), "--help"])
+    # curl lists its whole option set only under `--help all`.
+    usage = _run([*_program(words[: check.words]), "--help", *(["all"] if words[0] == "curl" else [])])
     assert usage.returncode == 0, usage.stderr
     flags = _flags(words[check.words :])
     assert flags, command
