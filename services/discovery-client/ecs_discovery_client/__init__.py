@@ -24,6 +24,7 @@ from ecs_discovery_client._config import (
     ServiceTarget,
     dns_name_from_env,
     env_prefix,
+    is_test_traffic_header,
     is_test_traffic_value,
 )
 from ecs_discovery_client._errors import (
@@ -64,5 +65,6 @@ __all__ = [
     "__version__",
     "dns_name_from_env",
     "env_prefix",
+    "is_test_traffic_header",
     "is_test_traffic_value",
 ]

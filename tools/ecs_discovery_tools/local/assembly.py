@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_discovery_client import TEST_TRAFFIC_HEADER, is_test_traffic_value
-from ecs_discovery_client._config import is_test_traffic_header
+from ecs_discovery_client import is_test_traffic_header
 
 __all__ = [
     "SHIFTING_STRATEGIES",
