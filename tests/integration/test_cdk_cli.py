@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-VENV_BIN = Path(sys.prefix) / "bin"
+from tests.conftest import CDK_BIN, REPO_ROOT, CliSynth, cdk_cli_env, cdk_synth
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,34 +17,13 @@ def _cdk_cli_installed() -> None:
     assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
 
 
-def _cli_env(*, ci: bool = False) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    # With CI=true (set by most CI systems) the CLI writes its messages to stdout instead of
-    # stderr: pin the mode so that the assertions on each stream hold on a laptop and in CI.
-    env.pop("CI", None)
-    if ci:
-        env["CI"] = "true"
-    return env
-
-
-def _synth(
-    out_dir: Path, *extra: str, app: str | None = None, cwd: Path = REPO_ROOT
-) -> subprocess.CompletedProcess[str]:
-    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir), *extra]
-    if app is not None:
-        command += ["--app", app]
-    return subprocess.run(command, cwd=cwd, env=_cli_env(), capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
-def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    out_dir = tmp_path_factory.mktemp("cdk.out")
-    return _synth(out_dir), out_dir
+def cli_synth(app_synth: CliSynth) -> tuple[CliSynth, Path]:
+    # The run of app.py the security gates read too (tests/conftest.py): one CLI synth per test run.
+    return app_synth, app_synth.out_dir
 
 
-def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[CliSynth, Path]) -> None:
     result, out_dir = cli_synth
     assert result.returncode == 0, result.stderr
     # No Node end-of-life banner, no feature-flag notice, no minHealthyPercent warning: with two
@@ -60,14 +35,13 @@ def test_cli_synth_succeeds_without_any_warning(cli_synth: tuple[subprocess.Comp
     assert result.stdout.strip() == "", result.stdout
 
 
-def test_cli_in_ci_mode_prints_the_same_lines_on_stdout(
-    cli_synth: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
-) -> None:
+def test_cli_in_ci_mode_prints_the_same_lines_on_stdout(cli_synth: tuple[CliSynth, Path], tmp_path: Path) -> None:
     # GIVEN the assembly the fixture synthesized, used as the app (no second run of app.py)
     _, out_dir = cli_synth
     # WHEN the CLI runs as a CI system runs it
     command = [str(CDK_BIN), "synth", "--quiet", "--app", str(out_dir), "--output", str(tmp_path / "cdk.out")]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=_cli_env(ci=True), capture_output=True, text=True, timeout=120)
+    ci = cdk_cli_env(ci=True)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=ci, capture_output=True, text=True, timeout=120)
     # THEN the same two lines go to stdout and nothing to stderr
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -77,7 +51,7 @@ def test_cli_in_ci_mode_prints_the_same_lines_on_stdout(
     assert result.stderr == "", result.stderr
 
 
-def test_cli_writes_the_template_and_manifest(cli_synth: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_cli_writes_the_template_and_manifest(cli_synth: tuple[CliSynth, Path]) -> None:
     _, out_dir = cli_synth
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert "ServiceDiscovery" in manifest["artifacts"]
@@ -89,7 +63,7 @@ def test_cli_writes_the_template_and_manifest(cli_synth: tuple[subprocess.Comple
 
 
 def test_cli_synthesizes_the_social_network_as_a_second_stack(
-    cli_synth: tuple[subprocess.CompletedProcess[str], Path],
+    cli_synth: tuple[CliSynth, Path],
 ) -> None:
     _, out_dir = cli_synth
     template = json.loads((out_dir / "SocialNetwork.template.json").read_text())
@@ -109,7 +83,7 @@ def test_cli_synthesizes_the_social_network_as_a_second_stack(
 
 
 def test_cli_stages_both_images_from_the_one_services_context(
-    cli_synth: tuple[subprocess.CompletedProcess[str], Path],
+    cli_synth: tuple[CliSynth, Path],
 ) -> None:
     _, out_dir = cli_synth
     assets = json.loads((out_dir / "ServiceDiscovery.assets.json").read_text())
@@ -125,7 +99,7 @@ def test_cli_stages_both_images_from_the_one_services_context(
 
 
 def test_cli_context_changes_the_namespace(tmp_path: Path) -> None:
-    result = _synth(tmp_path, "-c", "namespace=shop")
+    result = cdk_synth(tmp_path, context={"namespace": "shop"})
     assert result.returncode == 0, result.stderr
     template = json.loads((tmp_path / "ServiceDiscovery.template.json").read_text())
     namespaces = [
@@ -135,7 +109,7 @@ def test_cli_context_changes_the_namespace(tmp_path: Path) -> None:
 
 
 def test_cli_reports_a_bad_namespace_without_a_stack_trace(tmp_path: Path) -> None:
-    result = _synth(tmp_path, "-c", "namespace=Bad_Name")
+    result = cdk_synth(tmp_path, context={"namespace": "Bad_Name"})
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "namespace_name='Bad_Name' is not valid" in output

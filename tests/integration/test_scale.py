@@ -29,6 +29,10 @@ MAX_TEMPLATE_BYTES = 1_000_000
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 
+# Every test reads one of the two module-scoped assemblies: with `pytest -n --dist loadgroup` they
+# all go to one worker, so neither 200-service synth runs twice (a Python object; not shareable).
+pytestmark = pytest.mark.xdist_group("scale")
+
 
 def scale_specs(count: int) -> list[ServiceSpec]:
     """``svc000`` calls the next two; every other service calls the next one and one far back, so

@@ -29,6 +29,7 @@ import requests
 from ecs_discovery_tools.local.assembly import synthesize
 from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
 from ecs_discovery_tools.local.control import ControlClient
+from tests.conftest import once_per_run
 from tests.fakes import loopback_get
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -247,8 +248,15 @@ def running_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, **kwargs:
 
 @pytest.fixture(scope="session")
 def assembly_dir(tmp_path_factory) -> Path:
-    """The project's CDK app, synthesized once for every demo of the session."""
-    return synthesize(REPO_ROOT, tmp_path_factory.mktemp("assembly"))
+    """The project's CDK app, synthesized once for every demo of the run (shared by the xdist
+    workers, so read-only: a test that changes an assembly changes its own copy)."""
+
+    def produce(folder: Path) -> dict[str, Any]:
+        synthesize(REPO_ROOT, folder / "cdk.out")
+        return {}
+
+    folder, _ = once_per_run(tmp_path_factory, "local-assembly", {}, produce)
+    return folder / "cdk.out"
 
 
 @pytest.fixture(scope="session")

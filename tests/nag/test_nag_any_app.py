@@ -34,6 +34,12 @@ def _example() -> ModuleType:
     return module
 
 
+#: With `pytest -n --dist loadgroup`, the tests of each module-scoped synth below go to one worker
+#: (so each synth runs once), and the two synths can run side by side on two workers.
+IN_PROCESS_GROUP = pytest.mark.xdist_group("nag-any-app-in-process")
+CLI_GROUP = pytest.mark.xdist_group("nag-any-app-cli")
+
+
 @dataclass(frozen=True)
 class InProcess:
     app: cdk.App
@@ -76,10 +82,12 @@ def test_example_uses_the_repositorys_feature_flags() -> None:
     assert example["context"] == repository["context"]
 
 
+@IN_PROCESS_GROUP
 def test_both_packs_pass_with_no_violation(in_process: InProcess) -> None:
     assert in_process.report["pluginReports"] == []
 
 
+@IN_PROCESS_GROUP
 def test_the_report_service_long_ttl_is_a_finding_acknowledged_with_its_reason(in_process: InProcess) -> None:
     report = in_process.stack.node.find_child("Report")
     assert isinstance(report, ecs.FargateService) and report.cloud_map_service is not None
@@ -94,6 +102,7 @@ def test_the_report_service_long_ttl_is_a_finding_acknowledged_with_its_reason(i
     assert len(reasons) == 1 and "retries on connection errors" in reasons[0]
 
 
+@IN_PROCESS_GROUP
 def test_every_other_cloud_map_service_and_the_namespace_are_compliant(in_process: InProcess) -> None:
     pack = ServiceDiscoveryChecks()
     for name in ("Cart", "Web"):
@@ -145,11 +154,13 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
     return CliSynth(install, clean.run(command, cwd=EXAMPLE_DIR), out_dir)
 
 
+@CLI_GROUP
 def test_cli_synth_succeeds_without_any_message(cli: CliSynth) -> None:
     assert cli.synth.returncode == 0, cli.synth.stdout + cli.synth.stderr
     assert cli.synth.stdout.strip() == "" and cli.synth.stderr.strip() == "", cli.synth.stdout + cli.synth.stderr
 
 
+@CLI_GROUP
 def test_cli_synth_report_has_no_violation(cli: CliSynth) -> None:
     report = json.loads((cli.out_dir / "validation-report.json").read_text())
     assert report["pluginReports"] == []

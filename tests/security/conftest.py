@@ -1,51 +1,44 @@
-"""The security gates' shared input: app.py synthesized ONCE by the real CDK CLI, and the Dockerfiles."""
+"""The security gates' shared input: app.py synthesized ONCE per discovery mode by the real CDK CLI, the
+Dockerfiles, and one cfn-lint and one checkov run over all of them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-VENV_BIN = Path(sys.prefix) / "bin"
-# checkov lives in a virtual env of its own (its dependencies clash with ours): `make gates` makes it.
-CHECKOV_PYTHON = REPO_ROOT / ".venv-checkov" / "bin" / "python"
+from tests.conftest import REPO_ROOT, VENV_BIN, AppSynthWith, CliSynth, cdk_synth, once_per_run
+from tests.security.gates import CHECKOV_PYTHON, CheckovRun, cfn_lint, run_checkov
+
+__all__ = ["CHECKOV_PYTHON", "DOCKERFILES", "MODES", "REPO_ROOT", "VENV_BIN", "assembly_templates", "cdk_synth"]
+
 DOCKERFILES = sorted((REPO_ROOT / "services").rglob("Dockerfile"))
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    return env
-
-
-def cdk_synth(
-    out_dir: Path, *, app: str | None = None, context: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The pinned CDK CLI's `synth` of app.py (or of ``app``), as `make synth` runs it, with ``-c`` ``context``."""
-    # A gate that cannot run must fail, not skip: a skipped gate would pass the build.
-    assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
-    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir)]
-    if app is not None:
-        command += ["--app", app]
-    for key, value in (context or {}).items():
-        command += ["--context", f"{key}={value}"]
-    return subprocess.run(command, cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
+#: app.py's discovery modes (``-c discovery=<mode>``); "dns" is its default, synthesized without context.
+MODES = ("dns", "service-connect", "both")
 
 
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The cloud assembly of app.py; cdk-nag runs inside this synth as a policy validation plugin."""
-    out_dir = tmp_path_factory.mktemp("gates") / "cdk.out"
-    result = cdk_synth(out_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out_dir
+def cdk_out(app_synth: CliSynth) -> Path:
+    """The cloud assembly of app.py; cdk-nag runs inside this synth as a policy validation plugin.
+
+    The same run serves tests/integration/test_cdk_cli.py: one CLI synth of app.py per test run.
+    """
+    assert app_synth.returncode == 0, app_synth.stdout + app_synth.stderr
+    return app_synth.out_dir
+
+
+@pytest.fixture(scope="session")
+def mode_assemblies(cdk_out: Path, app_synth_with: AppSynthWith) -> dict[str, Path]:
+    """mode -> the cloud assembly of app.py in that mode (each synthesized once per test run)."""
+    assemblies = {"dns": cdk_out}
+    for mode in MODES[1:]:
+        synth = app_synth_with({"discovery": mode})
+        assert synth.returncode == 0, (mode, synth.stdout + synth.stderr)
+        assemblies[mode] = synth.out_dir
+    return assemblies
 
 
 def assembly_templates(out_dir: Path) -> list[Path]:
@@ -62,3 +55,35 @@ def assembly_templates(out_dir: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def synthesized_templates(cdk_out: Path) -> list[Path]:
     return assembly_templates(cdk_out)
+
+
+@pytest.fixture(scope="session")
+def every_mode_templates(mode_assemblies: dict[str, Path]) -> list[Path]:
+    return [path for out_dir in mode_assemblies.values() for path in assembly_templates(out_dir)]
+
+
+@pytest.fixture(scope="session")
+def lint_run(every_mode_templates: list[Path], tmp_path_factory: pytest.TempPathFactory) -> CompletedProcess[str]:
+    """cfn-lint over every template of every mode, in one process, once per test run; each test reads
+    its own templates' lines (gates.lint_findings)."""
+
+    def produce(_: Path) -> dict[str, Any]:
+        result = cfn_lint(*every_mode_templates)
+        return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+
+    _, summary = once_per_run(tmp_path_factory, "cfn-lint", {"files": list(map(str, every_mode_templates))}, produce)
+    return CompletedProcess(args=["cfn-lint"], **summary)
+
+
+@pytest.fixture(scope="session")
+def checkov_run(every_mode_templates: list[Path], tmp_path_factory: pytest.TempPathFactory) -> CheckovRun:
+    """checkov over every template of every mode and the Dockerfiles, in one process, once per test run;
+    each test reads its files' part (CheckovRun.of_files)."""
+    assert DOCKERFILES, "no Dockerfile under services/"
+    files = [*every_mode_templates, *DOCKERFILES]
+
+    def produce(folder: Path) -> dict[str, Any]:
+        return asdict(run_checkov(files, folder))
+
+    _, summary = once_per_run(tmp_path_factory, "checkov", {"files": list(map(str, files))}, produce)
+    return CheckovRun(**summary)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,8 +11,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from ecs_service_discovery import DiscoverableFargateService, DiscoveryNamespace
+from tests.conftest import CliSynth, cli_synth_once
 from tests.helpers import LibraryDefaultsStack
-from tests.security.conftest import cdk_synth, cli_env
 
 #: Session fixtures (tests/conftest.py) of every stack the project ships: adding a stack is one line.
 SHIPPED_STACKS = [
@@ -122,14 +121,19 @@ def test_library_defaults_acknowledge_only_environment_variables(library_default
     }
 
 
-def test_a_violation_fails_the_real_cdk_synth(tmp_path: Path) -> None:
-    # GIVEN an app with SSH open to 0.0.0.0/0, checked by app.py's add_policy_checks/synth_checked
+@pytest.fixture(scope="module")
+def noncompliant_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
+    """An app with SSH open to 0.0.0.0/0, checked by app.py's add_policy_checks/synth_checked, synthesized
+    by the pinned CDK CLI. The CLI runs the app as `cdk synth` runs app.py ("process" mode: aws-cdk-lib
+    only marks its own Node.js process failed), so this one run shows both the CLI's and the app's failure."""
     noncompliant = Path(__file__).with_name("noncompliant_app.py")
-    # WHEN the pinned CDK CLI synthesizes it
-    result = cdk_synth(tmp_path / "cdk.out", app=f"{sys.executable} {noncompliant}")
+    return cli_synth_once(tmp_path_factory, app=f"{sys.executable} {noncompliant}")
+
+
+def test_a_violation_fails_the_real_cdk_synth(noncompliant_synth: CliSynth) -> None:
     # THEN synth fails and names the rule
-    assert result.returncode != 0
-    assert "AwsSolutions-EC23" in result.stdout + result.stderr
+    assert noncompliant_synth.returncode != 0
+    assert "AwsSolutions-EC23" in noncompliant_synth.stdout + noncompliant_synth.stderr
 
 
 def test_the_shipped_app_synthesizes_with_cdk_nag_on(cdk_out: Path) -> None:
@@ -138,14 +142,10 @@ def test_the_shipped_app_synthesizes_with_cdk_nag_on(cdk_out: Path) -> None:
     assert '"pluginReports": []' in report
 
 
-def test_app_py_fails_on_the_report_itself_in_process_mode(tmp_path: Path) -> None:
-    # GIVEN the app run as the CLI runs it ("process" mode: aws-cdk-lib only marks its Node.js process failed)
-    noncompliant = Path(__file__).with_name("noncompliant_app.py")
-    env = {key: value for key, value in cli_env().items() if not key.startswith("PYTEST_")}
-    env.update(CDK_APP_MODE="process", CDK_OUTDIR=str(tmp_path / "cdk.out"))
-    # WHEN the Python process itself runs
-    result = subprocess.run([sys.executable, str(noncompliant)], env=env, capture_output=True, text=True, timeout=300)
-    # THEN it exits 1 with one line naming the rule, read from the validation report
-    assert result.returncode == 1, result.stderr
-    assert "error: policy validation failed (AwsSolutions-EC23); see " in result.stderr
-    assert "Traceback" not in result.stderr
+def test_app_py_fails_on_the_report_itself_in_process_mode(noncompliant_synth: CliSynth) -> None:
+    # The Python process itself exits 1 (the CLI names the app's exit code) with one line naming the rule,
+    # read from the validation report by synth_checked; without it the app would exit 0.
+    output = noncompliant_synth.stdout + noncompliant_synth.stderr
+    assert "noncompliant_app.py: Subprocess exited with error 1" in output, output
+    assert "error: policy validation failed (AwsSolutions-EC23); see " in output, output
+    assert "Traceback" not in output

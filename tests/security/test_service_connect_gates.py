@@ -14,11 +14,12 @@ import aws_cdk as cdk
 import pytest
 
 from stacks import ServiceDiscoveryStack, SocialNetworkStack
-from tests.security.conftest import REPO_ROOT, assembly_templates, cdk_synth
-from tests.security.test_cfn_lint import cfn_lint
-from tests.security.test_checkov import DOCUMENTED_SKIPS, run_checkov
+from tests.security.conftest import MODES, REPO_ROOT, assembly_templates, cdk_synth
+from tests.security.gates import CheckovRun, lint_findings
+from tests.security.test_checkov import DOCUMENTED_SKIPS
 
-MODES = ["service-connect", "both"]
+#: The modes gated here; "dns" (app.py's default) is gated by test_cdk_nag/test_cfn_lint/test_checkov.
+SERVICE_CONNECT_MODES = [mode for mode in MODES if mode != "dns"]
 
 
 def synth_mode(out_dir: Path, mode: str) -> subprocess.CompletedProcess[str]:
@@ -26,12 +27,10 @@ def synth_mode(out_dir: Path, mode: str) -> subprocess.CompletedProcess[str]:
     return cdk_synth(out_dir, context={"discovery": mode})
 
 
-@pytest.fixture(scope="module", params=MODES)
-def assembly(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    out_dir = tmp_path_factory.mktemp(f"gates-{request.param}") / "cdk.out"
-    result = synth_mode(out_dir, request.param)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return request.param, out_dir
+@pytest.fixture(params=SERVICE_CONNECT_MODES)
+def assembly(request: pytest.FixtureRequest, mode_assemblies: dict[str, Path]) -> tuple[str, Path]:
+    # Each mode synthesized once per run, whichever xdist worker asks first (tests/security/conftest.py).
+    return request.param, mode_assemblies[request.param]
 
 
 def ecs_services(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -59,19 +58,21 @@ def test_cdk_nag_passes(assembly: tuple[str, Path]) -> None:
     assert '"pluginReports": []' in report
 
 
-def test_cfn_lint_passes(assembly: tuple[str, Path]) -> None:
-    result = cfn_lint(*assembly_templates(assembly[1]))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "", result.stdout
-
-
-def test_checkov_passes_with_documented_skips_only(
-    assembly: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+def test_cfn_lint_passes(
+    assembly: tuple[str, Path], lint_run: subprocess.CompletedProcess[str], every_mode_templates: list[Path]
 ) -> None:
-    run = run_checkov(assembly_templates(assembly[1]), tmp_path_factory.mktemp("checkov"))
+    # One cfn-lint run reads every mode's templates (tests/security/conftest.py): this mode's part.
+    assert lint_findings(lint_run.stdout, assembly_templates(assembly[1])) == [], lint_run.stdout
+    assert lint_run.returncode == 0 or lint_findings(lint_run.stdout, every_mode_templates), lint_run.stderr
+
+
+def test_checkov_passes_with_documented_skips_only(assembly: tuple[str, Path], checkov_run: CheckovRun) -> None:
+    # One checkov run reads every mode's templates (tests/security/conftest.py): this mode's part.
+    run = checkov_run.of_files(assembly_templates(assembly[1]))
+    assert run.checks("passed_checks"), "checkov read none of this mode's templates"
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in run.checks("failed_checks")]
     assert failed == []
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0 or checkov_run.checks("failed_checks"), run.stderr
     assert run.network_attempts == ""
     assert {check["check_id"] for check in run.checks("skipped_checks")} <= DOCUMENTED_SKIPS
 
@@ -107,7 +108,7 @@ def dns_acknowledgements() -> dict[tuple[str, str], str]:
     return _built("dns")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", SERVICE_CONNECT_MODES)
 def test_the_modes_add_only_the_documented_acknowledgements(
     mode: str, dns_acknowledgements: dict[tuple[str, str], str]
 ) -> None:
