@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
@@ -369,7 +370,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             allow_all_outbound=False,
         )
         # Image pulls (ECR), logs and AWS APIs are HTTPS; callee ports are opened by connect_to.
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and ECR")
+        security_group.add_egress_rule(_any_ipv4(), _tcp(443), "HTTPS to AWS APIs and ECR")
         return security_group
 
     def _create_service(self) -> ecs.FargateService:
@@ -550,7 +551,7 @@ class DiscoverableFargateService(Construct, DiscoveryReader):
             callee_endpoint=other.service_connect_endpoint,
         )
 
-        port = ec2.Port.tcp(other.container_port)
+        port = _tcp(other.container_port)
         description = f"{self.name} calls {other.name}"
         own_stack, other_stack = self.stack, other.stack
         if own_stack is not other_stack and rules_stack(own_stack, other_stack) is other_stack:
@@ -824,6 +825,18 @@ def _resolve_endpoint(props: DiscoverableFargateServiceProps, namespace: Namespa
         namespace_name=namespace.name,
         container_port=props.container_port,
     )
+
+
+# A Peer and a Port are immutable values: one object per value serves every service of the
+# process, instead of a new one (a request to Node.js) per security group rule.
+@functools.cache
+def _any_ipv4() -> ec2.IPeer:
+    return ec2.Peer.any_ipv4()
+
+
+@functools.cache
+def _tcp(port: int) -> ec2.Port:
+    return ec2.Port.tcp(port)
 
 
 # VPC -> whether it has private subnets (asked once per VPC: every service of a cluster asks).
