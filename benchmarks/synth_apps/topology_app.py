@@ -2,8 +2,9 @@
 
     python topology_app.py 200
 
-Service 0 (``gateway``) is built from services/flask-backend and may list the namespace
-(``discovery_read``); the others run a registry image. Service ``i`` calls ``i+1`` and
+Service 0 (``gateway``) is built from services/flask-backend; the others run a registry image.
+Every tenth service (``gateway`` among them) may list the namespace (``discovery_read``): 20
+readers of 200 services, as tests/integration/test_scale.py has them. Service ``i`` calls ``i+1`` and
 ``i+3`` (modulo N), so every service has two callees and, past 25 services, some calls cross
 from one CloudFormation template to another.
 """
@@ -21,6 +22,7 @@ from stacks import DiscoveryPlatformStack
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 REGISTRY_IMAGE = "public.ecr.aws/docker/library/nginx:1.27"
 CALL_OFFSETS = (1, 3)
+READER_EVERY = 10
 
 
 def topology(count: int) -> TopologySpec:
@@ -34,7 +36,14 @@ def topology(count: int) -> TopologySpec:
             )
         else:
             services.append(
-                ServiceSpec(name=name, image=REGISTRY_IMAGE, container_port=80, health_check_path="/", calls=calls)
+                ServiceSpec(
+                    name=name,
+                    image=REGISTRY_IMAGE,
+                    container_port=80,
+                    health_check_path="/",
+                    calls=calls,
+                    discovery_read=index % READER_EVERY == 0,
+                )
             )
     return TopologySpec(services=tuple(services), origin=f"{count} generated services")
 
