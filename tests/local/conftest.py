@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import dns.resolver
+import psutil
 import pytest
 import requests
 
@@ -83,11 +84,29 @@ def process_group_exists(pgid: int) -> bool:
     return True
 
 
-def leftover_groups(pgids: list[int], timeout: float = 5.0) -> list[int]:
-    """Process groups still there after ``timeout`` (killed processes need a moment to be reaped)."""
+def _writes_under(pgid: int, folder: Path) -> bool:
+    """Whether a process of group ``pgid`` has a file under ``folder`` open (a task writes its output there)."""
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(process.pid) == pgid and any(
+                Path(file.path).is_relative_to(folder) for file in process.open_files()
+            ):
+                return True
+    return False
+
+
+def leftover_groups(pgids: list[int], timeout: float = 5.0, *, log_dir: Path | None = None) -> list[int]:
+    """Process groups still there after ``timeout`` (killed processes need a moment to be reaped).
+
+    With ``log_dir`` (the demo's), a group counts only if one of its processes still writes there: the
+    kernel reuses the PIDs of tasks that ended long ago (pid_max is 32768 here, and xdist workers and
+    other runs start processes in their own groups all the time), and such a group is not a leftover.
+    """
     deadline = time.monotonic() + timeout
     while True:
         alive = [pgid for pgid in pgids if process_group_exists(pgid)]
+        if log_dir is not None:
+            alive = [pgid for pgid in alive if _writes_under(pgid, log_dir.resolve())]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
@@ -100,6 +119,7 @@ class Demo:
     output_path: Path
     state_path: Path
     control_file: Path
+    log_dir: Path
 
     @property
     def page_url(self) -> str:
@@ -187,8 +207,12 @@ class Demo:
             raise AssertionError(f"the demo did not stop within {STOP_TIMEOUT_S:g} s of signal {sig}") from None
 
     def kill(self) -> None:
-        """Last resort at teardown: the demo's process group and every task's."""
-        for pgid in [self.process.pid, *self.task_pids()]:
+        """Last resort at teardown: the demo's process group and every task's still writing to its log dir
+        (a PID the kernel has given to someone else's process group since is left alone)."""
+        groups = leftover_groups(self.task_pids(), timeout=0, log_dir=self.log_dir)
+        if self.process.poll() is None:  # not reaped yet, so its PID is still the demo's
+            groups.append(self.process.pid)
+        for pgid in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
         self.process.wait(timeout=10)
@@ -196,6 +220,7 @@ class Demo:
 
 def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str = STACK, fast: bool = True) -> Demo:
     work_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = work_dir / "logs"
     state_path = work_dir / "state.json"
     output_path = work_dir / "demo-output.log"
     control_file = work_dir / "control" / "control.json"
@@ -203,7 +228,7 @@ def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str 
         sys.executable, "-m", "ecs_discovery_tools.local.demo",
         "--assembly", str(assembly_dir),
         "--stack", stack,
-        "--log-dir", str(work_dir / "logs"),
+        "--log-dir", str(log_dir),
         "--state-file", str(state_path),
         "--control-file", str(control_file),
         *(FAST if fast else ()),
@@ -228,7 +253,7 @@ def start_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, stack: str 
                 process.wait(timeout=10)
             raise AssertionError(f"the demo did not start:\n{output_path.read_text(errors='replace')[-4000:]}")
         time.sleep(0.2)
-    return Demo(process, json.loads(state_path.read_text()), output_path, state_path, control_file)
+    return Demo(process, json.loads(state_path.read_text()), output_path, state_path, control_file, log_dir)
 
 
 @contextlib.contextmanager
@@ -240,7 +265,7 @@ def running_demo(assembly_dir: Path, work_dir: Path, *extra_args: str, **kwargs:
     finally:
         if demo.process.poll() is None:
             code = demo.interrupt(signal.SIGTERM)  # kills everything itself if the demo hangs
-            leftovers = leftover_groups(demo.task_pids())
+            leftovers = leftover_groups(demo.task_pids(), log_dir=demo.log_dir)
             if leftovers:
                 demo.kill()
             assert code == 0 and not leftovers, (leftovers, demo.output()[-3000:])
