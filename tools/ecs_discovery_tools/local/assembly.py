@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecs_discovery_client import TEST_TRAFFIC_HEADER, is_test_traffic_value
-from ecs_discovery_client import is_test_traffic_header
+from ecs_discovery_client import TEST_TRAFFIC_HEADER, is_test_traffic_header, is_test_traffic_value
+from ecs_discovery_tools.local.accounts import ACCOUNT, arn_parts
 
 __all__ = [
     "SHIFTING_STRATEGIES",
@@ -157,10 +157,20 @@ class ServiceSpec:
 
 @dataclass(frozen=True)
 class StackSpec:
+    """A stack's discoverable services and its namespace: one it creates (``namespace_name``,
+    ``namespace_logical_id``) or one another stack creates, which it names by ARN (``namespace_arn``:
+    a namespace shared through AWS RAM)."""
+
     stack_name: str
-    namespace_name: str
-    namespace_logical_id: str
+    namespace_name: str | None  # None: the stack creates no namespace (see namespace_arn)
+    namespace_logical_id: str | None
     services: tuple[ServiceSpec, ...]
+    # The literal ARN the stack's Cloud Map services and Service Connect name their namespace by,
+    # when the stack creates none (SharedNamespace.from_namespace_arn); None when it creates one.
+    namespace_arn: str | None = None
+    # The stack's environment (the cloud assembly's manifest); None where it is environment-agnostic.
+    account: str | None = None
+    region: str | None = None
 
     def service(self, name: str) -> ServiceSpec:
         for service in self.services:
@@ -230,7 +240,25 @@ def stack_names(assembly_dir: Path) -> list[str]:
 # -- reading a stack -----------------------------------------------------------------
 
 
-def _stack_files(assembly_dir: Path, stack_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+# The manifest's "environment" of a stack: aws://<account>/<region>, "unknown-account" and
+# "unknown-region" where the stack is environment-agnostic.
+_ENVIRONMENT = re.compile(r"aws://(?P<account>[^/]{1,64})/(?P<region>[^/]{1,64})")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+
+
+def _environment(artifact: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(account, region) of a stack artifact; None for each part the stack leaves unknown."""
+    environment = artifact.get("environment")
+    found = _ENVIRONMENT.fullmatch(environment) if isinstance(environment, str) else None
+    if found is None:
+        return None, None
+    account = found["account"] if ACCOUNT.fullmatch(found["account"]) else None
+    region = found["region"] if _REGION.fullmatch(found["region"]) else None
+    return account, region
+
+
+def _stack_files(assembly_dir: Path, stack_name: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The stack's template, its image assets and its manifest artifact."""
     manifest = _read_json(assembly_dir / "manifest.json")
     artifacts = manifest.get("artifacts", {})
     artifact = artifacts.get(stack_name)
@@ -243,7 +271,7 @@ def _stack_files(assembly_dir: Path, stack_name: str) -> tuple[dict[str, Any], d
         if dependency_artifact.get("type") == "cdk:asset-manifest":
             assets = _read_json(assembly_dir / dependency_artifact["properties"]["file"])
             images.update(assets.get("dockerImages", {}))
-    return template, images
+    return template, images, artifact
 
 
 def _by_type(resources: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -443,17 +471,68 @@ def read_deployment(properties: Mapping[str, Any], ecs_id: str) -> DeploymentSpe
     )
 
 
+_ARN_FORM = "arn:<partition>:servicediscovery:<region>:<12-digit account>:namespace/ns-<id>"
+
+
+def _shared_namespace_arn(stack_name: str, resources: Mapping[str, Any]) -> str:
+    """The namespace ARN a stack that creates no namespace names (SharedNamespace.from_namespace_arn):
+    every Cloud Map service's ``NamespaceId`` and Service Connect's ``Namespace``, literal, one ARN."""
+    named: dict[str, str] = {}  # ARN -> the first resource naming it
+    for logical_id, resource in sorted(_by_type(resources, "AWS::ServiceDiscovery::Service").items()):
+        properties = resource.get("Properties") or {}
+        value = properties.get("NamespaceId")
+        if _absent(value):  # deprecated, still accepted by CloudFormation
+            value = (properties.get("DnsConfig") or {}).get("NamespaceId")
+        if not _absent(value):
+            named.setdefault(_namespace_arn(value, f"Cloud Map service {logical_id}: NamespaceId"), logical_id)
+    for logical_id, resource in sorted(_by_type(resources, "AWS::ECS::Service").items()):
+        config = (resource.get("Properties") or {}).get("ServiceConnectConfiguration") or {}
+        value = config.get("Namespace") if isinstance(config, dict) else None
+        if not _absent(value):
+            where = f"ECS service {logical_id}: ServiceConnectConfiguration.Namespace"
+            named.setdefault(_namespace_arn(value, where), logical_id)
+    if not named:
+        raise AssemblyError(
+            f"stack {stack_name!r} creates no private DNS namespace and names no namespace by ARN; "
+            "the local run needs exactly one"
+        )
+    if len(named) > 1:
+        listed = ", ".join(f"{arn} ({logical_id})" for arn, logical_id in named.items())
+        raise AssemblyError(
+            f"stack {stack_name!r} names {len(named)} namespaces by ARN ({listed}); the local run needs exactly one"
+        )
+    return next(iter(named))
+
+
+def _namespace_arn(value: Any, where: str) -> str:
+    value = _literal(value, where)
+    if not isinstance(value, str) or arn_parts(value, "namespace") is None:
+        shown = repr(value[:80]) if isinstance(value, str) else json.dumps(value)[:80]
+        raise AssemblyError(f"{where} is {shown}, not a namespace ARN: expected {_ARN_FORM}")
+    return value
+
+
 def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
-    """The namespace and the discoverable ECS services of ``stack_name``, with their task definitions."""
-    template, images = _stack_files(assembly_dir, stack_name)
+    """The namespace and the discoverable ECS services of ``stack_name``, with their task definitions.
+
+    The stack creates one private DNS namespace, or creates none and names one another stack creates
+    by its ARN, a literal (a namespace shared with its account through AWS RAM)."""
+    template, images, artifact = _stack_files(assembly_dir, stack_name)
     resources = template.get("Resources", {})
 
     namespaces = _by_type(resources, "AWS::ServiceDiscovery::PrivateDnsNamespace")
-    if len(namespaces) != 1:
+    if len(namespaces) > 1:
         raise AssemblyError(
             f"stack {stack_name!r} has {len(namespaces)} private DNS namespaces; the local run needs exactly one"
         )
-    ((namespace_id, namespace),) = namespaces.items()
+    namespace_id: str | None = None
+    namespace_name: str | None = None
+    namespace_arn: str | None = None
+    if namespaces:
+        ((namespace_id, namespace),) = namespaces.items()
+        namespace_name = namespace["Properties"]["Name"]
+    else:
+        namespace_arn = _shared_namespace_arn(stack_name, resources)
     cloud_map = _by_type(resources, "AWS::ServiceDiscovery::Service")
     task_definitions = _by_type(resources, "AWS::ECS::TaskDefinition")
 
@@ -536,11 +615,15 @@ def read_stack(assembly_dir: Path, stack_name: str) -> StackSpec:
         )
     if not services:
         raise AssemblyError(f"stack {stack_name!r} has no ECS service registered in Cloud Map or Service Connect")
+    account, region = _environment(artifact)
     return StackSpec(
         stack_name=stack_name,
-        namespace_name=namespace["Properties"]["Name"],
+        namespace_name=namespace_name,
         namespace_logical_id=namespace_id,
         services=tuple(services),
+        namespace_arn=namespace_arn,
+        account=account,
+        region=region,
     )
 
 

@@ -288,7 +288,7 @@ class LocalCloudMap:
         self.region = region
         self.host = host
         self.account = account
-        self.credentials: Mapping[str, str] = DUMMY_CREDENTIALS if account == ACCOUNT_ID else credentials_of(account)
+        self.credentials: Mapping[str, str] = self.credentials_for(account)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint_url = ""
@@ -314,14 +314,22 @@ class LocalCloudMap:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         opener.open(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10).close()
 
-    def new_client(self) -> Any:
-        """A client of the local API; one per thread, as boto3 clients are not shared safely across threads."""
+    @staticmethod
+    def credentials_for(account: str) -> Mapping[str, str]:
+        """What ``account``'s clients and tasks sign with: the access key that names it
+        (:mod:`.accounts`); the default account's is the ``testing`` key every local run hands out."""
+        return DUMMY_CREDENTIALS if account == ACCOUNT_ID else credentials_of(account)
+
+    def new_client(self, account: str | None = None) -> Any:
+        """A client of the local API signing as ``account`` (default: the registry's own); one per
+        thread, as boto3 clients are not shared safely across threads."""
+        credentials = self.credentials if account is None else self.credentials_for(account)
         return boto3.Session().client(
             "servicediscovery",
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             # A local server: answers in milliseconds or is gone; never wait long on it.
             config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}),
         )
@@ -350,13 +358,15 @@ class LocalCloudMap:
         namespace_id: str,
         dns_config: Mapping[str, Any] | None,
         health_check_custom_config: Mapping[str, Any] | None,
+        client: Any = None,
     ) -> RegisteredService:
         """CreateService as CloudFormation calls it for AWS::ServiceDiscovery::Service.
 
         The namespace goes in the top-level ``NamespaceId``; ``DnsConfig`` carries only the
         records and routing policy (its ``NamespaceId`` is deprecated in the API). Without
         ``dns_config`` the service is API-only (``Type: HTTP``), as Service Connect creates it:
-        no DNS records, found through DiscoverInstances.
+        no DNS records, found through DiscoverInstances. ``client``: the account whose stack
+        creates it (another account names a shared namespace by its ARN); default: the owner's.
         """
         kwargs: dict[str, Any] = {"Name": name, "NamespaceId": namespace_id}
         if dns_config is not None:
@@ -365,7 +375,7 @@ class LocalCloudMap:
             kwargs["Type"] = "HTTP"
         if health_check_custom_config is not None:
             kwargs["HealthCheckCustomConfig"] = dict(health_check_custom_config)
-        service = self.client.create_service(**kwargs)["Service"]
+        service = (client or self.client).create_service(**kwargs)["Service"]
         return RegisteredService(service["Id"], service["Arn"], name)
 
     # -- what ECS does for each task ---------------------------------------------

@@ -1,6 +1,7 @@
 """Run a stack's services on this machine, with no AWS account and no Docker: ``make demo``.
 
     python -m ecs_discovery_tools.local.demo [--stack ServiceDiscovery] [--workers 3]
+    python -m ecs_discovery_tools.local.demo --stack Owner --stack Consumer   # one namespace, two accounts
 
 The CDK app is synthesized (as ``cdk synth`` would) and the stack's template read: every
 discoverable ECS service (Cloud Map DNS, Service Connect or both) runs ``DesiredCount``
@@ -15,6 +16,10 @@ new revisions and scales within the service's deployment configuration. The apps
 pointed at the local registry and DNS by ``DNS_NAMESERVERS`` and
 ``AWS_ENDPOINT_URL_SERVICEDISCOVERY`` (with dummy credentials), so they run the code paths
 they run in AWS. Reference: docs/local-run.md.
+
+Several ``--stack`` options run stacks of several accounts against one namespace (AWS RAM sharing,
+docs/cross-account.md): one stack creates the namespace, the others name it by its ARN; each stack's
+tasks sign as its environment's account.
 
 Ctrl-C (SIGINT) or SIGTERM stops every process it started. Exit codes: 0 stopped by a
 signal or after ``--duration``, 1 the stack cannot run locally or did not start, 2 usage.
@@ -34,10 +39,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ecs_discovery_tools.local.assembly import AssemblyError, read_stack, synthesize
+from ecs_discovery_tools.local.assembly import AssemblyError, StackSpec, read_stack, synthesize
 from ecs_discovery_tools.local.control_api import ControlError, default_control_file
 from ecs_discovery_tools.local.control_server import ControlServer
-from ecs_discovery_tools.local.deployment import DemoError, LocalDeployment
+from ecs_discovery_tools.local.deployment import REGION, DemoError, LocalDeployment
 from ecs_discovery_tools.local.limits import MAX_GUNICORN_WORKERS, MAX_TASKS_PER_SERVICE
 from ecs_discovery_tools.local.scheduler import Timings
 from ecs_discovery_tools.local.task_environment import check_environment
@@ -46,6 +51,7 @@ __all__ = ["DemoError", "LocalDeployment", "build_parser", "cli_command", "main"
 
 
 _COUNT = re.compile(r"[0-9]{1,4}")
+_DEFAULT_STACK = "ServiceDiscovery"
 
 
 # -- what the banner tells a user to try -------------------------------------------------------
@@ -73,9 +79,11 @@ def try_lines(deployment: LocalDeployment, control_file: Path | None) -> list[st
     registry = deployment.cloud_map.endpoint_url
     nameserver = f"{deployment.dns_server.host}:{deployment.dns_server.port}"
     services = [*cli, "services", "-n", namespace, "--region", deployment.region, "--endpoint-url", registry]
+    # The namespace owner's credentials (the local registry tells accounts apart by their key).
+    credentials = " ".join(f"{name}={shlex.quote(value)}" for name, value in deployment.cloud_map.credentials.items())
     lines = [
         "Try (from any shell):",
-        "  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing " + shlex.join(services),
+        f"  {credentials} {shlex.join(services)}",
         "  " + shlex.join([*cli, "resolve", f"{example}.{namespace}", "--nameserver", nameserver]),
     ]
     if deployment.control_url is not None:
@@ -162,7 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder with cdk.json (default: .)")
     parser.add_argument("--app", help='CDK app command (default: cdk.json\'s "app")')
     parser.add_argument("--assembly", type=Path, help="read this cloud assembly (cdk.out) instead of synthesizing")
-    parser.add_argument("--stack", default="ServiceDiscovery", help="stack to run (default: ServiceDiscovery)")
+    parser.add_argument(
+        "--stack",
+        action="append",
+        metavar="NAME",
+        help=f"stack to run (default: {_DEFAULT_STACK}); repeat it to run the stack that creates a namespace with "
+        "stacks of other accounts that name it by ARN, each as its account",
+    )
     parser.add_argument("--workers", type=int, help="tasks of the 'worker' service (default: its DesiredCount)")
     parser.add_argument(
         "--tasks", action="append", default=[], metavar="NAME=COUNT", help="tasks of a service (repeatable)"
@@ -247,6 +261,26 @@ def _timings(args: argparse.Namespace) -> Timings:
     )
 
 
+def _stack_names(given: Sequence[str] | None) -> list[str]:
+    names = list(given or [_DEFAULT_STACK])
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise DemoError(f"--stack {name[:80]} is given twice")
+    return names
+
+
+def _arrange(stacks: Sequence[StackSpec]) -> tuple[StackSpec, tuple[StackSpec, ...]]:
+    """The stack that creates the namespace (the first, when several do: the run refuses them) and the others."""
+    owners = [stack for stack in stacks if stack.namespace_arn is None]
+    if not owners:
+        first = stacks[0]
+        raise DemoError(
+            f"stack {first.stack_name} creates no namespace: it registers in {first.namespace_arn}, which another "
+            f"stack creates; run that stack with it (--stack <owner's stack> --stack {first.stack_name})"
+        )
+    return owners[0], tuple(stack for stack in stacks if stack is not owners[0])
+
+
 class _Stopped(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM, so any wait in progress ends at once."""
 
@@ -266,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Every option is checked before anything is synthesized or started.
         counts = _task_counts(args.tasks, args.workers)
+        names = _stack_names(args.stack)
         extra_environment = _task_environment(args.task_env)
         log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="ecs-discovery-demo-"))
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -276,11 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             project_dir = Path(args.project_dir).resolve()
             print(f"Synthesizing the CDK app in {project_dir} ...", flush=True)
             assembly_dir = synthesize(project_dir, log_dir / "cdk.out", app=args.app)
-        stack = read_stack(assembly_dir, args.stack)
+        stack, joining = _arrange([read_stack(assembly_dir, name) for name in names])
         deployment = LocalDeployment(
             stack,
             log_dir,
             counts,
+            region=stack.region or REGION,
+            joining_stacks=joining,
             gunicorn_workers=args.gunicorn_workers,
             timings=_timings(args),
             state_file=args.state_file,
@@ -293,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_control:
             server = ControlServer(deployment, control_file)
             deployment.control_url = server.start()
-        total = sum(counts.get(service.name, service.desired_count) for service in stack.services)
+        total = sum(
+            counts.get(service.name, service.desired_count) for spec in deployment.stacks for service in spec.services
+        )
         print(f"Starting {total} tasks; each joins Cloud Map and DNS once its health check passes ...", flush=True)
         deployment.start()
         print(deployment.summary(), flush=True)

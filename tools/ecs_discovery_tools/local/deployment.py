@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecs_discovery_tools.local.accounts import arn_parts
 from ecs_discovery_tools.local.assembly import ServiceSpec, StackSpec, read_stack, resolve_value, synthesize
 from ecs_discovery_tools.local.control_api import Refused
 from ecs_discovery_tools.local.events import EventLog
@@ -69,6 +70,13 @@ class LocalDeployment:
     Each service runs under a :class:`ServiceScheduler` (ECS's service scheduler on loopback);
     this class plays the rest of ECS (registering tasks in Cloud Map with the attributes ECS
     writes) and Cloud Map itself (moto, and a DNS server fed from it).
+
+    ``stack`` creates the namespace; ``joining_stacks`` name it by its ARN, as stacks of accounts
+    it is shared with through AWS RAM do (``SharedNamespace.from_namespace_arn``). Each stack plays
+    its own account (its environment's; an environment-agnostic one, the run's default account):
+    its services are created, and its tasks registered, by that account's requests, and its tasks
+    sign with that account's credentials. One registry and one DNS server serve them all, as one
+    namespace and its hosted zone serve every account it is shared with.
     """
 
     stack: StackSpec
@@ -86,12 +94,22 @@ class LocalDeployment:
     # Container variables every task gets on top of the template's (--task-env), e.g. a short
     # STOP_DRAIN_SECONDS for tests.
     extra_environment: Mapping[str, str] = field(default_factory=dict[str, str])
+    # Stacks whose services join ``stack``'s namespace, naming it by its ARN (a namespace shared
+    # through AWS RAM); each plays its own account.
+    joining_stacks: tuple[StackSpec, ...] = ()
 
     def __post_init__(self) -> None:
-        from ecs_discovery_tools.local.cloud_map import LocalCloudMap
+        from ecs_discovery_tools.local.cloud_map import ACCOUNT_ID, LocalCloudMap
         from ecs_discovery_tools.local.dns_server import LoopbackDnsServer
 
-        self.cloud_map = LocalCloudMap(region=self.region)
+        #: The namespace owner's account: the account of the stack that creates the namespace.
+        self.account = self.stack.account or ACCOUNT_ID
+        self.stacks = (self.stack, *self.joining_stacks)
+        self.namespace_name = self._check_stacks()
+        # Which stack each service (and Service Connect discovery name) is in: its account, its template.
+        self._stack_of = {name: stack for stack in self.stacks for name in _names_in_namespace(stack)}
+        self.cloud_map = LocalCloudMap(region=self.region, account=self.account)
+        self._clients: dict[str, Any] = {}  # another account's registry client, by account
         self.dns_server = LoopbackDnsServer(default_ttl=10, max_answers=8)
         self.events = EventLog(self.log_dir / "events.jsonl")
         self.publisher: Any = None
@@ -120,50 +138,91 @@ class LocalDeployment:
     def stack_name(self) -> str:
         return self.stack.stack_name
 
+    def _check_stacks(self) -> str:
+        """The namespace's name, once every stack can join it: the owner's stack creates it; every
+        other stack names it by an ARN of the owner's account and the run's Region; no service
+        name is in two stacks."""
+        owner = self.stack
+        if owner.namespace_name is None:
+            raise DemoError(
+                f"stack {owner.stack_name} creates no namespace: it registers in {owner.namespace_arn}, "
+                "which another stack creates"
+            )
+        for stack in self.joining_stacks:
+            if stack.namespace_arn is None:
+                raise DemoError(
+                    f"stacks {owner.stack_name} and {stack.stack_name} each create a namespace "
+                    f"({owner.namespace_name}, {stack.namespace_name}); a local run plays one namespace: run one of "
+                    "them, with the stacks that name its namespace by ARN"
+                )
+            parts = arn_parts(stack.namespace_arn, "namespace")
+            region, account = parts[:2] if parts is not None else ("", "")
+            where = f"stack {stack.stack_name} registers in a namespace of"
+            if account != self.account:
+                raise DemoError(
+                    f"{where} account {account} ({stack.namespace_arn}); this run's namespace "
+                    f"{owner.namespace_name} is account {self.account}'s (stack {owner.stack_name})"
+                )
+            if region != self.region:
+                raise DemoError(
+                    f"{where} Region {region} ({stack.namespace_arn}); this run's namespace "
+                    f"{owner.namespace_name} is in {self.region}"
+                )
+        seen: dict[str, str] = {}
+        for stack in self.stacks:
+            for name in sorted(_names_in_namespace(stack)):
+                if name in seen:
+                    raise DemoError(
+                        f"service {name} is in stacks {seen[name]} and {stack.stack_name}; a namespace holds one "
+                        "service of a name (Cloud Map: ServiceAlreadyExists)"
+                    )
+                seen[name] = stack.stack_name
+        return owner.namespace_name
+
+    def account_of(self, stack: StackSpec) -> str:
+        """The account ``stack`` plays: its environment's, else the namespace owner's."""
+        return stack.account or self.account
+
+    def _all_services(self) -> list[ServiceSpec]:
+        return [service for stack in self.stacks for service in stack.services]
+
+    def _client(self, account: str) -> Any:
+        """The registry client that signs as ``account`` (ECS's calls in that account)."""
+        if account == self.account:
+            return self.cloud_map.client
+        if account not in self._clients:
+            self._clients[account] = self.cloud_map.new_client(account)
+        return self._clients[account]
+
     # -- start ---------------------------------------------------------------------
 
     def start(self) -> LocalDeployment:
         from ecs_discovery_tools.local.cloud_map import AliasTarget, RegistryDnsPublisher
 
+        services = self._all_services()
         for name in self.task_counts:
-            if not any(service.name == name for service in self.stack.services):
-                known = ", ".join(service.name for service in self.stack.services)
-                raise DemoError(f"--tasks names service {name!r}, which stack {self.stack.stack_name} lacks ({known})")
+            if not any(service.name == name for service in services):
+                known = ", ".join(service.name for service in services)
+                stacks = " and ".join(stack.stack_name for stack in self.stacks)
+                raise DemoError(f"--tasks names service {name!r}, which stack {stacks} lacks ({known})")
         self.cloud_map.start()
-        self.namespace = self.cloud_map.create_namespace(self.stack.namespace_name)
+        self.namespace = self.cloud_map.create_namespace(self.namespace_name)
         aliases: dict[str, AliasTarget] = {}
-        for service in self.stack.services:
-            ttl = self.timings.dns_ttl if self.timings.dns_ttl is not None else service.ttl
-            if service.dns_config is not None:
-                dns_config = dict(service.dns_config)
-                if self.timings.dns_ttl is not None:
-                    dns_config["DnsRecords"] = [
-                        {**record, "TTL": self.timings.dns_ttl} for record in dns_config.get("DnsRecords", [])
-                    ]
-                self.services[service.name] = self.cloud_map.create_service(
-                    service.name, self.namespace.id, dns_config, service.health_check_custom_config
-                )
-            for entry in service.service_connect:
-                # Service Connect's own Cloud Map service: API-only, found by DiscoverInstances.
-                if entry.discovery_name not in self.services:
-                    self.services[entry.discovery_name] = self.cloud_map.create_service(
-                        entry.discovery_name, self.namespace.id, None, {"FailureThreshold": 1}
-                    )
-                for alias in entry.client_aliases:
-                    aliases[alias.dns_name.lower().rstrip(".")] = AliasTarget(entry.discovery_name, ttl)
+        for stack in self.stacks:
+            # Another account names the shared namespace by its ARN (Cloud Map finds no other account's ID).
+            namespace_ref = self.namespace.id if stack is self.stack else self.namespace.arn
+            client = self._client(self.account_of(stack))
+            for service in stack.services:
+                self._create_services(service, namespace_ref, client, aliases)
         # An alias equal to a Cloud Map DNS name ("both" modes): the same tasks answer, the
         # registry's DNS records stay as published.
-        dns_names = {
-            f"{service.name}.{self.stack.namespace_name}"
-            for service in self.stack.services
-            if service.dns_config is not None
-        }
+        dns_names = {f"{service.name}.{self.namespace_name}" for service in services if service.dns_config is not None}
         aliases = {name: target for name, target in aliases.items() if name not in dns_names}
         # A service that shifts traffic is reached through its proxy (the hosts file), as on ECS
         # where Service Connect names are not in DNS; the others keep their alias in DNS.
         proxied = {
             alias.dns_name.lower().rstrip(".")
-            for service in self.stack.services
+            for service in services
             if service.deployment.shifts_traffic
             for entry in service.service_connect
             for alias in entry.client_aliases
@@ -177,7 +236,7 @@ class LocalDeployment:
             aliases=aliases,
             on_problem=self._registry_problem,
         ).start()
-        for service in self.stack.services:
+        for service in services:
             self.schedulers[service.name] = ServiceScheduler(
                 service,
                 desired_count=self.task_counts.get(service.name, service.desired_count),
@@ -197,12 +256,36 @@ class LocalDeployment:
         self._started.set()
         return self
 
+    def _create_services(self, service: ServiceSpec, namespace_ref: str, client: Any, aliases: dict[str, Any]) -> None:
+        """CreateService for ``service``'s Cloud Map service and its Service Connect discovery
+        names, by its stack's account; ``aliases`` gets its Service Connect client aliases."""
+        from ecs_discovery_tools.local.cloud_map import AliasTarget
+
+        ttl = self.timings.dns_ttl if self.timings.dns_ttl is not None else service.ttl
+        if service.dns_config is not None:
+            dns_config = dict(service.dns_config)
+            if self.timings.dns_ttl is not None:
+                dns_config["DnsRecords"] = [
+                    {**record, "TTL": self.timings.dns_ttl} for record in dns_config.get("DnsRecords", [])
+                ]
+            self.services[service.name] = self.cloud_map.create_service(
+                service.name, namespace_ref, dns_config, service.health_check_custom_config, client=client
+            )
+        for entry in service.service_connect:
+            # Service Connect's own Cloud Map service: API-only, found by DiscoverInstances.
+            if entry.discovery_name not in self.services:
+                self.services[entry.discovery_name] = self.cloud_map.create_service(
+                    entry.discovery_name, namespace_ref, None, {"FailureThreshold": 1}, client=client
+                )
+            for alias in entry.client_aliases:
+                aliases[alias.dns_name.lower().rstrip(".")] = AliasTarget(entry.discovery_name, ttl)
+
     def _start_proxies(self) -> None:
         from ecs_discovery_tools.local.control_server import write_private
         from ecs_discovery_tools.local.proxy import ServiceConnectProxy
 
         lines = []
-        for service in self.stack.services:
+        for service in self._all_services():
             if not service.deployment.shifts_traffic:
                 continue
             scheduler = self.schedulers[service.name]
@@ -261,17 +344,24 @@ class LocalDeployment:
 
     # -- the Registry the schedulers use (ECS's calls to Cloud Map, the address pool) -----
 
-    def _registrations(self, task: LocalTask) -> list[tuple[str, int | None]]:
-        """(Cloud Map service ID, port or None) of every registration ECS makes for ``task``."""
+    def _registrations(self, task: LocalTask) -> tuple[Any, list[tuple[str, int | None]]]:
+        """The registry client of ``task``'s account, and (Cloud Map service ID or ARN, port or None) of
+        every registration ECS makes for ``task``: in another account's namespace, by the service's ARN."""
         spec = task.revision.spec
+        account = self.account_of(self._stack_of[spec.name])
+
+        def ref(name: str) -> str:
+            registered = self.services[name]
+            return registered.id if account == self.account else registered.arn
+
         registrations: list[tuple[str, int | None]] = []
         if spec.dns_config is not None:
-            registrations.append((self.services[spec.name].id, spec.container_port if spec.has_srv else None))
+            registrations.append((ref(spec.name), spec.container_port if spec.has_srv else None))
         for entry in spec.service_connect:
-            service_id = self.services[entry.discovery_name].id
+            service_id = ref(entry.discovery_name)
             if all(existing != service_id for existing, _ in registrations):
                 registrations.append((service_id, entry.container_port))
-        return registrations
+        return self._client(account), registrations
 
     def register(self, task: LocalTask) -> None:
         spec = task.revision.spec
@@ -284,20 +374,28 @@ class LocalDeployment:
             "REGION": self.region,
         }
         with self._lock:
-            for service_id, port in self._registrations(task):
+            client, registrations = self._registrations(task)
+            for service_id, port in registrations:
                 self.cloud_map.register_task(
-                    service_id, instance_id=task.task_id, ipv4=task.host, port=port, attributes=attributes
+                    service_id,
+                    instance_id=task.task_id,
+                    ipv4=task.host,
+                    port=port,
+                    attributes=attributes,
+                    client=client,
                 )
 
     def set_health(self, task: LocalTask, healthy: bool) -> None:
         with self._lock:
-            for service_id, _ in self._registrations(task):
-                self.cloud_map.set_health(service_id, task.task_id, healthy=healthy)
+            client, registrations = self._registrations(task)
+            for service_id, _ in registrations:
+                self.cloud_map.set_health(service_id, task.task_id, healthy=healthy, client=client)
 
     def deregister(self, task: LocalTask) -> None:
         with self._lock:
-            for service_id, _ in self._registrations(task):
-                self.cloud_map.deregister_task(service_id, task.task_id)
+            client, registrations = self._registrations(task)
+            for service_id, _ in registrations:
+                self.cloud_map.deregister_task(service_id, task.task_id, client=client)
         # Route 53 sees the change within the publisher's interval; here it is published now.
         if self.publisher is not None:
             with contextlib.suppress(Exception):
@@ -312,14 +410,19 @@ class LocalDeployment:
             self._taken.discard(host)
 
     def task_environment(self, revision: Revision) -> dict[str, str]:
-        from ecs_discovery_tools.local.cloud_map import DUMMY_CREDENTIALS
-
         service = revision.spec
-        refs, pseudo = self._refs(), self._pseudo()
+        stack = self._stack_of[service.name]
+        refs, pseudo = self._refs(stack), self._pseudo(stack)
         environment = {
             name: resolve_value(value, refs, pseudo, f"environment variable {name} of {service.container_name}")
             for name, value in service.environment.items()
         }
+        if stack.namespace_arn is not None:
+            # The template names the shared namespace by the ARN its deployer passed in (the owner
+            # stack's output); here the namespace has the ID the local registry gave it.
+            environment = {
+                name: value.replace(stack.namespace_arn, self.namespace.arn) for name, value in environment.items()
+            }
         environment["GUNICORN_WORKERS"] = str(self.gunicorn_workers)
         environment.update(self.extra_environment)
         environment.update(revision.environment_overrides)
@@ -334,34 +437,34 @@ class LocalDeployment:
                 "AWS_REGION": environment.get("AWS_REGION", self.region),
                 "AWS_DEFAULT_REGION": environment.get("AWS_REGION", self.region),
                 "AWS_EC2_METADATA_DISABLED": "true",
-                **DUMMY_CREDENTIALS,
+                # The task role's credentials: the stack's account's, which the local registry tells apart.
+                **self.cloud_map.credentials_for(self.account_of(stack)),
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
             }
         )
         return environment
 
-    def _pseudo(self) -> dict[str, str]:
-        from ecs_discovery_tools.local.cloud_map import ACCOUNT_ID
-
+    def _pseudo(self, stack: StackSpec) -> dict[str, str]:
         return {
             "AWS::Region": self.region,
-            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::AccountId": self.account_of(stack),
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": self.stack.stack_name,
+            "AWS::StackName": stack.stack_name,
         }
 
-    def _refs(self) -> dict[str, dict[str, str]]:
-        refs = {
-            self.stack.namespace_logical_id: {
+    def _refs(self, stack: StackSpec) -> dict[str, dict[str, str]]:
+        """What ``stack``'s Ref and Fn::GetAtt of its namespace and Cloud Map services resolve to."""
+        refs: dict[str, dict[str, str]] = {}
+        if stack.namespace_logical_id is not None:
+            refs[stack.namespace_logical_id] = {
                 "Ref": self.namespace.id,
                 "Id": self.namespace.id,
                 "Arn": self.namespace.arn,
                 "Name": self.namespace.name,
             }
-        }
-        for service in self.stack.services:
+        for service in stack.services:
             if service.cloud_map_logical_id is None:
                 continue
             registered = self.services[service.name]
@@ -402,10 +505,11 @@ class LocalDeployment:
             assembly_dir = synthesize(self.project_dir, self.log_dir / f"cdk.out.{self._synth_count}", app=self.app)
         if assembly_dir is None:
             raise Refused("this local run has no assembly to re-read")
+        stack_name = self._stack_of[name].stack_name
         try:
-            spec = read_stack(assembly_dir, self.stack.stack_name).service(name)
+            spec = read_stack(assembly_dir, stack_name).service(name)
         except KeyError:
-            raise Refused(f"service {name!r} is no longer in stack {self.stack.stack_name}") from None
+            raise Refused(f"service {name!r} is no longer in stack {stack_name}") from None
         current = self.scheduler(name).primary.spec
         if spec.container_port != current.container_port or spec.dns_config != current.dns_config:
             raise Refused(f"service {name!r} changed its port or DNS records: restart the local run to apply that")
@@ -433,7 +537,19 @@ class LocalDeployment:
         schedulers = {name: scheduler.describe() for name, scheduler in self.schedulers.items()}
         return {
             "stack": self.stack.stack_name,
-            "namespace": {"name": self.namespace.name, "id": self.namespace.id},
+            "stacks": {
+                stack.stack_name: {
+                    "account": self.account_of(stack),
+                    "services": [service.name for service in stack.services],
+                }
+                for stack in self.stacks
+            },
+            "namespace": {
+                "name": self.namespace.name,
+                "id": self.namespace.id,
+                "arn": self.namespace.arn,
+                "owner_account": self.account,
+            },
             "region": self.region,
             "cloud_map_endpoint": self.cloud_map.endpoint_url,
             "dns_server": f"{self.dns_server.host}:{self.dns_server.port}",
@@ -461,8 +577,14 @@ class LocalDeployment:
 
     def summary(self) -> str:
         """What runs where: the registry, the DNS server, each service's tasks, the logs."""
+        if self.joining_stacks:
+            named = [f"{self.stack.stack_name} (account {self.account}, owns namespace {self.namespace.name})"]
+            named += [f"{stack.stack_name} (account {self.account_of(stack)})" for stack in self.joining_stacks]
+            title = f"Stacks {', '.join(named[:-1])} and {named[-1]} running locally (no AWS account):"
+        else:
+            title = f"Stack {self.stack.stack_name} running locally (namespace {self.namespace.name}, no AWS account):"
         lines = [
-            f"Stack {self.stack.stack_name} running locally (namespace {self.namespace.name}, no AWS account):",
+            title,
             f"  Cloud Map API (moto)  {self.cloud_map.endpoint_url}",
             f"  DNS server            {self.dns_server.host}:{self.dns_server.port}",
         ]
@@ -496,3 +618,10 @@ class LocalDeployment:
                 self.publisher.stop()
             self.dns_server.stop()
             self.cloud_map.stop()
+
+
+def _names_in_namespace(stack: StackSpec) -> set[str]:
+    """The Cloud Map service names ``stack`` creates: its services' and their Service Connect discovery names."""
+    return {service.name for service in stack.services} | {
+        entry.discovery_name for service in stack.services for entry in service.service_connect
+    }
