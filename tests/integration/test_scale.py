@@ -1,10 +1,10 @@
 """200 services: split over nested stacks automatically, every template within CloudFormation's limits.
 
-The topology is synthesized once for the module (about a minute); each test reads the written
-templates. Calls cross templates in both directions and 20 services (one in ten, in every template)
-read the whole namespace, so references between templates (parameters and outputs) and the
-discovery read grant are exercised at scale too: the grant's size must not grow with readers x
-services.
+The topology is synthesized once per test run (about a minute), by whichever xdist worker asks
+first; each test reads the written templates. Calls cross templates in both directions and 20
+services (one in ten, in every template) read the whole namespace, so references between templates
+(parameters and outputs) and the discovery read grant are exercised at scale too: the grant's size
+must not grow with readers x services.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from ecs_service_discovery import ServiceSpec, ServiceTopology
 from ecs_service_discovery.constructs import DEFAULT_SERVICES_PER_STACK
 from stacks import DiscoveryPlatformStack
+from tests.conftest import once_per_run
 
 SERVICES = 200
 READERS = 20
@@ -28,10 +29,6 @@ MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES = 1_000_000
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
-
-# Every test reads one of the two module-scoped assemblies: with `pytest -n --dist loadgroup` they
-# all go to one worker, so neither 200-service synth runs twice (a Python object; not shareable).
-pytestmark = pytest.mark.xdist_group("scale")
 
 
 def scale_specs(count: int) -> list[ServiceSpec]:
@@ -51,22 +48,41 @@ def scale_specs(count: int) -> list[ServiceSpec]:
 class Assembly:
     """One synthesized topology: the root template and its nested templates, as written to disk."""
 
-    def __init__(self, specs: list[ServiceSpec], out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, summary: dict[str, Any]) -> None:
+        self.paths = [out_dir / name for name in summary["template_files"]]
+        #: The nested stacks' logical IDs in the root template, in group order.
+        self.nested_logical_ids: list[str] = summary["nested_logical_ids"]
+        self.templates: list[dict[str, Any]] = [json.loads(path.read_text()) for path in self.paths]
+
+    @staticmethod
+    def synthesize(specs: list[ServiceSpec], out_dir: Path) -> dict[str, Any]:
+        """``specs`` as one topology, synthesized into ``out_dir``: what :class:`Assembly` reads back."""
         app = cdk.App(outdir=str(out_dir))
-        self.stack = DiscoveryPlatformStack(app, "Scale", namespace_name="scale")
-        self.topology = ServiceTopology(
-            self.stack,
+        stack = DiscoveryPlatformStack(app, "Scale", namespace_name="scale")
+        topology = ServiceTopology(
+            stack,
             "Topology",
-            cluster=self.stack.cluster,
-            namespace=self.stack.namespace,
+            cluster=stack.cluster,
+            namespace=stack.namespace,
             spec=specs,
-            log_encryption_key=self.stack.log_encryption_key,
+            log_encryption_key=stack.log_encryption_key,
         )
         app.synth()
-        self.paths = [out_dir / self.stack.template_file] + [
-            out_dir / nested.template_file for nested in self.topology.nested_stacks
-        ]
-        self.templates: list[dict[str, Any]] = [json.loads(path.read_text()) for path in self.paths]
+        return {
+            "template_files": [stack.template_file] + [nested.template_file for nested in topology.nested_stacks],
+            "nested_logical_ids": [
+                stack.get_logical_id(nested.nested_stack_resource)  # type: ignore[arg-type]
+                for nested in topology.nested_stacks
+            ],
+        }
+
+    @classmethod
+    def once_per_run(cls, specs: list[ServiceSpec], tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+        """Synthesized by whichever xdist worker asks first (a 200-service synth is worth sharing)."""
+        folder, summary = once_per_run(
+            tmp_path_factory, "scale", {"specs": list(map(repr, specs))}, lambda out_dir: cls.synthesize(specs, out_dir)
+        )
+        return cls(folder, summary)
 
     def services_by_template(self) -> list[list[str]]:
         return [
@@ -86,13 +102,13 @@ def specs() -> list[ServiceSpec]:
 
 @pytest.fixture(scope="module")
 def assembly(specs: list[ServiceSpec], tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    return Assembly(specs, tmp_path_factory.mktemp("scale"))
+    return Assembly.once_per_run(specs, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def assembly_plus_one(specs: list[ServiceSpec], tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     extra = ServiceSpec(name="svc200", image=IMAGE, calls=("svc000", "svc199"))
-    return Assembly([*specs, extra], tmp_path_factory.mktemp("scale-plus-one"))
+    return Assembly.once_per_run([*specs, extra], tmp_path_factory)
 
 
 def test_the_topology_has_the_readers_it_is_meant_to_have(specs: list[ServiceSpec]) -> None:
@@ -156,10 +172,7 @@ def test_no_template_exports_or_imports_a_value(assembly: Assembly) -> None:
 
 def test_nested_stacks_refer_only_to_earlier_ones(assembly: Assembly) -> None:
     # GIVEN the nested stacks' logical IDs in the root template, in group order
-    order = [
-        assembly.stack.get_logical_id(nested.nested_stack_resource)  # type: ignore[arg-type]
-        for nested in assembly.topology.nested_stacks
-    ]
+    order = assembly.nested_logical_ids
     resources = assembly.templates[0]["Resources"]
     # (calls do cross templates: some group receives an earlier group's output)
     assert any(f'"{order[0]}"' in json.dumps(resources[later].get("Properties", {})) for later in order[1:])

@@ -19,6 +19,7 @@ from aws_cdk import aws_ecs as ecs
 from cdk_nag import NagRuleCompliance
 
 from ecs_service_discovery.nag import ServiceDiscoveryChecks
+from tests.conftest import once_per_run
 from tests.integration.clean_venv import declared_requirements, make_clean_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,12 +33,6 @@ def _example() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-#: With `pytest -n --dist loadgroup`, the tests of each module-scoped synth below go to one worker
-#: (so each synth runs once), and the two synths can run side by side on two workers.
-IN_PROCESS_GROUP = pytest.mark.xdist_group("nag-any-app-in-process")
-CLI_GROUP = pytest.mark.xdist_group("nag-any-app-cli")
 
 
 @dataclass(frozen=True)
@@ -82,12 +77,10 @@ def test_example_uses_the_repositorys_feature_flags() -> None:
     assert example["context"] == repository["context"]
 
 
-@IN_PROCESS_GROUP
 def test_both_packs_pass_with_no_violation(in_process: InProcess) -> None:
     assert in_process.report["pluginReports"] == []
 
 
-@IN_PROCESS_GROUP
 def test_the_report_service_long_ttl_is_a_finding_acknowledged_with_its_reason(in_process: InProcess) -> None:
     report = in_process.stack.node.find_child("Report")
     assert isinstance(report, ecs.FargateService) and report.cloud_map_service is not None
@@ -102,7 +95,6 @@ def test_the_report_service_long_ttl_is_a_finding_acknowledged_with_its_reason(i
     assert len(reasons) == 1 and "retries on connection errors" in reasons[0]
 
 
-@IN_PROCESS_GROUP
 def test_every_other_cloud_map_service_and_the_namespace_are_compliant(in_process: InProcess) -> None:
     pack = ServiceDiscoveryChecks()
     for name in ("Cart", "Web"):
@@ -136,31 +128,44 @@ def _example_requirement_names() -> list[str]:
     return specs
 
 
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
-    # The pinned CLI comes with `make install`; a test that skipped without it would pass the build.
-    assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
-    root = tmp_path_factory.mktemp("nag-any-app-cli")
+def _completed(args: list[str], summary: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return subprocess.CompletedProcess(args, summary["returncode"], summary["stdout"], summary["stderr"])
+
+
+def _summary(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+
+
+def _install_and_synth(root: Path) -> dict[str, Any]:
     # GIVEN a clean venv that sees only what the example's requirements and the library declare
     clean = make_clean_venv(root, _example_requirement_names())
     # WHEN the README's install command runs in the example's folder, offline
     install = clean.pip_install("-r", "requirements.txt", cwd=EXAMPLE_DIR)
-    assert install.returncode == 0, install.stdout + install.stderr
+    if install.returncode != 0:
+        return {"install": _summary(install), "synth": None}
     # AND the real CLI runs the example's cdk.json app command with that venv's python
+    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(root / "cdk.out"), "--app", f"{clean.python} app.py"]
+    return {"install": _summary(install), "synth": _summary(clean.run(command, cwd=EXAMPLE_DIR))}
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
+    # The pinned CLI comes with `make install`; a test that skipped without it would pass the build.
+    assert CDK_BIN.exists(), "node_modules/.bin/cdk is missing: run `make install`"
     app_command = json.loads((EXAMPLE_DIR / "cdk.json").read_text())["app"]
     assert app_command == ".venv/bin/python app.py"
-    out_dir = root / "cdk.out"
-    command = [str(CDK_BIN), "synth", "--quiet", "--output", str(out_dir), "--app", f"{clean.python} app.py"]
-    return CliSynth(install, clean.run(command, cwd=EXAMPLE_DIR), out_dir)
+    # Once per test run, by whichever xdist worker asks first: a venv, a pip install and a CLI synth.
+    root, summary = once_per_run(tmp_path_factory, "nag-any-app-cli", {}, _install_and_synth)
+    install = _completed(["pip", "install"], summary["install"])
+    assert install.returncode == 0, install.stdout + install.stderr
+    return CliSynth(install, _completed(["cdk", "synth"], summary["synth"]), root / "cdk.out")
 
 
-@CLI_GROUP
 def test_cli_synth_succeeds_without_any_message(cli: CliSynth) -> None:
     assert cli.synth.returncode == 0, cli.synth.stdout + cli.synth.stderr
     assert cli.synth.stdout.strip() == "" and cli.synth.stderr.strip() == "", cli.synth.stdout + cli.synth.stderr
 
 
-@CLI_GROUP
 def test_cli_synth_report_has_no_violation(cli: CliSynth) -> None:
     report = json.loads((cli.out_dir / "validation-report.json").read_text())
     assert report["pluginReports"] == []
