@@ -275,7 +275,7 @@ def test_one_run_plays_both_stacks_each_as_its_account(two_apps):
         CONSUMER_STACK: {"account": CONSUMER_ACCOUNT, "services": ["backend"]},
     }
     assert two_apps.state["region"] == REGION
-    assert two_apps.state["namespace"]["owner_account"] == OWNER_ACCOUNT
+    assert two_apps.state["owner_account"] == OWNER_ACCOUNT
     assert len(two_apps.addresses("worker")) == WORKERS and len(two_apps.addresses("backend")) == BACKENDS
 
 
@@ -290,7 +290,7 @@ def test_each_task_signs_as_its_stacks_account(two_apps):
 def test_the_consumers_tasks_get_the_local_namespace_arn_for_the_one_their_template_names(two_apps):
     (backend,) = two_apps.state["services"]["backend"]
     environ = task_environ(backend["pid"])
-    local_arn = two_apps.state["namespace"]["arn"]
+    local_arn = two_apps.state["namespace_arn"]
 
     assert local_arn.startswith(f"arn:aws:servicediscovery:{REGION}:{OWNER_ACCOUNT}:namespace/ns-")
     assert local_arn != NAMESPACE_ARN

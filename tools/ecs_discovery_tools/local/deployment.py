@@ -544,12 +544,10 @@ class LocalDeployment:
                 }
                 for stack in self.stacks
             },
-            "namespace": {
-                "name": self.namespace.name,
-                "id": self.namespace.id,
-                "arn": self.namespace.arn,
-                "owner_account": self.account,
-            },
+            # As the discovery page shows it; the ARN is what other accounts name it by.
+            "namespace": {"name": self.namespace.name, "id": self.namespace.id},
+            "namespace_arn": self.namespace.arn,
+            "owner_account": self.account,
             "region": self.region,
             "cloud_map_endpoint": self.cloud_map.endpoint_url,
             "dns_server": f"{self.dns_server.host}:{self.dns_server.port}",
