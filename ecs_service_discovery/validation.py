@@ -9,6 +9,7 @@ newline is never part of a valid name.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import reprlib
 from collections.abc import Callable, Mapping
@@ -72,6 +73,9 @@ RESERVED_VARIABLES: dict[str, str] = {
     "NAMESPACE": "set by the library to the namespace's name",
     "STOP_DRAIN_SECONDS": "set by the library to how long a stopping task keeps serving (dns_ttl + 5 s, at most 99 s)",
     "NAMESPACE_ID": "set by the library for a discovery read grant",
+    "NAMESPACE_OWNER_ACCOUNT": (
+        "set by the library for a discovery read of a shared namespace (DiscoverInstances' OwnerAccount)"
+    ),
     "AWS_REGION": "set by the library for a discovery read grant (and by ECS)",
     "AWS_DEFAULT_REGION": "set by ECS in every Fargate task",
     "AWS_EXECUTION_ENV": "set by ECS in every Fargate task",
@@ -164,6 +168,8 @@ def is_token(value: Any) -> bool:
     """True when ``value`` is an unresolved CDK token (known only at deploy)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # no token is NaN or infinite, and jsii cannot send NaN: it stops the Node.js kernel
     # aws-cdk-lib encodes a string token as "${Token[...]}" inside the string and a number token as a
     # negative double (aws-cdk-lib's token encoding): a value without either form is plain, decided
     # here without a call into Node.js (topology files hold only plain values).

@@ -29,6 +29,7 @@ from ecs_service_discovery.validation import (
     check_int_range,
     env_prefix,
     invalid,
+    is_token,
     names_construct,
     peer_variables,
     require_type,
@@ -111,6 +112,10 @@ class ServiceTopology(Construct):
         elif not isinstance(spec, TopologySpec):
             # A path or a string is the likeliest mistake here: say where files go.
             raise invalid("spec", spec, "expected a TopologySpec or a list of ServiceSpec (load_topology reads a file)")
+        if not is_token(ref.name):
+            # Names that contain the namespace (a DNS name, a default client alias), each clash named
+            # with its file, both services and the field, before any construct exists.
+            spec.check_namespace(ref.name)
         if log_encryption_key is not None:
             require_type("log_encryption_key", log_encryption_key, kms.IKey, "expected an aws_kms.IKey, or None")
         check_int_range("services_per_stack", services_per_stack, 1, 100, " (services per CloudFormation template)")

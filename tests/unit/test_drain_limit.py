@@ -171,3 +171,13 @@ def test_a_stop_timeout_given_must_still_cover_the_capped_drain(ttl: int, stop: 
     with pytest.raises(ValidationError, match=r"^stop_timeout='99 seconds' is not valid: .* expected more than 99"):
         stack.service("web", dns_ttl=Duration.seconds(ttl), stop_timeout=Duration.seconds(stop))
     stack.service("ok", dns_ttl=Duration.seconds(ttl), stop_timeout=Duration.seconds(stop + 1))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_number_is_no_token_and_never_reaches_jsii(value: float) -> None:
+    """jsii cannot send NaN: asking Node.js whether NaN is a token stopped its kernel, and every later
+    call of the session failed. is_token answers without asking."""
+    from ecs_service_discovery.validation import is_token
+
+    assert is_token(value) is False
+    assert cdk.Token.is_unresolved("plain") is False  # the kernel still answers afterwards

@@ -285,3 +285,24 @@ def test_service_topology_from_a_file_with_one_alias_twice_names_the_file_and_bo
         "services[0] (service 'a')",
     )
     assert stack.node.try_find_child("Topology") is None
+
+
+def test_service_topology_names_the_file_for_a_clash_with_the_namespace_in_it(tmp_path: Path) -> None:
+    """An alias written as another service's DNS name (<name>.<namespace>) is refused by ServiceTopology
+    with the file, both services and the field: the spec is checked with its namespace's name."""
+    document = {
+        "services": [
+            _service("worker"),
+            _connect("api", client_alias_dns_name="worker.corp", client_alias_port=8080),
+        ]
+    }
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    spec = load_topology(path)  # without the namespace, nothing clashes yet
+    stack = cdk.Stack(cdk.App(), "Clash")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
+    namespace = DiscoveryNamespace(stack, "Namespace", vpc=vpc, name="corp")
+    with pytest.raises(ValidationError) as caught:
+        ServiceTopology(stack, "Topology", cluster=cluster, namespace=namespace, spec=spec)
+    _names(str(caught.value), str(path), "'api'", "'worker'", "client_alias_dns_name")
