@@ -30,6 +30,7 @@ from ecs_discovery_tools.local.accounts import credentials_of
 from ecs_discovery_tools.local.assembly import AssemblyError, read_stack, synthesize
 from tests.conftest import once_per_run
 from tests.local.conftest import REPO_ROOT, Demo, http_get, running_demo
+from tests.local.test_from_another_shell import another_shell, banner_commands, sh
 from tests.local.two_account_app import (
     CONSUMER_ACCOUNT,
     CONSUMER_STACK,
@@ -350,11 +351,30 @@ def test_the_consumers_discovery_page_reads_the_shared_namespace(two_apps):
     assert worker["error"] is None and worker["dns"]["address"] in two_apps.addresses("worker")
 
 
-def test_the_banner_names_both_stacks_and_the_owners_credentials(two_apps):
+def test_the_banner_names_both_stacks_and_each_accounts_credentials(two_apps):
     output = two_apps.output()
+    commands = banner_commands(two_apps)
 
     assert (
         f"Stacks {OWNER_STACK} (account {OWNER_ACCOUNT}, owns namespace corp) and {CONSUMER_STACK} "
         f"(account {CONSUMER_ACCOUNT}) running locally" in output
     )
-    assert f"AWS_ACCESS_KEY_ID=LOCAL{OWNER_ACCOUNT} AWS_SECRET_ACCESS_KEY=testing " in output
+    assert commands[0].startswith(f"AWS_ACCESS_KEY_ID=LOCAL{OWNER_ACCOUNT} AWS_SECRET_ACCESS_KEY=testing ")
+    assert commands[1].startswith(f"AWS_ACCESS_KEY_ID=LOCAL{CONSUMER_ACCOUNT} AWS_SECRET_ACCESS_KEY=testing ")
+    assert commands[1].endswith(f" --owner-account {OWNER_ACCOUNT}")
+
+
+@pytest.mark.parametrize(("line", "account"), [(0, OWNER_ACCOUNT), (1, CONSUMER_ACCOUNT)])
+def test_each_accounts_banner_command_lists_both_accounts_services_from_another_shell(
+    two_apps, tmp_path, line, account
+):
+    command = banner_commands(two_apps)[line] + " --json"
+
+    completed = sh(command, another_shell(tmp_path))
+
+    assert completed.returncode == 0, completed.stderr
+    listed = {service["name"]: service for service in json.loads(completed.stdout)["services"]}
+    assert {name: service["created_by_account"] for name, service in listed.items()} == {
+        "worker": OWNER_ACCOUNT,
+        "backend": CONSUMER_ACCOUNT,
+    }, account

@@ -36,7 +36,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ecs_discovery_tools.local.assembly import AssemblyError, StackSpec, read_stack, synthesize
@@ -67,6 +67,10 @@ def cli_command() -> list[str]:
     return [os.path.abspath(sys.executable), "-m", "ecs_discovery_tools"]
 
 
+def _signed(credentials: Mapping[str, str]) -> str:
+    return " ".join(f"{name}={shlex.quote(value)}" for name, value in credentials.items())
+
+
 def try_lines(deployment: LocalDeployment, control_file: Path | None) -> list[str]:
     """Commands to paste into another shell while the run is up; each works there as printed.
     ``control_file``: the run's --control-file (None: the default one, or no control channel when
@@ -79,13 +83,16 @@ def try_lines(deployment: LocalDeployment, control_file: Path | None) -> list[st
     registry = deployment.cloud_map.endpoint_url
     nameserver = f"{deployment.dns_server.host}:{deployment.dns_server.port}"
     services = [*cli, "services", "-n", namespace, "--region", deployment.region, "--endpoint-url", registry]
-    # The namespace owner's credentials (the local registry tells accounts apart by their key).
-    credentials = " ".join(f"{name}={shlex.quote(value)}" for name, value in deployment.cloud_map.credentials.items())
     lines = [
         "Try (from any shell):",
-        f"  {credentials} {shlex.join(services)}",
-        "  " + shlex.join([*cli, "resolve", f"{example}.{namespace}", "--nameserver", nameserver]),
+        # The namespace owner's credentials (the local registry tells accounts apart by their key).
+        f"  {_signed(deployment.cloud_map.credentials)} {shlex.join(services)}",
     ]
+    # Each other account reads the namespace shared with it by naming its owner.
+    for account in sorted({deployment.account_of(stack) for stack in deployment.joining_stacks} - {deployment.account}):
+        shared = [*services, "--owner-account", deployment.account]
+        lines.append(f"  {_signed(deployment.cloud_map.credentials_for(account))} {shlex.join(shared)}")
+    lines.append("  " + shlex.join([*cli, "resolve", f"{example}.{namespace}", "--nameserver", nameserver]))
     if deployment.control_url is not None:
         local = [*cli, "local"]
         if control_file is not None:
