@@ -149,6 +149,10 @@ COMMANDS: dict[str, Check] = {
     # docs/local-run.md
     "make demo": Make("runs until Ctrl-C; tests/local start and stop the local run", recipe_help=True),
     "python -m ecs_discovery_tools.local.demo --help": Runs(expect="--stack"),
+    (
+        'python -m ecs_discovery_tools.local.demo --app "python -m tests.local.two_account_app"'
+        " --stack TwoAccountOwner --stack TwoAccountConsumer"
+    ): FlagsOnly(3, "runs until Ctrl-C; tests/local/test_two_account_run.py runs both stacks"),
     # examples/*/README.md
     "pip install -r requirements.txt": Verbatim(ALL_EXAMPLES),
     "npx cdk synth": Verbatim({k: v for k, v in ALL_EXAMPLES.items() if "service-connect" not in k}),
