@@ -29,7 +29,7 @@ from botocore.config import Config
 from ecs_discovery_tools.local.accounts import credentials_of
 from ecs_discovery_tools.local.assembly import AssemblyError, read_stack, synthesize
 from tests.conftest import once_per_run
-from tests.local.conftest import REPO_ROOT, Demo, http_get, running_demo
+from tests.local.conftest import REPO_ROOT, Demo, http_get, running_demo, wait_for
 from tests.local.test_from_another_shell import another_shell, banner_commands, sh
 from tests.local.two_account_app import (
     CONSUMER_ACCOUNT,
@@ -41,7 +41,7 @@ from tests.local.two_account_app import (
 )
 
 CALLS = 40  # backend -> worker requests through the shared namespace
-WORKERS, BACKENDS = 2, 1
+WORKERS, BACKENDS = 2, 2
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +131,16 @@ def test_a_consumer_namespace_id_that_is_not_a_literal_arn_is_refused_by_name(
     assert len(str(refused.value)) < 400
 
 
-def test_a_consumer_naming_two_namespaces_is_refused(two_account_assembly, tmp_path):
+@pytest.mark.parametrize("where", ["a second Cloud Map service", "Service Connect"])
+def test_a_consumer_naming_two_namespaces_is_refused(two_account_assembly, tmp_path, where):
     other = NAMESPACE_ARN.replace("ns-0123456789abcdef", "ns-fedcba9876543210")
 
     def edit(resources: dict[str, Any]) -> None:
         (backend,) = of_type(resources, "AWS::ServiceDiscovery::Service")
+        if where == "Service Connect":
+            (service,) = of_type(resources, "AWS::ECS::Service")
+            service["ServiceConnectConfiguration"] = {"Enabled": True, "Namespace": other}
+            return
         resources["SecondCloudMapService"] = {
             "Type": "AWS::ServiceDiscovery::Service",
             "Properties": {**backend, "Name": "second", "NamespaceId": other},
@@ -289,7 +294,7 @@ def test_each_task_signs_as_its_stacks_account(two_apps):
 
 
 def test_the_consumers_tasks_get_the_local_namespace_arn_for_the_one_their_template_names(two_apps):
-    (backend,) = two_apps.state["services"]["backend"]
+    backend = two_apps.state["services"]["backend"][0]
     environ = task_environ(backend["pid"])
     local_arn = two_apps.state["namespace_arn"]
 
@@ -378,3 +383,32 @@ def test_each_accounts_banner_command_lists_both_accounts_services_from_another_
         "worker": OWNER_ACCOUNT,
         "backend": CONSUMER_ACCOUNT,
     }, account
+
+
+def registered_by(demo: Demo, service: str) -> dict[str, str]:
+    """Instance ID -> the account that registered it, of ``service`` in the owner's namespace."""
+    owner = client_of(demo, OWNER_ACCOUNT)
+    by_id = [{"Name": "NAMESPACE_ID", "Values": [demo.state["namespace"]["id"]], "Condition": "EQ"}]
+    (service_id,) = [s["Id"] for s in owner.list_services(Filters=by_id)["Services"] if s["Name"] == service]
+    return {i["Id"]: i["CreatedByAccount"] for i in owner.list_instances(ServiceId=service_id)["Instances"]}
+
+
+def test_a_stopped_consumer_task_is_deregistered_and_replaced_by_the_consumer(two_apps):
+    victim = two_apps.running_tasks("backend")[0]["task_id"]
+    since = two_apps.last_seq()
+
+    two_apps.control().request("POST", "/stop-task", {"task_id": victim})
+
+    def replaced() -> dict[str, str] | None:
+        running = {task["task_id"] for task in two_apps.running_tasks("backend") if task["registered"]}
+        registered = registered_by(two_apps, "backend")
+        return registered if len(running) == BACKENDS and victim not in running and set(registered) == running else None
+
+    # The consumer's DeregisterInstance names the owner's service by ARN; by ID it would be refused
+    # (and the scheduler goes on with its stop), leaving the stopped task in the registry.
+    registered = wait_for(replaced, 60, "the stopped backend task was not deregistered and replaced")
+    assert set(registered.values()) == {CONSUMER_ACCOUNT}
+    problems = [e for e in two_apps.events(since) if e["event"] in ("registry_problem", "scheduler_error")]
+    assert problems == []
+    # The tasks running now, for the tests that read the state after this one.
+    two_apps.state = json.loads(two_apps.state_path.read_text())
