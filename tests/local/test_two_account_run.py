@@ -214,6 +214,16 @@ def test_stacks_that_cannot_share_one_run_are_refused_in_one_line(two_account_as
     assert not (tmp_path / "logs" / "events.jsonl").exists()  # no task, no event
 
 
+@pytest.mark.parametrize("name", ["x" * 3000, OWNER_STACK + "\n", "$(touch pwned); `id`", "\u202etsil"])
+def test_a_stack_name_that_is_not_in_the_app_is_refused_in_one_short_line(two_account_assembly, tmp_path, name):
+    completed = demo_refusal(two_account_assembly, tmp_path, OWNER_STACK, name)
+
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr.startswith("local run: error: no stack ") and completed.stderr.count("\n") == 1
+    assert len(completed.stderr) < 300 and "Traceback" not in completed.stderr
+    assert not (tmp_path / "pwned").exists() and not (REPO_ROOT / "pwned").exists()
+
+
 def test_two_stacks_that_each_create_a_namespace_are_refused(assembly_dir, tmp_path):
     completed = demo_refusal(assembly_dir, tmp_path, "ServiceDiscovery", "SocialNetwork")
 

@@ -263,7 +263,9 @@ def _stack_files(assembly_dir: Path, stack_name: str) -> tuple[dict[str, Any], d
     artifacts = manifest.get("artifacts", {})
     artifact = artifacts.get(stack_name)
     if artifact is None or artifact.get("type") != "aws:cloudformation:stack":
-        raise AssemblyError(f"no stack {stack_name!r} in the app (stacks: {', '.join(stack_names(assembly_dir))})")
+        # A name from the command line: shortened, as a long one would fill the terminal.
+        shown = repr(stack_name[:80]) + ("..." if len(stack_name) > 80 else "")
+        raise AssemblyError(f"no stack {shown} in the app (stacks: {', '.join(stack_names(assembly_dir))})")
     template = _read_json(assembly_dir / artifact["properties"]["templateFile"])
     images: dict[str, Any] = {}
     for dependency in artifact.get("dependencies", []):
