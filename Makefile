@@ -96,8 +96,12 @@ snapshot-update: $(STAMP)
 
 # Headless Chromium for the discovery page's browser test: Debian's package (the test drives
 # it through playwright with executable_path, so no browser is downloaded).
+# apt's and dpkg's progress goes to a log, shown only if the install fails.
 browser:
-	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser test (apt)"; log=$$(mktemp); \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >"$$log" 2>&1 \
+	    || { cat "$$log"; rm -f "$$log"; exit 1; }; rm -f "$$log"; }
 
 # The stack's services on this machine, run as ECS runs them: no AWS account, no Docker. Ctrl-C
 # stops everything. make demo WORKERS=3 runs three worker tasks; STACK=<name> picks another stack
