@@ -12,7 +12,8 @@ The seed stack as synthesized (the backend finds ``worker.corp`` through Cloud M
 * rolling: ``deploy worker`` with a new environment (3 tasks, minimumHealthyPercent 100,
   maximumPercent 200 from the template): new tasks start, pass their health check, register;
   old ones are deregistered, drained for the DNS TTL + --drain, then get SIGTERM;
-* scale: ``scale worker=6``, then back to ``worker=3`` once 6 are healthy (deregister, drain, stop);
+* scale: ``scale worker=6``, then back to ``worker=3`` once 6 are healthy and in DNS for a TTL + 1 s,
+  so that the backend's cached answers include the new tasks (deregister, drain, stop);
 * kill: SIGKILL to one worker task's process group; the scheduler replaces it.
 
 The same app with the worker on Service Connect (tests/local/blue_green_assembly.py: the backend
@@ -78,9 +79,12 @@ START_TIMEOUT_S = 180.0
 # Per operation phase: the phase ends even if the operation never completes.
 PHASE_BUDGET_S = 240.0
 CLI_TIMEOUT_S = 60.0
+# The worker's DNS TTL: the template's, and --fast's.
+TEMPLATE_DNS_TTL_S = 10
+FAST_DNS_TTL_S = 2
 FAST = (
     "--health-interval", "0.5", "--health-timeout", "2", "--health-start-period", "3",
-    "--grace-period", "0", "--dns-ttl", "2", "--drain", "1", "--stop-timeout", "5",
+    "--grace-period", "0", "--dns-ttl", str(FAST_DNS_TTL_S), "--drain", "1", "--stop-timeout", "5",
     "--task-env", "STOP_DRAIN_SECONDS=3",
 )  # fmt: skip
 
@@ -346,6 +350,7 @@ def _worker_answer(document: Any) -> dict[str, Any]:
 def dns_run(assembly: Path, work_dir: Path, args: argparse.Namespace, kinds: Sequence[str]) -> list[Phase]:
     """The seed stack: rolling deploy, scale and kill, the worker found through Cloud Map DNS."""
     run = LocalRun(assembly, work_dir, _timings(args))
+    ttl = FAST_DNS_TTL_S if args.fast else TEMPLATE_DNS_TTL_S
     phases: list[Phase] = []
     try:
         load = Load([task["url"] + "/" for task in run.state["services"]["backend"]], args.concurrency)
@@ -355,14 +360,14 @@ def dns_run(assembly: Path, work_dir: Path, args: argparse.Namespace, kinds: Seq
             phases.append(_measure(load, Phase("baseline-dns", number), args.requests, None, lambda: True))
             for kind in kinds:
                 phase = Phase(kind, number)
-                operation, done = _dns_operation(run, kind, f"{kind}-r{number}")
+                operation, done = _dns_operation(run, kind, f"{kind}-r{number}", ttl)
                 phases.append(_measure(load, phase, args.requests, operation, done))
     finally:
         run.stop()
     return phases
 
 
-def _dns_operation(run: LocalRun, kind: str, message: str) -> tuple[Callable[[], None], Callable[[], bool]]:
+def _dns_operation(run: LocalRun, kind: str, message: str, ttl: float) -> tuple[Callable[[], None], Callable[[], bool]]:
     if kind == "rolling":
         revision: list[str] = []
 
@@ -371,15 +376,22 @@ def _dns_operation(run: LocalRun, kind: str, message: str) -> tuple[Callable[[],
 
         return deploy, lambda: run.worker_steady(WORKERS, revision[0])
     if kind == "scale":
-        scaled_up = threading.Event()
+        steady_at: list[float] = []
+        scaled_in = threading.Event()
 
         def scale_up() -> None:
             run.control.request("POST", "/scale", {"counts": {"worker": 6}})
 
         def scaled_back() -> bool:
-            if not scaled_up.is_set():
+            if not steady_at:
                 if run.worker_steady(6):
-                    scaled_up.set()
+                    steady_at.append(time.monotonic())
+                return False
+            if not scaled_in.is_set():
+                # Callers cache DNS answers for a TTL: scaled in at once, the new tasks would leave
+                # before any caller used them.
+                if time.monotonic() - steady_at[0] >= ttl + 1:
+                    scaled_in.set()
                     run.control.request("POST", "/scale", {"counts": {"worker": WORKERS}})
                 return False
             return run.worker_steady(WORKERS)
@@ -490,8 +502,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> None:
         f"\n{args.concurrency} connections, >= {args.requests} requests a phase, {args.runs} round(s); "
         f"timings: {timings}; {order}; a template minute = {args.minute_seconds:g} s"
     )
-    columns = ["runs", "requests", "failed", "p50 ms", "p99 ms", "max ms", "p99/base", "op s", "load 1m"]
-    print(f"{'phase':<28} " + " ".join(f"{name:>9}" for name in columns))
+    columns = ["phase", "runs", "requests", "failed", "p50 ms", "p99 ms", "max ms", "p99/base", "op s", "load 1m"]
+    rows: list[list[str]] = []
     kinds = list(dict.fromkeys(phase.kind for phase in phases))
     for kind in kinds:
         group = [phase for phase in phases if phase.kind == kind]
@@ -507,6 +519,7 @@ def report(phases: list[Phase], args: argparse.Namespace) -> None:
         operations = [phase.operation_s for phase in group if phase.operation_s is not None]
         loads = [value for phase in group for value in (phase.load_start, phase.load_end)]
         cells = [
+            TITLES[kind],
             str(len(group)),
             str(sum(phase.requests for phase in group)),
             str(sum(phase.failed for phase in group)),
@@ -518,7 +531,13 @@ def report(phases: list[Phase], args: argparse.Namespace) -> None:
             + ("" if all(phase.operation_done for phase in group) else "!"),
             f"{min(loads):.1f}-{max(loads):.1f}",
         ]
-        print(f"{TITLES[kind]:<28} " + " ".join(f"{cell:>9}" for cell in cells))
+        rows.append(cells)
+    widths = [max(len(row[index]) for row in [columns, *rows]) for index in range(len(columns))]
+    for row in [columns, *rows]:
+        print(
+            f"{row[0]:<{widths[0]}}  "
+            + "  ".join(f"{cell:>{width}}" for cell, width in zip(row[1:], widths[1:], strict=True))
+        )
     print("\nper phase (round: worker messages answered; errors; notes):")
     for phase in phases:
         messages = ", ".join(f"{name} {count}" for name, count in sorted(phase.messages.items()))
