@@ -60,10 +60,11 @@ synth: $(STAMP)
 
 # lint first: it takes seconds and fails fast. Then the suite on every core (pytest-xdist; each
 # worker synthesizes the stacks it needs once: tests/conftest.py's session fixtures are per worker).
-# TEST_WORKERS=0 runs it in one process.
+# --dist loadscope keeps a module's tests on one worker, so a module fixture (a synth, a venv) runs
+# once (loadgroup does not group with pytest 9.2 and xdist 3.8: pytest-xdist#1386). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 test: $(STAMP) $(CHECKOV_STAMP) browser lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 $(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
 	@echo "Installing into .venv-checkov from requirements/checkov.txt"
