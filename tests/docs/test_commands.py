@@ -338,7 +338,8 @@ def test_make_target(command: str) -> None:
     assert isinstance(check, Make)
     argv = shlex.split(command)
     assert argv[0] == "make"
-    dry = _run(["make", "-n", *argv[1:]])
+    # --no-print-directory: under `make test` (MAKELEVEL set) make would add "make[1]: Entering ..." lines.
+    dry = _run(["make", "--no-print-directory", "-n", *argv[1:]])
     assert dry.returncode == 0, dry.stderr
     # A .PHONY name without a recipe passes `make -n` too, doing nothing.
     assert dry.stdout.strip(), f"{command!r} has no recipe"

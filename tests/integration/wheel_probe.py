@@ -21,6 +21,7 @@ from ecs_service_discovery import (
     LogEncryptionKey,
     ServiceSpec,
     ServiceTopology,
+    SharedNamespace,
     TopologySpec,
 )
 
@@ -53,6 +54,15 @@ imported = DiscoveryNamespace.from_attributes(
     ),
 )
 DiscoverableFargateService(stack, "Audit", cluster=cluster, namespace=imported, name="audit", image=image)
+# Cross-account: the namespace shared with another account (NamespaceShare), and a consumer's import
+# of a namespace another account shares with it (SharedNamespace).
+namespace.share_with("Share", principals=["123456789012"])
+SharedNamespace.from_namespace_arn(
+    stack,
+    "Shared",
+    namespace_arn="arn:aws:servicediscovery:eu-west-1:111122223333:namespace/ns-abcd1234efgh5678",
+    name="corp",
+)
 topology_stack = cdk.Stack(app, "ProbeTopology")
 topology_vpc = ec2.Vpc(topology_stack, "Vpc", max_azs=2)
 topology_namespace = DiscoveryNamespace(topology_stack, "Namespace", vpc=topology_vpc, name="topology")
