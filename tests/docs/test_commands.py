@@ -174,6 +174,11 @@ COMMANDS: dict[str, Check] = {
         FlagsOnly(2, "a minute of synth benchmark")
     ),
     ".venv/bin/python benchmarks/load_backend.py --runs 5": FlagsOnly(2, "minutes of load"),
+    ".venv/bin/python benchmarks/local_run_load.py --runs 3": FlagsOnly(2, "minutes of load"),
+    ".venv/bin/python benchmarks/local_run_load.py --phases blue-green,linear,rollback": FlagsOnly(
+        2, "minutes of load"
+    ),
+    ".venv/bin/python benchmarks/local_run_load.py --fast --requests 300": FlagsOnly(2, "minutes of load"),
     ".venv/bin/python benchmarks/load_backend.py --runs 5 --in-flight 5": FlagsOnly(2, "minutes of load"),
     ".venv/bin/python benchmarks/load_backend.py --stop none,term --requests 4000 --drain 2": FlagsOnly(
         2, "minutes of load"
