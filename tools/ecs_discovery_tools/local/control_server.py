@@ -31,16 +31,16 @@ import os
 import re
 import secrets
 import socket
-import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 
 from ecs_discovery_tools.local.assembly import AssemblyError
+from ecs_discovery_tools.local.capped_server import CappedThreadingServer
 from ecs_discovery_tools.local.control_api import (
     MAX_BODY_BYTES,
     MAX_LONG_POLL_S,
@@ -149,8 +149,8 @@ class _DeadlineReader(io.RawIOBase):
         return received
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(CappedThreadingServer):
+    error_label = "control channel: a request failed"
     allow_reuse_address = False
     # Pending connections are accepted (and those over the cap answered) at once, not left to retry.
     request_queue_size = 64
@@ -158,44 +158,8 @@ class _Server(ThreadingHTTPServer):
     token: str
     time_limit: float
     slots: threading.BoundedSemaphore  # requests being answered
-    connections: threading.BoundedSemaphore  # connections being served
     in_action = 0  # requests past every check, being answered (a long poll counts)
     counter_lock: threading.Lock
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One thread per connection, but never more than _MAX_CONNECTIONS: the rest get 503 at once.
-        if not self.connections.acquire(blocking=False):
-            _busy_at_once(request)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except Exception:
-            self.connections.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.connections.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The handler answers every request itself; whatever still gets here is one line, not a traceback.
-        error = sys.exc_info()[1]
-        with contextlib.suppress(OSError, ValueError):
-            print(f"control channel: a request failed: {type(error).__name__}: {error}", file=sys.stderr)
-
-
-def _busy_at_once(request: socket.socket) -> None:
-    body = json.dumps({"error": "busy: too many connections"}).encode()
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    with contextlib.suppress(OSError):
-        request.setblocking(False)  # the accepting thread never waits on a caller
-        request.send(head + body)
 
 
 class _Handler(BaseHTTPRequestHandler):

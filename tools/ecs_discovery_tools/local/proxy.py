@@ -33,14 +33,15 @@ import itertools
 import json
 import math
 import socket
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ecs_discovery_tools.local.capped_server import CappedThreadingServer
 
 __all__ = ["REQUEST_DEADLINE_S", "Routes", "ServiceConnectProxy", "WeightedChoice"]
 
@@ -153,12 +154,10 @@ def _upstream_connection(host: str, port: int, deadline: float) -> http.client.H
     return connection
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(CappedThreadingServer):
     allow_reuse_address = True
     request_queue_size = 128
     proxy: ServiceConnectProxy
-    connections: threading.BoundedSemaphore
 
     def get_request(self) -> tuple[socket.socket, Any]:
         plain, address = self.socket.accept()
@@ -166,37 +165,15 @@ class _Server(ThreadingHTTPServer):
         sock.settimeout(None)
         return sock, address
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.connections.acquire(blocking=False):
-            self.proxy.count("refused_busy")
-            with contextlib.suppress(OSError):
-                request.setblocking(False)  # the accepting thread never waits on a caller
-                body = b'{"error": "busy: too many connections"}\n'
-                request.send(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                    + body
-                )
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except Exception:
-            self.connections.release()
-            raise
+    def refused(self) -> None:
+        self.proxy.count("refused_busy")
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.connections.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Every request is answered by the handler; what still gets here is one line, not a traceback.
-        error = sys.exc_info()[1]
+    def errored(self) -> None:
         self.proxy.count("errors")
-        with contextlib.suppress(OSError, ValueError):
-            print(f"service connect proxy {self.proxy.name}: {type(error).__name__}: {error}", file=sys.stderr)
+
+    @property
+    def error_label(self) -> str:  # pyright: ignore[reportIncompatibleVariableOverride]
+        return f"service connect proxy {self.proxy.name}"
 
 
 class _Handler(BaseHTTPRequestHandler):
