@@ -11,8 +11,11 @@ operations.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -26,7 +29,7 @@ from ecs_discovery_tools.local.control_api import Refused
 from ecs_discovery_tools.local.events import EventLog
 from ecs_discovery_tools.local.scheduler import LocalTask, Revision, ServiceScheduler, Timings
 
-__all__ = ["REGION", "DemoError", "LocalDeployment", "allocate_address"]
+__all__ = ["REGION", "AddressLeases", "DemoError", "LocalDeployment", "allocate_address"]
 
 REGION = "us-east-1"
 # How long start() waits for every service to be healthy: the seed's health check passes at
@@ -51,13 +54,58 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def allocate_address(port: int, taken: set[str], first: int = 2) -> str:
-    """A loopback address 127.0.0.x (x >= first) not used by this run where ``port`` is free: a task's IP."""
+class AddressLeases:
+    """Machine-wide leases on task addresses, so that two local runs (two shells, two test workers)
+    never give one address:port to two tasks.
+
+    A free port is not enough: a run checks 127.0.0.x:port, and its gunicorn binds it only later, so
+    another run could take it in between and answer (and pass health checks) in the task's place. A
+    lease is an exclusive ``flock`` on a file named after the address, held open for the task's life;
+    the kernel drops it when the holder exits, however it exits (SIGKILL included).
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or Path(tempfile.gettempdir()) / f"ecs-discovery-local-{os.getuid()}" / "leases"
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._held: dict[str, int] = {}
+
+    def take(self, host: str, port: int) -> bool:
+        """Lease ``host:port`` for this run; False when another run holds it."""
+        path = self.directory / f"{host}_{port}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:  # a planted link (O_NOFOLLOW) or a file of another user: not ours to lease
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._held[host] = fd
+        return True
+
+    def release(self, host: str) -> None:
+        fd = self._held.pop(host, None)
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor drops the lock
+
+    def release_all(self) -> None:
+        for host in list(self._held):
+            self.release(host)
+
+
+def allocate_address(port: int, taken: set[str], first: int = 2, leases: AddressLeases | None = None) -> str:
+    """A loopback address 127.0.0.x (x >= first) not used by this run where ``port`` is free: a task's IP.
+    With ``leases``, also one no other local run on this machine has leased."""
     for last in range(first, 255):
         host = f"127.0.0.{last}"
-        if host not in taken and _port_free(host, port):
+        if host in taken or (leases is not None and not leases.take(host, port)):
+            continue
+        if _port_free(host, port):
             taken.add(host)
             return host
+        if leases is not None:
+            leases.release(host)
     raise DemoError(
         f"port {port} is in use on every address 127.0.0.{first}-254 (does something listen on 0.0.0.0:{port}?)"
     )
@@ -118,6 +166,7 @@ class LocalDeployment:
         self.schedulers: dict[str, ServiceScheduler] = {}
         self.control_url: str | None = None
         self._taken: set[str] = set()
+        self._leases = AddressLeases()
         self._lock = threading.Lock()  # the address pool and the registry client
         self._stop = threading.Event()
         self._changed = threading.Event()
@@ -403,11 +452,12 @@ class LocalDeployment:
 
     def allocate_address(self, port: int) -> str:
         with self._lock:
-            return allocate_address(port, self._taken)
+            return allocate_address(port, self._taken, leases=self._leases)
 
     def release_address(self, host: str) -> None:
         with self._lock:
             self._taken.discard(host)
+            self._leases.release(host)
 
     def task_environment(self, revision: Revision) -> dict[str, str]:
         service = revision.spec
@@ -616,6 +666,7 @@ class LocalDeployment:
                 self.publisher.stop()
             self.dns_server.stop()
             self.cloud_map.stop()
+            self._leases.release_all()
 
 
 def _names_in_namespace(stack: StackSpec) -> set[str]:
