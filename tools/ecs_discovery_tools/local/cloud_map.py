@@ -252,7 +252,7 @@ class _AwsAnswers:
             if not isinstance(entry, dict):
                 continue
             values = entry.get("Values") or []
-            if entry.get("Name") == "NAMESPACE_ID" and (service is None or service.namespace_id not in values):
+            if entry.get("Name") == "NAMESPACE_ID" and (service is None or _namespace_of(service) not in values):
                 return False
             if entry.get("Name") == "RESOURCE_OWNER":
                 wanted = "SELF" if caller == self.account else "OTHER_ACCOUNTS"
@@ -271,7 +271,7 @@ class _AwsAnswers:
 
     def _namespace(self, item: dict[str, Any]) -> None:
         services = self._backend_services()
-        item["ServiceCount"] = sum(service.namespace_id == item.get("Id") for service in services.values())
+        item["ServiceCount"] = sum(_namespace_of(service) == item.get("Id") for service in services.values())
         item["ResourceOwner"] = self.account
 
 
@@ -597,3 +597,10 @@ class AliasTarget:
 
     service_name: str
     ttl: int = 10
+
+
+def _namespace_of(service: Any) -> str | None:
+    """A moto service's namespace as AWS reports it: CreateService's top-level NamespaceId, or, for a
+    service created with only the deprecated ``DnsConfig.NamespaceId``, that one (AWS fills both)."""
+    dns_config = getattr(service, "dns_config", None) or {}
+    return service.namespace_id or (dns_config.get("NamespaceId") if isinstance(dns_config, dict) else None)
