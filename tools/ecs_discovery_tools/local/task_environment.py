@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from ecs_discovery_tools.local.control_api import short
+
 __all__ = ["ALLOWED_GUNICORN_VARIABLES", "CONTROLLED_VARIABLES", "check_environment"]
 
 MAX_ENV_ENTRIES = 50
@@ -41,11 +43,6 @@ ALLOWED_GUNICORN_VARIABLES = frozenset(
 )
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def controlled_reason(name: str) -> str | None:
     """Why the local run keeps ``name`` to itself, or None when a user may set it."""
     if name in CONTROLLED_VARIABLES:
@@ -60,14 +57,14 @@ def check_environment(value: object) -> dict[str, str]:
     ``NAME: value`` strings (values of at most ``MAX_ENV_VALUE`` characters, no NUL, no lone
     surrogate), no variable the local run controls. Raises ValueError with one line."""
     if not isinstance(value, dict):
-        raise ValueError(f"environment {_short(value)} is not an object of NAME: value strings")
+        raise ValueError(f"environment {short(value)} is not an object of NAME: value strings")
     items: dict[object, object] = value  # pyright: ignore[reportUnknownVariableType]
     if len(items) > MAX_ENV_ENTRIES:
         raise ValueError(f"environment has {len(items)} entries; at most {MAX_ENV_ENTRIES} are allowed")
     checked: dict[str, str] = {}
     for name, text in items.items():
         if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-            raise ValueError(f"environment name {_short(name)} is not valid: letters, digits and _, not first a digit")
+            raise ValueError(f"environment name {short(name)} is not valid: letters, digits and _, not first a digit")
         reason = controlled_reason(name)
         if reason is not None:
             raise ValueError(f"environment variable {name} is one the local run controls: {reason}")
